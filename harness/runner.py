@@ -1,0 +1,201 @@
+"""Run one example as a reader would, under a chosen start method, and collect what it did.
+
+`python -X dev EXAMPLE.py`, the file unchanged: the start method is forced from outside by the
+start-up hook in `inject/` (see its docstring). Every process of the run carries a marker in its
+environment, which is how its processes are found once the main process has exited (they are no
+longer its children by then), on Linux, macOS and Windows alike.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+START_METHODS = ("default", "fork", "spawn", "forkserver")
+INJECT_DIR = Path(__file__).resolve().parent / "inject"
+RUN_MARKER = "HARNESS_RUN_ID"  # its value tags every process of one run
+FORCE_METHOD = "HARNESS_START_METHOD"  # read by inject/sitecustomize.py
+# The resource tracker unlinks the run's semaphores once every other process of the run is gone.
+TRACKER_MARK = "multiprocessing.resource_tracker"
+# The tracker and the fork server outlive a correct example's main process by a few milliseconds.
+HELPER_MARKS = (TRACKER_MARK, "multiprocessing.forkserver")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One example under one start method, on one interpreter."""
+
+    example: str  # "03_lock"
+    method: str  # one of START_METHODS
+    python: str  # the interpreter that runs the example
+    script: Path | None = None  # the file to run; or None, and then `source` is written to a temp file
+    source: str | None = field(default=None, repr=False)
+    timeout: float = 60.0
+    grace: float = 5.0  # how long the tracker and fork server may outlive the main process
+
+    @property
+    def id(self) -> str:
+        return f"{self.example}-{self.method}"
+
+
+@dataclass
+class Outcome:
+    run: Run
+    interpreter: str  # "CPython 3.12.1"
+    resolved_method: str  # what "default" meant on this interpreter, or the forced method
+    returncode: int | None  # None when the run was killed at its timeout
+    stdout: str
+    stderr: str
+    leftovers: list[str]  # "pid 123: python -c ..." for each process alive after main exited
+    seconds: float
+
+    @property
+    def timed_out(self) -> bool:
+        return self.returncode is None
+
+
+class InterpreterError(Exception):
+    """The interpreter is missing or does not run."""
+
+
+@functools.lru_cache(maxsize=None)
+def interpreter_info(python: str) -> dict:
+    """Name, version, default and available start methods of `python`."""
+    probe = (
+        "import json, multiprocessing as mp, platform;"
+        "print(json.dumps({'name': platform.python_implementation() + ' ' + platform.python_version(),"
+        "'default': mp.get_start_method(), 'methods': mp.get_all_start_methods()}))"
+    )
+    try:
+        done = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InterpreterError(f"cannot run interpreter {python}: {exc}") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise InterpreterError(f"interpreter {python} failed its probe: {last}")
+    return json.loads(done.stdout)
+
+
+def execute(run: Run) -> Outcome:
+    info = interpreter_info(run.python)
+    token = uuid.uuid4().hex
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(INJECT_DIR), os.environ.get("PYTHONPATH")])))
+    env[RUN_MARKER] = token
+    env.pop(FORCE_METHOD, None)
+    if run.method != "default":
+        env[FORCE_METHOD] = run.method
+    with tempfile.TemporaryDirectory(prefix="harness-") as tmp:
+        script = run.script
+        if script is None:
+            script = Path(tmp, run.example + ".py")
+            script.write_text(run.source, encoding="utf-8")
+        out_path, err_path = Path(tmp, "stdout"), Path(tmp, "stderr")
+        # Files, not pipes: a leftover process holding a pipe open would block the reader, and
+        # append mode keeps each line-buffered write of concurrent processes whole.
+        with open(out_path, "ab") as out, open(err_path, "ab") as err:
+            started = time.monotonic()
+            main = subprocess.Popen(
+                [run.python, "-X", "dev", str(script)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=script.parent, env=env,
+            )
+            try:
+                returncode = main.wait(timeout=run.timeout)
+            except subprocess.TimeoutExpired:
+                returncode = None
+                leftovers = []
+                stop(token, run.grace)
+                main.wait()
+            else:
+                leftovers = find_leftovers(token, run.grace)
+            seconds = time.monotonic() - started
+        return Outcome(
+            run=run,
+            interpreter=info["name"],
+            resolved_method=info["default"] if run.method == "default" else run.method,
+            returncode=returncode,
+            stdout=read_text(out_path),
+            stderr=read_text(err_path),
+            leftovers=leftovers,
+            seconds=seconds,
+        )
+
+
+def read_text(path: Path) -> str:
+    # Universal newlines: Windows writes CRLF.
+    return path.read_bytes().decode("utf-8", errors="backslashreplace").replace("\r\n", "\n")
+
+
+def members(token: str) -> list[psutil.Process]:
+    """The live processes that carry this run's marker."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(RUN_MARKER) == token and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.Error, OSError):
+            pass  # gone, a zombie, or another user's
+    return found
+
+
+def describe(proc: psutil.Process) -> str:
+    try:
+        return f"pid {proc.pid}: {' '.join(proc.cmdline())[:200]}"
+    except psutil.Error:
+        return f"pid {proc.pid}"
+
+
+def is_helper(proc: psutil.Process, marks=HELPER_MARKS) -> bool:
+    try:
+        return any(mark in " ".join(proc.cmdline()) for mark in marks)
+    except psutil.Error:
+        return False
+
+
+def find_leftovers(token: str, grace: float) -> list[str]:
+    """Processes of the run still alive after its main process exited; they are killed.
+
+    The example's own processes must be gone by then; the resource tracker and the fork server get
+    `grace` seconds to notice and exit, and are waited for so that the tracker's leak warnings
+    reach stderr before it is read.
+    """
+    alive = members(token)
+    leftovers = [describe(p) for p in alive if not is_helper(p)]
+    _, late = psutil.wait_procs(alive, timeout=grace)
+    leftovers += [describe(p) for p in late if is_helper(p)]
+    if leftovers:
+        stop(token, grace)
+    return leftovers
+
+
+def stop(token: str, grace: float) -> None:
+    """Kill every process of the run, the resource tracker last.
+
+    Killed together with the others, the tracker would leave the run's semaphores in /dev/shm for
+    good; alone, it unlinks them and exits once the rest are dead.
+    """
+    for _ in range(5):  # a process may fork while its siblings are being killed
+        alive = members(token)
+        if not alive:
+            return
+        others = [p for p in alive if not is_helper(p, (TRACKER_MARK,))]
+        for proc in others:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(others, timeout=grace)
+        _, late = psutil.wait_procs([p for p in alive if p not in others], timeout=grace)
+        for proc in late:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
