@@ -48,8 +48,8 @@ def check_queue(stdout: str) -> None:
     expect_exactly(stdout, "Hello, world!\n")
 
 
-ENTERED = re.compile(r"Process-(Process-(\d+):1) entered critical section")
-MODIFIED = re.compile(r"Process-(Process-(\d+):1) modified counter: (-?\d+) -> (-?\d+)")
+ENTERED = re.compile(r"(Process-Process-(\d+):1) entered critical section")
+MODIFIED = re.compile(r"(Process-Process-(\d+):1) modified counter: (-?\d+) -> (-?\d+)")
 FINAL = "Final counter value: 5 (expected value: 5)"
 
 
@@ -73,10 +73,10 @@ def check_lock(stdout: str) -> None:
         if (before, after) != (step, step + 1):
             raise ClaimBroken(f"line {2 * step + 2}: counter went {before} -> {after}, expected {step} -> {step + 1}")
         workers.append(int(enter[2]))
-    if sorted(workers) != [1, 2, 3, 4, 5]:
-        raise ClaimBroken(f"the five workers were not Process-1..5 once each: {', '.join(f'Process-{n}' for n in workers)}")
     if lines[10:] != ["", FINAL]:
         raise ClaimBroken(f"expected a blank line then {FINAL!r} after the five updates, got {lines[10:]!r}")
+    if sorted(workers) != [1, 2, 3, 4, 5]:
+        raise ClaimBroken(f"the five workers were not Process-1..5 once each: {', '.join(f'Process-{n}' for n in workers)}")
 
 
 def check_pool(stdout: str) -> None:
@@ -110,15 +110,25 @@ def verdict(outcome: Outcome) -> str | None:
     if outcome.leftovers:
         return f"{len(outcome.leftovers)} process(es) still running after the main process exited: {outcome.leftovers[0]}"
     if outcome.returncode != 0:
-        last = (outcome.stderr.strip().splitlines() or ["nothing on stderr"])[-1]
-        return f"exit status {outcome.returncode}: {last}"
+        return f"exit status {outcome.returncode}: {gist(outcome.stderr)}"
     if outcome.stderr:
-        return f"wrote to stderr under -X dev: {outcome.stderr.strip().splitlines()[0] if outcome.stderr.strip() else repr(outcome.stderr)}"
+        return f"wrote to stderr under -X dev: {gist(outcome.stderr)}"
     try:
         EXAMPLES[run.example].check(outcome.stdout)
     except ClaimBroken as broken:
         return str(broken)
     return None
+
+
+def gist(stderr: str) -> str:
+    """The line of stderr that says most: a traceback's last line, else the first line."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    if not lines:
+        return "nothing on stderr" if not stderr else repr(stderr)
+    tracebacks = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
+    if tracebacks:
+        return next((line for line in lines[tracebacks[0] + 1:] if not line.startswith(" ")), lines[-1])
+    return lines[0]
 
 
 def headline(outcome: Outcome) -> str:

@@ -57,6 +57,7 @@ class Outcome:
     stderr: str
     leftovers: list[str]  # "pid 123: python -c ..." for each process alive after main exited
     seconds: float
+    marker: str  # the value of RUN_MARKER in the run's processes: `members(marker)` finds any still alive
 
     @property
     def timed_out(self) -> bool:
@@ -126,6 +127,7 @@ def execute(run: Run) -> Outcome:
             stderr=read_text(err_path),
             leftovers=leftovers,
             seconds=seconds,
+            marker=token,
         )
 
 
@@ -169,8 +171,9 @@ def find_leftovers(token: str, grace: float) -> list[str]:
     """
     alive = members(token)
     leftovers = [describe(p) for p in alive if not is_helper(p)]
-    _, late = psutil.wait_procs(alive, timeout=grace)
-    leftovers += [describe(p) for p in late if is_helper(p)]
+    if not leftovers:
+        _, late = psutil.wait_procs(alive, timeout=grace)
+        leftovers = [describe(p) for p in late]
     if leftovers:
         stop(token, grace)
     return leftovers
