@@ -28,6 +28,7 @@ FORCE_METHOD = "HARNESS_START_METHOD"  # read by inject/sitecustomize.py
 TRACKER_MARK = "multiprocessing.resource_tracker"
 # The tracker and the fork server outlive a correct example's main process by a few milliseconds.
 HELPER_MARKS = (TRACKER_MARK, "multiprocessing.forkserver")
+SETTLE = 1.0  # seconds a process of the example itself may take to finish exiting after main did
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class Run:
     source: str | None = field(default=None, repr=False)
     timeout: float = 60.0
     grace: float = 5.0  # how long the tracker and fork server may outlive the main process
+    # Run at a lower CPU priority, so that the slow runs started beside it get their workers going
+    # first: all runs then finish in about the time of the slowest one. Output order is unaffected.
+    background: bool = False
 
     @property
     def id(self) -> str:
@@ -92,6 +96,7 @@ def execute(run: Run) -> Outcome:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(INJECT_DIR), os.environ.get("PYTHONPATH")])))
     env[RUN_MARKER] = token
     env.pop(FORCE_METHOD, None)
+    env.pop("PYTHONUNBUFFERED", None)  # a reader's terminal line-buffers stdout; unbuffered, lines could split
     if run.method != "default":
         env[FORCE_METHOD] = run.method
     with tempfile.TemporaryDirectory(prefix="harness-") as tmp:
@@ -108,6 +113,8 @@ def execute(run: Run) -> Outcome:
                 [run.python, "-X", "dev", str(script)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=script.parent, env=env,
             )
+            if run.background:
+                lower_priority(main.pid)
             try:
                 returncode = main.wait(timeout=run.timeout)
             except subprocess.TimeoutExpired:
@@ -131,35 +138,39 @@ def execute(run: Run) -> Outcome:
         )
 
 
+def lower_priority(pid: int) -> None:
+    # Set before the example can start any child: its children inherit the priority.
+    try:
+        psutil.Process(pid).nice(psutil.BELOW_NORMAL_PRIORITY_CLASS if os.name == "nt" else 10)
+    except psutil.Error:
+        pass  # already gone: nothing to slow down
+
+
 def read_text(path: Path) -> str:
     # Universal newlines: Windows writes CRLF.
     return path.read_bytes().decode("utf-8", errors="backslashreplace").replace("\r\n", "\n")
 
 
 def members(token: str) -> list[psutil.Process]:
-    """The live processes that carry this run's marker."""
+    """The live processes that carry this run's marker (each with its command line read once)."""
     found = []
     for proc in psutil.process_iter():
         try:
-            if proc.environ().get(RUN_MARKER) == token and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
+            with proc.oneshot():
+                if proc.environ().get(RUN_MARKER) == token and proc.status() != psutil.STATUS_ZOMBIE:
+                    proc.info = {"cmdline": " ".join(proc.cmdline())}
+                    found.append(proc)
         except (psutil.Error, OSError):
             pass  # gone, a zombie, or another user's
     return found
 
 
 def describe(proc: psutil.Process) -> str:
-    try:
-        return f"pid {proc.pid}: {' '.join(proc.cmdline())[:200]}"
-    except psutil.Error:
-        return f"pid {proc.pid}"
+    return f"pid {proc.pid}: {proc.info['cmdline'][:200]}"
 
 
 def is_helper(proc: psutil.Process, marks=HELPER_MARKS) -> bool:
-    try:
-        return any(mark in " ".join(proc.cmdline()) for mark in marks)
-    except psutil.Error:
-        return False
+    return any(mark in proc.info["cmdline"] for mark in marks)
 
 
 def find_leftovers(token: str, grace: float) -> list[str]:
@@ -170,10 +181,11 @@ def find_leftovers(token: str, grace: float) -> list[str]:
     reach stderr before it is read.
     """
     alive = members(token)
-    leftovers = [describe(p) for p in alive if not is_helper(p)]
-    if not leftovers:
+    # The example's own processes get a moment only: one alive at main's exit is already a leftover.
+    _, late = psutil.wait_procs([p for p in alive if not is_helper(p)], timeout=SETTLE)
+    if not late:
         _, late = psutil.wait_procs(alive, timeout=grace)
-        leftovers = [describe(p) for p in late]
+    leftovers = [describe(p) for p in late]
     if leftovers:
         stop(token, grace)
     return leftovers

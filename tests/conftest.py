@@ -80,8 +80,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def session_run(config: pytest.Config, run: Run) -> Run:
-    """A run declared without an interpreter or timeout gets the session's."""
-    return dataclasses.replace(run, python=run.python or config.option.python)
+    """A run declared without an interpreter gets the session's; only the slow examples run at
+    normal priority."""
+    return dataclasses.replace(run, python=run.python or config.option.python, background=not EXAMPLES[run.example].slow)
 
 
 @pytest.hookimpl(trylast=True)
@@ -91,7 +92,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         run = getattr(item, "callspec", None) and item.callspec.params.get("run")
         if isinstance(run, Run) and not item.get_closest_marker("skip"):
             runs.append(session_run(session.config, run))
-    runs = list(dict.fromkeys(sorted(runs, key=lambda r: not EXAMPLES.get(r.example, EXAMPLES["01_processes"]).slow)))
+    runs = list(dict.fromkeys(sorted(runs, key=lambda r: r.background)))  # the slow ones first
     if not runs:
         return
     # One thread per run: each mostly waits on its process, and all of them must run at once.

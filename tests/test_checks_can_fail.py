@@ -124,7 +124,11 @@ EQUIVALENT = [
 AVAILABLE = multiprocessing.get_all_start_methods()  # of the interpreter these copies run under by default
 
 
-def params(copies, methods=None):
+def params(copies, methods=None) -> list:
+    return list(_params(copies, methods))
+
+
+def _params(copies, methods):
     for copy in copies:
         for method in methods or [copy.method]:
             marks = [] if method in ("default", *AVAILABLE) else [pytest.mark.skip(reason=f"start method {method} is not available on {sys.platform}")]

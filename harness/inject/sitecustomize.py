@@ -11,7 +11,7 @@ import sys
 # In a terminal stdout is line-buffered; written to a file it would be block-buffered and each
 # child's output would arrive in one piece at its exit, hiding how the processes interleaved.
 if sys.stdout is not None:
-    sys.stdout.reconfigure(line_buffering=True)
+    sys.stdout.reconfigure(line_buffering=True, write_through=False)
 
 _method = os.environ.get("HARNESS_START_METHOD")
 if _method:
