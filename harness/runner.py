@@ -99,7 +99,8 @@ def execute(run: Run) -> Outcome:
     env.pop("PYTHONUNBUFFERED", None)  # a reader's terminal line-buffers stdout; unbuffered, lines could split
     if run.method != "default":
         env[FORCE_METHOD] = run.method
-    with tempfile.TemporaryDirectory(prefix="harness-") as tmp:
+    # ignore_cleanup_errors: on Windows a file still open in a process being killed cannot be removed
+    with tempfile.TemporaryDirectory(prefix="harness-", ignore_cleanup_errors=True) as tmp:
         script = run.script
         if script is None:
             script = Path(tmp, run.example + ".py")

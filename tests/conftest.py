@@ -101,8 +101,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     session.config.add_cleanup(pool.shutdown)
 
 
+@pytest.fixture(scope="session")
+def suite_properties(pytestconfig: pytest.Config, record_testsuite_property) -> None:
+    """Stamp the interpreter and platform into the JUnit file, schema-safely (testsuite level)."""
+    info = interpreter_info(pytestconfig.option.python)
+    for name, value in [("interpreter", info["name"]), ("python", pytestconfig.option.python),
+                        ("platform", sys.platform), ("default_start_method", info["default"]),
+                        ("available_start_methods", " ".join(info["methods"]))]:
+        record_testsuite_property(name, value)
+
+
 @pytest.fixture
-def matrix_run() -> None:
+def matrix_run(suite_properties) -> None:
     """Requested by a test to be parametrized over the example x start-method matrix."""
 
 
