@@ -90,9 +90,26 @@ def interpreter_info(python: str) -> dict:
     return json.loads(done.stdout)
 
 
+ACTIVE: set[str] = set()  # markers of the runs under way, for stop_all()
+
+
+def stop_all(grace: float = 5.0) -> None:
+    """Stop every run under way (an interrupted session must leave nothing running)."""
+    for token in list(ACTIVE):
+        stop(token, grace)
+
+
 def execute(run: Run) -> Outcome:
     info = interpreter_info(run.python)
     token = uuid.uuid4().hex
+    ACTIVE.add(token)
+    try:
+        return _execute(run, info, token)
+    finally:
+        ACTIVE.discard(token)
+
+
+def _execute(run: Run, info: dict, token: str) -> Outcome:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(INJECT_DIR), os.environ.get("PYTHONPATH")])))
     env[RUN_MARKER] = token
     env.pop(FORCE_METHOD, None)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.claims import EXAMPLES
-from harness.runner import START_METHODS, InterpreterError, Outcome, Run, execute, interpreter_info
+from harness.runner import START_METHODS, InterpreterError, Outcome, Run, execute, interpreter_info, stop_all
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_EXAMPLES = ROOT / "examples"
@@ -39,6 +39,8 @@ def pytest_configure(config: pytest.Config) -> None:
     examples_dir = config.option.examples_dir
     if not examples_dir.is_dir():
         raise pytest.UsageError(f"--examples-dir {examples_dir}: no such folder")
+    if not any((examples_dir / f"{name}.py").is_file() for name in EXAMPLES):
+        raise pytest.UsageError(f"--examples-dir {examples_dir}: holds none of {', '.join(f'{n}.py' for n in EXAMPLES)}")
     config.option.examples_dir = examples_dir.resolve()
     try:
         interpreter_info(config.option.python)
@@ -98,7 +100,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # One thread per run: each mostly waits on its process, and all of them must run at once.
     pool = ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="example-run")
     session.config.stash[LAUNCHED] = {run: pool.submit(execute, run) for run in runs}
-    session.config.add_cleanup(pool.shutdown)
+
+    def finish() -> None:
+        # Runs no test waited for (after -x, or an interrupt) are stopped, not left running.
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_all()
+        pool.shutdown(wait=True)
+
+    session.config.add_cleanup(finish)
 
 
 @pytest.fixture(scope="session")
