@@ -176,7 +176,8 @@ def members(token: str) -> list[psutil.Process]:
         try:
             with proc.oneshot():
                 if proc.environ().get(RUN_MARKER) == token and proc.status() != psutil.STATUS_ZOMBIE:
-                    proc.info = {"cmdline": " ".join(proc.cmdline())}
+                    # An empty command line: the process is exiting and has released its memory.
+                    proc.info = {"cmdline": " ".join(proc.cmdline()) or "<exiting>"}
                     found.append(proc)
         except (psutil.Error, OSError):
             pass  # gone, a zombie, or another user's
@@ -191,6 +192,27 @@ def is_helper(proc: psutil.Process, marks=HELPER_MARKS) -> bool:
     return any(mark in proc.info["cmdline"] for mark in marks)
 
 
+def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process has exited; return those still running at the timeout.
+
+    An exited process counts as gone even before its parent reaps it: a zombie whose parent is
+    dead waits for init, which can be slow (psutil.wait_procs would count it as alive).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        running = []
+        for proc in procs:
+            try:
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    running.append(proc)
+            except psutil.NoSuchProcess:
+                pass
+        if not running or time.monotonic() >= deadline:
+            return running
+        procs = running
+        time.sleep(0.05)
+
+
 def find_leftovers(token: str, grace: float) -> list[str]:
     """Processes of the run still alive after its main process exited; they are killed.
 
@@ -200,9 +222,9 @@ def find_leftovers(token: str, grace: float) -> list[str]:
     """
     alive = members(token)
     # The example's own processes get a moment only: one alive at main's exit is already a leftover.
-    _, late = psutil.wait_procs([p for p in alive if not is_helper(p)], timeout=SETTLE)
+    late = wait_gone([p for p in alive if not is_helper(p)], SETTLE)
     if not late:
-        _, late = psutil.wait_procs(alive, timeout=grace)
+        late = wait_gone(alive, grace)
     leftovers = [describe(p) for p in late]
     if leftovers:
         stop(token, grace)
@@ -225,8 +247,8 @@ def stop(token: str, grace: float) -> None:
                 proc.kill()
             except psutil.Error:
                 pass
-        psutil.wait_procs(others, timeout=grace)
-        _, late = psutil.wait_procs([p for p in alive if p not in others], timeout=grace)
+        wait_gone(others, grace)
+        late = wait_gone([p for p in alive if p not in others], grace)
         for proc in late:
             try:
                 proc.kill()
