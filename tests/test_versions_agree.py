@@ -1,0 +1,154 @@
+"""tox.ini's env_list is the one list of Python versions; the other places that name versions must
+agree with it: every compose.yaml target runs a version from it, and the CI workflows run every
+version in it, each free-threaded build from 3.14 on, and the next Python as a pre-release.
+
+`disagreements()` compares the lists; it is run on the real files, then on copies with one version
+removed or added in one place, to show that it fails when they drift.
+"""
+from __future__ import annotations
+
+import configparser
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TOX_INI = ROOT / "tox.ini"
+COMPOSE = ROOT / "compose.yaml"
+MATRIX_WORKFLOW = ROOT / ".github" / "workflows" / "_tests.yml"
+PYTHON_ENV = re.compile(r"(?P<cpython>3\.(?P<minor>\d+))(?P<t>t?)|pypy3(\.\d+)?")
+FREE_THREADED_FROM = 14  # 3.14: the first release where the free-threaded build is supported (PEP 779)
+
+
+def expand(env_list: str) -> list[str]:
+    """tox's generative env list: `3.1{0-5}, pypy3` -> 3.10 ... 3.15, pypy3 (ranges and comma lists)."""
+    envs = []
+    for item in re.split(r",(?![^{]*\})|\n", env_list):
+        item = item.strip()
+        if not item:
+            continue
+        parts = []
+        for literal, group in re.findall(r"([^{]*)(?:\{([^}]*)\})?", item):
+            parts.append([literal])
+            if group:
+                choices = []
+                for choice in group.split(","):
+                    low, dash, high = choice.strip().partition("-")
+                    choices += [str(n) for n in range(int(low), int(high) + 1)] if dash and low.isdigit() and high.isdigit() else [choice.strip()]
+                parts.append(choices)
+        envs += ["".join(combo) for combo in itertools.product(*parts)]
+    return envs
+
+
+def tox_versions(text: str) -> set[str]:
+    config = configparser.ConfigParser(interpolation=None)
+    config.read_string(text)
+    return {env for env in expand(config["tox"]["env_list"]) if PYTHON_ENV.fullmatch(env)}
+
+
+def compose_versions(text: str | None) -> dict[str, str] | None:
+    """{service: version} for every target (a service built from a suite: SUITE-VERSION), or None
+    when there is no compose.yaml."""
+    if text is None:
+        return None
+    services = yaml.safe_load(text)["services"]
+    return {name: name.split("-", 1)[1] for name, service in services.items()
+            if "SUITE" in ((service.get("build") or {}).get("args") or {})}
+
+
+def workflow_versions(text: str) -> tuple[set[str], set[str]]:
+    """The tox envs of the shared job's matrix: (all of them, the pre-release ones)."""
+    matrix = yaml.safe_load(text)["jobs"]["tox"]["strategy"]["matrix"]
+    envs = {str(env) for env in matrix.get("tox-env", [])}
+    include = matrix.get("include", [])
+    envs |= {str(row["tox-env"]) for row in include}
+    return envs, {str(row["tox-env"]) for row in include if row.get("prerelease")}
+
+
+def disagreements(tox_ini: str, compose: str | None, workflow: str) -> list[str]:
+    tox = tox_versions(tox_ini)
+    ran, prerelease = workflow_versions(workflow)
+    ran = {env for env in ran if PYTHON_ENV.fullmatch(env)}
+    problems = []
+    for service, version in sorted((compose_versions(compose) or {}).items()):
+        if version not in tox:
+            problems.append(f"compose.yaml: target {service} runs {version}, which tox.ini's env_list lacks")
+    for env in sorted(tox - ran):
+        problems.append(f"tox.ini: {env} is in env_list but not in the workflows' matrix (_tests.yml)")
+    minors = sorted(int(m["minor"]) for env in tox if (m := PYTHON_ENV.fullmatch(env)) and m["cpython"])
+    for minor in minors:
+        if minor >= FREE_THREADED_FROM and f"3.{minor}t" not in ran:
+            problems.append(f"_tests.yml: the free-threaded build 3.{minor}t is not in the matrix")
+    expected_next = f"3.{minors[-1] + 1}" if minors else None
+    if prerelease != {expected_next}:
+        problems.append(f"_tests.yml: the pre-release entry should be the next Python, {expected_next} "
+                        f"(one past tox.ini's newest), not {', '.join(sorted(prerelease)) or 'missing'}")
+    for env in sorted(ran - tox - prerelease):
+        match = PYTHON_ENV.fullmatch(env)
+        if not (match and match["t"] and match["cpython"] in tox):
+            problems.append(f"_tests.yml: runs {env}, which tox.ini's env_list lacks")
+    return problems
+
+
+def read(path: Path) -> str | None:
+    # compose.yaml is optional here: without it there is nothing of it to agree.
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def test_the_versions_agree():
+    assert disagreements(read(TOX_INI), read(COMPOSE), read(MATRIX_WORKFLOW)) == []
+
+
+def test_expand_is_toxs_env_list():
+    assert expand("3.1{0-5}, pypy3, selftest") == ["3.10", "3.11", "3.12", "3.13", "3.14", "3.15", "pypy3", "selftest"]
+    assert expand("3.{9,10}, lint\n  report") == ["3.9", "3.10", "lint", "report"]
+
+
+def test_the_lists_are_read():
+    # Guards the parsers: an empty list would agree with anything.
+    assert {"3.10", "3.15", "pypy3"} <= tox_versions(read(TOX_INI))
+    ran, prerelease = workflow_versions(read(MATRIX_WORKFLOW))
+    assert {"3.10", "3.14t", "pypy3"} <= ran and len(prerelease) == 1
+    if COMPOSE.is_file():
+        assert compose_versions(read(COMPOSE)), "compose.yaml has services but none was recognised as a target"
+
+
+SAMPLE_COMPOSE = """
+services:
+  bookworm-3.11: {build: {context: docker, args: {SUITE: bookworm, PYTHON: python3.11}}}
+  sid-pypy3: {build: {context: docker, args: {SUITE: sid, PYTHON: pypy3}}}
+  all-targets: {image: local/debian:bookworm, command: ["true"]}
+"""
+
+
+def edit(text: str, old: str, new: str) -> str:
+    assert old in text, f"{old!r} is gone: update this test"
+    return text.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(("where", "old", "new", "problem"), [
+    ("tox", "3.1{0-5}", "3.10, 3.1{2-5}", "target bookworm-3.11 runs 3.11, which tox.ini's env_list lacks"),
+    ("tox", "3.1{0-5}", "3.1{1-5}", "_tests.yml: runs 3.10, which tox.ini's env_list lacks"),
+    ("tox", "3.1{0-5}", "3.1{0-5}, 3.9", "3.9 is in env_list but not in the workflows' matrix"),
+    ("tox", "3.1{0-5}", "3.1{0-6}", "the pre-release entry should be the next Python, 3.17"),
+    ("tox", "3.1{0-5}", "3.1{0-6}", "the free-threaded build 3.16t is not in the matrix"),
+    ("workflow", '"3.13", ', "", "3.13 is in env_list but not in the workflows' matrix"),
+    ("workflow", '["3.10", ', "[", "3.10 is in env_list but not in the workflows' matrix"),
+    ("workflow", '"3.15t", ', "", "the free-threaded build 3.15t is not in the matrix"),
+    ("workflow", "prerelease: true", "prerelease: false", "not missing"),
+    ("compose", "sid-pypy3:", "sid-3.9:", "target sid-3.9 runs 3.9"),
+], ids=["tox-drops-3.11", "tox-drops-3.10", "tox-adds-3.9", "next-moves", "free-threaded-3.16t",
+        "workflow-drops-3.13", "workflow-drops-3.10", "workflow-drops-3.15t", "no-prerelease", "compose-adds-3.9"])
+def test_drift_is_caught(where, old, new, problem):
+    files = {"tox": read(TOX_INI), "compose": SAMPLE_COMPOSE, "workflow": read(MATRIX_WORKFLOW)}
+    assert disagreements(files["tox"], files["compose"], files["workflow"]) == []
+    files[where] = edit(files[where], old, new)
+    problems = disagreements(files["tox"], files["compose"], files["workflow"])
+    assert any(problem in p for p in problems), problems
+
+
+def test_no_compose_file_is_no_disagreement():
+    assert disagreements(read(TOX_INI), None, read(MATRIX_WORKFLOW)) == []
