@@ -1,0 +1,424 @@
+"""One matrix from the JUnit files of every claims run: does the article hold, everywhere it ran?
+
+    python -m harness.report [PATH ...] [--expect NAME,...] [--markdown FILE] [--json FILE] [--html FILE]
+    tox -e report -- [the same arguments]
+
+PATH is a JUnit XML file, or a folder searched (with its subfolders) for `junit*.xml`; the default
+is `results/` (tox writes `results/tox/junit.<env>.xml`, the containers
+`results/containers/junit.<service>.xml`). Only `test_claims[EXAMPLE-METHOD]` test cases count;
+a file without any (the selftest's) is listed as ignored.
+
+The matrix: a row per example and start method, a column per interpreter and platform (test cases
+of several files with the same interpreter and platform share a column). Every cell is one of:
+passed (for `default`, with the method it resolved to), failed (with the broken claim in one line),
+timed out, error (the test could not run), not available (the platform lacks that start method),
+missing (the example file was missing from --examples-dir), skipped (any other reason), or not run
+(no file had that test case: a gap, never shown as a pass). When several files have the same cell,
+the worst outcome wins.
+
+A run that left no file at all would be an absent column; `--expect 3.10,3.11,...` names the runs
+that must be there (NAME as in `junit.NAME.xml`: a tox env or a compose service), and each one
+missing shows as a column of "not run" cells. `tox -l -m matrix` lists the tox envs.
+
+The table is always printed; --markdown writes GitHub Markdown (for $GITHUB_STEP_SUMMARY, which is
+a fresh file for each step, or the README), --json the cells with their diagnoses and captured
+output, --html a self-contained page (inline CSS, the output of each failure in a <details>).
+
+Exit status: 0 when no cell failed; 1 when a cell failed, errored or timed out, or an expected run
+left no file; 2 when an input is unusable (missing, empty, not well-formed, not JUnit, or a folder
+without JUnit files), with a one-line error naming it.
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from junitparser import JUnitXmlError
+from junitparser.xunit2 import JUnitXml
+
+from harness.claims import EXAMPLES
+from harness.runner import START_METHODS
+
+DEFAULT_PATH = Path("results")
+# What each example's claims come to, for the reader of the matrix (the checks are in claims.py).
+CLAIMS = {
+    "01_processes": "0-9 and a-j once each, each in order, by two workers running at once",
+    "02_queue": "prints exactly: Hello, world!",
+    "03_lock": "five workers take the lock in turn: counter 0 to 5, final value 5",
+    "04_pool": "prints exactly: [1, 4, 9, 16, 25]",
+}
+# Worst first: when two files have the same cell, the one that ranks first wins.
+STATUSES = ("failed", "timed_out", "error", "not_run", "passed", "not_available", "missing", "skipped")
+BAD = {"failed", "timed_out", "error"}
+TEXT = {"passed": "passed", "failed": "failed", "timed_out": "timed out", "error": "error", "not_run": "not run",
+        "not_available": "n/a", "missing": "missing", "skipped": "skipped"}
+ICON = {"passed": "✅", "failed": "❌", "timed_out": "⏱️", "error": "💥", "not_run": "❔",
+        "not_available": "➖", "missing": "⏭️", "skipped": "⏭️"}
+LEGEND = {"passed": "passed (for default: the method it resolved to)", "failed": "a claim broke",
+          "timed_out": "killed at its timeout", "error": "the test could not run",
+          "not_run": "no result: a gap, not a pass", "not_available": "start method not available on that platform",
+          "missing": "example file missing from --examples-dir", "skipped": "skipped for another reason"}
+TEST_ID = re.compile(r"test_claims\[(?P<example>.+)-(?P<method>[a-z]+)\]")
+# "03_lock under default (spawn) on CPython 3.13.0: <the broken claim>" (claims.headline)
+HEADLINE = re.compile(r"\S+ under \S+(?: \(\S+\))? on [^:]+: (?P<claim>.*)")
+NOT_AVAILABLE = re.compile(r"start method \S+ is not available on (?P<platform>\S+) \((?P<interpreter>[^)]+)\)")
+MISSING = re.compile(r".* has no \S+\.py")
+
+
+class ReportError(Exception):
+    """An input the report cannot use; the message names it, in one line."""
+
+
+@dataclass
+class Cell:
+    status: str
+    diagnosis: str = ""  # the one line that says why, for every status but passed and not_run
+    output: str = ""  # the evidence of a failure: captured stdout and stderr
+    resolved_start_method: str = ""
+    seconds: float | None = None
+    source: str = ""  # the JUnit file
+
+
+@dataclass
+class Column:
+    interpreter: str  # "CPython 3.12.1", or the expected run's name when it left no file
+    platform: str  # sys.platform: "linux", "darwin", "win32"; "" when it left no file
+    runs: list[str] = field(default_factory=list)  # the NAME of each junit.NAME.xml
+    missing: bool = False  # an --expect'ed run that left no file
+
+    @property
+    def title(self) -> str:
+        return f"{self.interpreter} on {self.platform}" if not self.missing else f"{self.interpreter}: no results"
+
+
+@dataclass
+class Matrix:
+    columns: list[Column]
+    cells: dict[tuple[str, str, str], Cell]  # (column title, example, start method)
+    files: list[tuple[str, str]]  # (path, what it gave: the columns, or why it was ignored)
+
+    def cell(self, column: Column, example: str, method: str) -> Cell:
+        return self.cells.get((column.title, example, method), Cell("not_run"))
+
+    def all_cells(self):
+        for example in EXAMPLES:
+            for method in START_METHODS:
+                for column in self.columns:
+                    yield column, example, method, self.cell(column, example, method)
+
+    def totals(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        for *_, cell in self.all_cells():
+            counts[cell.status] += 1
+        return {status: n for status, n in counts.items() if n}
+
+    @property
+    def ok(self) -> bool:
+        return not any(c.missing for c in self.columns) and not any(cell.status in BAD for *_, cell in self.all_cells())
+
+
+def find_files(paths: list[Path]) -> list[Path]:
+    files = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(path.rglob("junit*.xml"))
+            if not found:
+                raise ReportError(f"{path}: no JUnit files (junit*.xml) in this folder")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ReportError(f"{path}: no such file or folder")
+    return list(dict.fromkeys(files))
+
+
+def run_name(path: Path) -> str:
+    """junit.3.12.xml -> 3.12; junit.sid-pypy3.xml -> sid-pypy3."""
+    return path.name.removeprefix("junit.").removesuffix(".xml")
+
+
+def load(path: Path) -> JUnitXml:
+    try:
+        if path.stat().st_size == 0:
+            raise ReportError(f"{path}: empty file")
+        return JUnitXml.fromfile(str(path))
+    except SyntaxError as exc:  # xml.etree's and lxml's ParseError both derive from it
+        raise ReportError(f"{path}: not well-formed XML ({exc})") from None
+    except JUnitXmlError:
+        raise ReportError(f"{path}: not a JUnit file (its root is neither <testsuites> nor <testsuite>)") from None
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read it ({exc.strerror})") from None
+
+
+def properties(element) -> dict[str, str]:
+    return {p.name: p.value for p in element.properties()}
+
+
+def where(suite) -> tuple[str, str] | None:
+    """The interpreter and platform of a suite: its own properties, else any test case's, else a
+    skip reason's ("... not available on win32 (CPython 3.12.1)")."""
+    props = properties(suite)
+    if "interpreter" in props and "platform" in props:
+        return props["interpreter"], props["platform"]
+    for case in suite:
+        props = properties(case)
+        if "interpreter" in props and "platform" in props:
+            return props["interpreter"], props["platform"]
+        for result in case.result:
+            found = NOT_AVAILABLE.fullmatch(result.message or "")
+            if found:
+                return found["interpreter"], found["platform"]
+    return None
+
+
+def judge(case, source: str) -> Cell:
+    props = properties(case)
+    cell = Cell("passed", resolved_start_method=props.get("resolved_start_method", ""), source=source,
+                seconds=float(props["seconds"]) if "seconds" in props else None)
+    results = case.result
+    if not results:
+        return cell
+    result = results[0]
+    message = (result.message or "").removeprefix("Failed: ")
+    first = message.split("\n", 1)[0].strip()
+    if case.is_skipped:
+        cell.status = "not_available" if NOT_AVAILABLE.fullmatch(first) else "missing" if MISSING.fullmatch(first) else "skipped"
+        cell.diagnosis = first
+        return cell
+    text = result.text or ""
+    headline = HEADLINE.fullmatch(first)
+    cell.diagnosis = headline["claim"] if headline else first or type(result).__name__.lower()
+    cell.output = text.split("\n", 1)[1] if "\n" in text and text.startswith(first) else text
+    for extra, label in ((case.system_out, "captured stdout"), (case.system_err, "captured stderr")):
+        if extra:
+            cell.output += f"\n--- {label} ---\n{extra}"
+    cell.status = "error" if case.is_error else "timed_out" if cell.diagnosis.startswith("timed out after") else "failed"
+    return cell
+
+
+def build(files: list[Path], expect: list[str] = ()) -> Matrix:
+    columns: dict[str, Column] = {}
+    cells: dict[tuple[str, str, str], Cell] = {}
+    report = []
+    ran = set()
+    for path in files:
+        xml = load(path)
+        cases = [(suite, case) for suite in xml for case in suite]
+        if not cases:
+            raise ReportError(f"{path}: no test cases in it")
+        seen = []
+        for suite in xml:
+            fallback = where(suite) or (f"unknown interpreter ({path.name})", "unknown platform")
+            for case in suite:
+                test = TEST_ID.fullmatch(case.name or "")
+                if not test or test["example"] not in EXAMPLES or test["method"] not in START_METHODS:
+                    continue
+                props = properties(case)
+                interpreter, platform = props.get("interpreter", fallback[0]), props.get("platform", fallback[1])
+                column = columns.setdefault(f"{interpreter} on {platform}", Column(interpreter, platform))
+                if run_name(path) not in column.runs:
+                    column.runs.append(run_name(path))
+                if column.title not in seen:
+                    seen.append(column.title)
+                key = (column.title, test["example"], test["method"])
+                cell = judge(case, str(path))
+                if key not in cells or STATUSES.index(cell.status) < STATUSES.index(cells[key].status):
+                    cells[key] = cell
+        if seen:
+            ran.add(run_name(path))
+        report.append((str(path), ", ".join(seen) if seen else "ignored: no test_claims results in it"))
+    if not columns:
+        raise ReportError(f"no test_claims results in {', '.join(str(f) for f in files)}")
+    ordered = sorted(columns.values(), key=lambda c: (c.platform, *version_key(c.interpreter)))
+    ordered += [Column(name, "", missing=True) for name in expect if name not in ran]
+    return Matrix(ordered, cells, report)
+
+
+def version_key(interpreter: str) -> tuple:
+    """'CPython 3.10.13' sorts after 'CPython 3.9.18'."""
+    name, _, version = interpreter.partition(" ")
+    return name, [int(part) if part.isdigit() else part for part in re.split(r"[.]", version)]
+
+
+# --- renderers -----------------------------------------------------------------------------------
+
+
+def cell_words(cell: Cell, method: str, shout: bool = False) -> str:
+    """'passed (forkserver)' for default; in the terminal, what needs a look in capitals."""
+    words = TEXT[cell.status]
+    if cell.status == "passed" and method == "default" and cell.resolved_start_method:
+        words += f" ({cell.resolved_start_method})"
+    return words.upper() if shout and (cell.status in BAD or cell.status == "not_run") else words
+
+
+def noted(cell: Cell) -> bool:
+    """Whether the cell's diagnosis is shown: the legend says enough for the other statuses."""
+    return cell.status in BAD or cell.status == "skipped"
+
+
+def to_text(matrix: Matrix) -> str:
+    notes: list[str] = []
+    header = [["example", "method", *(c.interpreter for c in matrix.columns)],
+              ["", "", *(c.platform or "(no file)" for c in matrix.columns)]]
+    rows = []
+    for example in EXAMPLES:
+        for method in START_METHODS:
+            row = [example if method == START_METHODS[0] else "", method]
+            for column in matrix.columns:
+                cell = matrix.cell(column, example, method)
+                words = cell_words(cell, method, shout=True)
+                if noted(cell):
+                    notes.append(f"[{len(notes) + 1}] {example} {method}, {column.title}: {cell.diagnosis}")
+                    words += f" [{len(notes)}]"
+                row.append(words)
+            rows.append(row)
+    widths = [max(len(r[i]) for r in header + rows) for i in range(len(header[0]))]
+    lines = [summary(matrix), ""]
+    for row in header + rows:
+        lines.append("  ".join(text.ljust(width) for text, width in zip(row, widths)).rstrip())
+    lines.insert(4, "  ".join("-" * width for width in widths))
+    lines += ["", *notes] if notes else []
+    lines += ["", "Claims:", *(f"  {name}: {claim}" for name, claim in CLAIMS.items())]
+    lines += ["Files:", *(f"  {path}: {what}" for path, what in matrix.files)]
+    lines += [f"  {c.interpreter}: expected, but no junit.{c.interpreter}.xml was given" for c in matrix.columns if c.missing]
+    return "\n".join(lines) + "\n"
+
+
+def summary(matrix: Matrix) -> str:
+    totals = ", ".join(f"{n} {TEXT[status].lower()}" for status, n in matrix.totals().items())
+    missing = [c.interpreter for c in matrix.columns if c.missing]
+    verdict = "The article's claims hold everywhere they ran" if matrix.ok else "Some claims do NOT hold"
+    gaps = f"; expected but absent: {', '.join(missing)}" if missing else ""
+    used = sum(1 for _, what in matrix.files if not what.startswith("ignored"))
+    return f"Claims matrix, {len(matrix.columns)} column(s) from {used} JUnit file(s): {totals}{gaps}. {verdict}."
+
+
+def md_escape(text: str, limit: int = 160) -> str:
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = re.sub(r"([\\`*_\[\]|#~])", r"\\\1", text)
+    return html.escape(text, quote=False)
+
+
+def to_markdown(matrix: Matrix) -> str:
+    lines = [summary(matrix), ""]
+    heads = [f"{md_escape(c.interpreter)}<br>{md_escape(c.platform)}<br><sub>{md_escape(', '.join(c.runs))}</sub>" if not c.missing
+             else f"{md_escape(c.interpreter)}<br>no results file" for c in matrix.columns]
+    lines += ["| example | method | " + " | ".join(heads) + " |", "|---|---|" + "---|" * len(heads)]
+    for example in EXAMPLES:
+        for method in START_METHODS:
+            first = f"**{example}**<br>{md_escape(CLAIMS[example])}" if method == START_METHODS[0] else ""
+            row = [first, method]
+            for column in matrix.columns:
+                cell = matrix.cell(column, example, method)
+                words = f"{ICON[cell.status]} {cell_words(cell, method)}"
+                if noted(cell):
+                    words = f"{ICON[cell.status]} {md_escape(cell.diagnosis)}" if cell.status == "timed_out" else f"{words}: {md_escape(cell.diagnosis)}"
+                row.append(words)
+            lines.append("| " + " | ".join(row) + " |")
+    lines += ["", " · ".join(f"{ICON[s]} {TEXT[s]}: {LEGEND[s]}" for s in matrix.totals())]
+    return "\n".join(lines) + "\n"
+
+
+def to_json(matrix: Matrix) -> str:
+    return json.dumps({
+        "ok": matrix.ok,
+        "summary": summary(matrix),
+        "totals": matrix.totals(),
+        "examples": [{"name": name, "claim": CLAIMS[name]} for name in EXAMPLES],
+        "start_methods": list(START_METHODS),
+        "columns": [{"title": c.title, "interpreter": c.interpreter if not c.missing else None,
+                     "platform": c.platform if not c.missing else None, "runs": c.runs,
+                     "expected_but_absent": c.interpreter if c.missing else None} for c in matrix.columns],
+        "cells": [{"example": example, "start_method": method, "column": column.title, **asdict(cell)}
+                  for column, example, method, cell in matrix.all_cells()],
+        "files": [{"path": path, "gave": what} for path, what in matrix.files],
+    }, indent=2) + "\n"
+
+
+CSS = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #1b1b1b; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #bbb; padding: 4px 8px; vertical-align: top; text-align: left; }
+thead th { background: #eee; }
+th.example { background: #fafafa; max-width: 16em; font-weight: normal; }
+th.example b { display: block; }
+/* the colour is the outcome: no icon font needed */
+.passed { background: #d9f2dd; }
+.failed { background: #f7c9c9; }
+.timed_out { background: #fbd9a8; }
+.error { background: #e7c9f2; }
+.not_run { background: #fff3b0; outline: 2px dashed #b08900; outline-offset: -3px; }
+.not_available, .missing, .skipped { background: #e4e4e4; color: #555; }
+.diagnosis { display: block; max-width: 28em; font-size: 12px; }
+details pre { max-width: 60em; max-height: 20em; overflow: auto; background: #fff; border: 1px solid #ccc; padding: 4px; font-size: 12px; }
+.legend span { display: inline-block; margin: 2px 8px 2px 0; padding: 1px 6px; border: 1px solid #bbb; }
+"""
+
+
+def to_html(matrix: Matrix) -> str:
+    e = html.escape
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', "<title>Claims matrix</title>",
+           f"<style>{CSS}</style></head><body>", "<h1>Does the article hold?</h1>", f"<p id=\"summary\">{e(summary(matrix))}</p>",
+           "<table><thead><tr><th>example</th><th>method</th>"]
+    for column in matrix.columns:
+        runs = ", ".join(column.runs) if not column.missing else "no results file"
+        out.append(f"<th>{e(column.interpreter)}<br>{e(column.platform)}<br><small>{e(runs)}</small></th>")
+    out.append("</tr></thead><tbody>")
+    for example in EXAMPLES:
+        for i, method in enumerate(START_METHODS):
+            out.append("<tr>")
+            if i == 0:
+                out.append(f'<th class="example" rowspan="{len(START_METHODS)}"><b>{e(example)}</b>{e(CLAIMS[example])}</th>')
+            out.append(f"<th>{e(method)}</th>")
+            for column in matrix.columns:
+                cell = matrix.cell(column, example, method)
+                body = e(cell_words(cell, method))
+                if cell.diagnosis:
+                    body += f'<span class="diagnosis">{e(cell.diagnosis)}</span>'
+                if cell.output:
+                    body += f"<details><summary>output</summary><pre>{e(cell.output)}</pre></details>"
+                title = e(f"{example} {method} on {column.title}")
+                out.append(f'<td class="{cell.status}" title="{title}">{body}</td>')
+            out.append("</tr>")
+    out.append("</tbody></table>")
+    out.append('<p class="legend">' + "".join(f'<span class="{s}">{e(TEXT[s])}: {e(LEGEND[s])}</span>' for s in matrix.totals()) + "</p>")
+    out.append("<h2>Files</h2><ul>" + "".join(f"<li><code>{e(path)}</code>: {e(what)}</li>" for path, what in matrix.files) + "</ul>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.report", description=__doc__.split("\n\n")[0],
+        epilog="Exit status: 0 when no cell failed; 1 when a cell failed, errored or timed out, or an --expect'ed run "
+               "left no file; 2 when an input is unusable (a one-line error names it).")
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help=f"JUnit XML files, or folders searched for junit*.xml (default: {DEFAULT_PATH}/)")
+    parser.add_argument("--expect", default="", metavar="NAME,...",
+                        help="runs that must be there, NAME as in junit.NAME.xml (a tox env or compose service); "
+                             "each one absent shows as a column of 'not run' cells and fails the report")
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the matrix as GitHub Markdown")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write every cell as JSON")
+    parser.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML page")
+    args = parser.parse_args(argv)
+    try:
+        matrix = build(find_files(args.paths or [DEFAULT_PATH]), [n.strip() for n in args.expect.split(",") if n.strip()])
+    except ReportError as exc:
+        print(f"report: error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.reconfigure(errors="backslashreplace")  # a diagnosis may quote what a legacy console cannot show
+    sys.stdout.write(to_text(matrix))
+    for target, render in ((args.markdown, to_markdown), (args.json, to_json), (args.html, to_html)):
+        if target:
+            target.write_text(render(matrix), encoding="utf-8")
+    return 0 if matrix.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

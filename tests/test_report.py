@@ -1,0 +1,318 @@
+"""The matrix report (harness/report.py) on JUnit files made by real runs of tests/test_claims.py.
+
+The session runs the claims suite twice, at once, on broken copies of the examples: 01_processes
+missing, 02_queue printing something else, 03_lock unchanged, 04_pool hanging. One run covers
+default and spawn, the other forkserver, so fork is a gap the report must show.
+"""
+from __future__ import annotations
+
+import html
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SHIPPED_EXAMPLES
+from harness.claims import EXAMPLES
+from harness.report import CLAIMS, build, find_files, main
+from harness.runner import START_METHODS, interpreter_info
+
+TIMEOUT = 10  # seconds for the hanging copy; the others must finish well within it on a loaded machine
+INFO = interpreter_info(sys.executable)
+COLUMN = f"{INFO['name']} on {sys.platform}"
+WRONG = "Goodbye, world!"
+
+
+def forkserver_outcome() -> str:
+    return "forkserver" in multiprocessing.get_all_start_methods()
+
+
+def suite(cases: str, props: bool = True) -> str:
+    """A JUnit file shaped like pytest's, for the cases no real run here can make."""
+    head = ('<properties><property name="interpreter" value="CPython 3.12.1"/><property name="platform" value="linux"/>'
+            "</properties>") if props else ""
+    return f'<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest">{head}{cases}</testsuite></testsuites>'
+
+
+def case(example: str, method: str, result: str = "") -> str:
+    return f'<testcase classname="tests.test_claims" name="test_claims[{example}-{method}]">{result}</testcase>'
+
+
+@pytest.fixture(scope="session")
+def results(tmp_path_factory) -> Path:
+    """results/junit.{both,forkserver}.xml from two real runs of the claims suite."""
+    base = tmp_path_factory.mktemp("report")
+    broken, results = base / "broken", base / "results"
+    broken.mkdir()
+    results.mkdir()
+    queue = (SHIPPED_EXAMPLES / "02_queue.py").read_text(encoding="utf-8")
+    (broken / "02_queue.py").write_text(queue.replace("Hello, world!", WRONG), encoding="utf-8")
+    shutil.copy(SHIPPED_EXAMPLES / "03_lock.py", broken)
+    pool = (SHIPPED_EXAMPLES / "04_pool.py").read_text(encoding="utf-8")
+    (broken / "04_pool.py").write_text(pool.replace("return x * x", "import time; time.sleep(600)"), encoding="utf-8")
+    runs = {"both": ["--start-method", "default", "--start-method", "spawn"], "forkserver": ["--start-method", "forkserver"]}
+    started = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/test_claims.py",
+             "--examples-dir", str(broken), "--example-timeout", str(TIMEOUT), f"--junitxml={results / f'junit.{name}.xml'}", *args],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for name, args in runs.items()
+    }
+    for name, proc in started.items():
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 1, f"the claims run {name} should have failed (exit 1), got {proc.returncode}:\n{out}"
+    return results
+
+
+def report(*args: str | Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness.report", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+
+
+def test_claims_cover_exactly_the_examples():
+    assert list(CLAIMS) == list(EXAMPLES)
+
+
+def test_cells_of_real_runs(results):
+    matrix = build(find_files([results]))
+    assert [c.title for c in matrix.columns] == [COLUMN]
+    column = matrix.columns[0]
+    assert column.runs == ["both", "forkserver"]
+    methods = ["default", "spawn"] + (["forkserver"] if forkserver_outcome() else [])
+    for method in methods:
+        missing = matrix.cell(column, "01_processes", method)
+        assert (missing.status, missing.diagnosis) == ("missing", f"{results.parent / 'broken'} has no 01_processes.py")
+        queue = matrix.cell(column, "02_queue", method)
+        assert queue.status == "failed"
+        assert queue.diagnosis == f"stdout is '{WRONG}\\n', expected exactly 'Hello, world!\\n'"
+        assert queue.output.startswith("--- stdout (") and f"\n{WRONG}\n--- stderr ---\n" in queue.output
+        assert matrix.cell(column, "03_lock", method).status == "passed"
+        pool = matrix.cell(column, "04_pool", method)
+        assert (pool.status, pool.diagnosis) == ("timed_out", f"timed out after {TIMEOUT} s; its processes were killed")
+    assert matrix.cell(column, "03_lock", "default").resolved_start_method == INFO["default"]
+    if not forkserver_outcome():
+        assert matrix.cell(column, "03_lock", "forkserver").status == "not_available"
+    for example in EXAMPLES:  # no run asked for fork: a gap, shown as such
+        assert matrix.cell(column, example, "fork").status == "not_run"
+    assert not matrix.ok
+
+
+def test_cli_writes_every_output_and_fails(results, tmp_path):
+    out = {kind: tmp_path / f"matrix.{kind}" for kind in ("md", "json", "html")}
+    done = report(results, "--expect", "both,forkserver,3.99", "--markdown", out["md"], "--json", out["json"], "--html", out["html"])
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == ""
+    text = done.stdout
+    assert re.search(r"^02_queue +default +FAILED \[\d+\] +NOT RUN$", text, re.M), text
+    assert f"02_queue default, {COLUMN}: stdout is '{WRONG}\\n'" in text
+    assert re.search(r"^ +fork +NOT RUN +NOT RUN$", text, re.M), text
+    assert "expected but absent: 3.99" in text.splitlines()[0]
+
+    data = json.loads(out["json"].read_text(encoding="utf-8"))
+    assert data["ok"] is False
+    assert [c["title"] for c in data["columns"]] == [COLUMN, "3.99: no results"]
+    assert len(data["cells"]) == len(EXAMPLES) * len(START_METHODS) * 2
+    cells = {(c["column"], c["example"], c["start_method"]): c for c in data["cells"]}
+    queue = cells[COLUMN, "02_queue", "spawn"]
+    assert queue["status"] == "failed" and queue["diagnosis"].startswith(f"stdout is '{WRONG}")
+    assert cells[COLUMN, "04_pool", "spawn"]["status"] == "timed_out"
+    assert cells[COLUMN, "03_lock", "default"]["resolved_start_method"] == INFO["default"]
+    assert {c["status"] for k, c in cells.items() if k[0] == "3.99: no results"} == {"not_run"}
+
+    markdown = out["md"].read_text(encoding="utf-8")
+    assert f"| {INFO['name']}<br>{sys.platform}<br><sub>both, forkserver</sub> | 3.99<br>no results file |" in markdown
+    assert f"| **03_lock**<br>{CLAIMS['03_lock']} | default | ✅ passed ({INFO['default']}) | ❔ not run |" in markdown
+    assert f"|  | spawn | ❌ failed: stdout is '{WRONG}\\\\n', expected exactly 'Hello, world!\\\\n' | ❔ not run |" in markdown
+    assert "| ⏱️ timed out after 10 s; its processes were killed |" in markdown
+    assert "|  | fork | ❔ not run | ❔ not run |" in markdown
+
+    page = out["html"].read_text(encoding="utf-8")
+    assert f"<details><summary>output</summary><pre>--- stdout (" in page and f"{WRONG}\n--- stderr ---\n&lt;empty&gt;" in page
+    assert not re.search(r"\b(src|href)=|@import|url\(", page), "the page must load nothing"
+
+
+def test_all_held_exits_0_and_gaps_still_show(tmp_path):
+    single = tmp_path / "junit.one.xml"
+    single.write_text(suite(case("03_lock", "spawn")), encoding="utf-8")
+    done = report(single)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^03_lock +default +NOT RUN$", done.stdout, re.M)
+    assert re.search(r"^ +spawn +passed$", done.stdout, re.M)
+
+
+def test_the_worst_outcome_of_a_cell_wins(tmp_path):
+    (tmp_path / "junit.a.xml").write_text(suite(case("02_queue", "fork")), encoding="utf-8")
+    (tmp_path / "junit.b.xml").write_text(suite(case("02_queue", "fork", '<failure message="Failed: 02_queue under fork on CPython 3.12.1: stdout is wrong">...</failure>')), encoding="utf-8")
+    matrix = build(find_files([tmp_path]))
+    cell = matrix.cell(matrix.columns[0], "02_queue", "fork")
+    assert (cell.status, cell.diagnosis, Path(cell.source).name) == ("failed", "stdout is wrong", "junit.b.xml")
+
+
+def test_platform_without_the_method_from_skips_alone(tmp_path):
+    """A file whose every case was skipped has no properties; the skip reason names the platform."""
+    reason = "start method fork is not available on win32 (CPython 3.12.1)"
+    (tmp_path / "junit.windows.xml").write_text(
+        suite(f'<testcase classname="tests.test_claims" name="test_claims[02_queue-fork]"><skipped type="pytest.skip" message="{reason}">x</skipped></testcase>', props=False),
+        encoding="utf-8")
+    matrix = build(find_files([tmp_path]))
+    assert [c.title for c in matrix.columns] == ["CPython 3.12.1 on win32"]
+    cell = matrix.cell(matrix.columns[0], "02_queue", "fork")
+    assert (cell.status, cell.diagnosis) == ("not_available", reason)
+    assert matrix.ok
+
+
+NOT_CLAIMS = suite('<testcase classname="tests.test_pinned" name="test_pins_cover_exactly_the_examples"/>', props=False)
+
+
+@pytest.mark.parametrize(("name", "content", "error"), [
+    ("empty", "", "{path}: empty file"),
+    ("truncated", None, "{path}: not well-formed XML ("),
+    ("not-junit", '<?xml version="1.0"?><coverage/>', "{path}: not a JUnit file (its root is neither <testsuites> nor <testsuite>)"),
+    ("no-cases", '<testsuites><testsuite name="pytest" tests="0"/></testsuites>', "{path}: no test cases in it"),
+], ids=str)
+def test_unusable_file_is_a_one_line_error(results, tmp_path, name, content, error):
+    """Beside good files, one bad file stops the report: no traceback, no smaller table."""
+    folder = shutil.copytree(results, tmp_path / "results")
+    bad = folder / "junit.bad.xml"
+    if content is None:
+        good = (results / "junit.both.xml").read_text(encoding="utf-8")
+        content = good[: len(good) // 2]
+    bad.write_text(content, encoding="utf-8")
+    done = report(folder)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.startswith("report: error: " + error.format(path=bad)), done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+
+
+@pytest.mark.parametrize("name", ["no-such-path", "empty-folder", "no-claims"])
+def test_unusable_folder_is_a_one_line_error(tmp_path, name):
+    target = tmp_path / "results"
+    if name != "no-such-path":
+        target.mkdir()
+    if name == "no-claims":
+        (target / "junit.selftest.xml").write_text(NOT_CLAIMS, encoding="utf-8")
+    done = report(target)
+    expected = {"no-such-path": f"{target}: no such file or folder",
+                "empty-folder": f"{target}: no JUnit files (junit*.xml) in this folder",
+                "no-claims": f"no test_claims results in {target / 'junit.selftest.xml'}"}[name]
+    assert (done.returncode, done.stderr) == (2, f"report: error: {expected}\n")
+
+
+def test_help_documents_the_cli_and_exit_status(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for words in ("--expect NAME,...", "--markdown FILE", "--json FILE", "--html FILE", "default: results/",
+                  "Exit status: 0 when no cell failed; 1 when a cell failed"):
+        assert words in text
+
+
+# --- the HTML page in a real browser -------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FAILED_RGB = (0xF7, 0xC9, 0xC9)  # .failed in harness/report.py's CSS
+PROBE = """<script>
+const cell = document.querySelector('td.failed');
+const table = document.querySelector('table');
+const probe = document.createElement('pre');
+probe.id = 'probe';
+probe.textContent = JSON.stringify({
+  failed_background: getComputedStyle(cell).backgroundColor,
+  not_run_background: getComputedStyle(document.querySelector('td.not_run')).backgroundColor,
+  rows: document.querySelectorAll('tbody tr').length,
+  headers: [...document.querySelectorAll('thead th')].map(th => th.innerText),
+  failure_outputs: document.querySelectorAll('td.failed details pre').length,
+  table_width: table.getBoundingClientRect().width,
+  resources: performance.getEntriesByType('resource').length,
+});
+document.body.append(probe);
+</script>"""
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    if not CHROMIUM:
+        reason = "chromium is not installed (apt-get install chromium): the HTML page is not checked in a browser"
+        if os.environ.get("REQUIRE_CHROMIUM") == "1":
+            pytest.fail(f"REQUIRE_CHROMIUM=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", *args],
+            capture_output=True, text=True, timeout=120)
+    return run
+
+
+def test_html_page_renders_in_chromium(results, tmp_path, chromium):
+    page = tmp_path / "matrix.html"
+    assert report(results, "--html", page).returncode == 1
+    probed = tmp_path / "probed.html"
+    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    done = chromium("--dump-dom", probed.as_uri())
+    found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
+    assert found, f"chromium did not run the page:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    seen = json.loads(html.unescape(found[1]))
+    assert seen["failed_background"] == "rgb({}, {}, {})".format(*FAILED_RGB)
+    assert seen["not_run_background"] != seen["failed_background"]
+    assert seen["rows"] == len(EXAMPLES) * len(START_METHODS)
+    assert seen["headers"][:2] == ["example", "method"] and seen["headers"][2].split("\n")[:2] == [INFO["name"], sys.platform]
+    assert seen["failure_outputs"] == (3 if forkserver_outcome() else 2)
+    assert 0 < seen["table_width"] <= 1400
+    assert seen["resources"] == 0, "the page loaded something"
+
+    shot = tmp_path / "matrix.png"
+    done = chromium("--window-size=1400,1000", f"--screenshot={shot}", page.as_uri())
+    assert shot.is_file(), done.stderr[-2000:]
+    width, height, pixels = read_png(shot.read_bytes())
+    assert (width, height) == (1400, 1000)
+    assert pixels.count(bytes(FAILED_RGB)) > 1000, "no failed cell painted on screen"
+    if os.environ.get("REPORT_SCREENSHOT"):  # to look at it
+        shutil.copy(shot, os.environ["REPORT_SCREENSHOT"])
+
+
+def read_png(data: bytes) -> tuple[int, int, list[bytes]]:
+    """Width, height and the RGB pixels of an 8-bit, non-interlaced RGB or RGBA PNG (what chromium writes)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat = 8, b""
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunk = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", chunk)
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    assert depth == 8 and colour in (2, 6) and interlace == 0, (depth, colour, interlace)
+    channels = 3 if colour == 2 else 4
+    raw, stride = zlib.decompress(idat), width * channels
+    pixels, previous = [], bytearray(stride)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for x in range(stride) if kind else ():
+            left = line[x - channels] if x >= channels else 0
+            up, corner = previous[x], previous[x - channels] if x >= channels else 0
+            if kind == 1:
+                line[x] = (line[x] + left) & 255
+            elif kind == 2:
+                line[x] = (line[x] + up) & 255
+            elif kind == 3:
+                line[x] = (line[x] + (left + up) // 2) & 255
+            else:
+                guess = left + up - corner
+                near = min((abs(guess - left), 0, left), (abs(guess - up), 1, up), (abs(guess - corner), 2, corner))
+                line[x] = (line[x] + near[2]) & 255
+        pixels += [bytes(line[x:x + 3]) for x in range(0, stride, channels)]
+        previous = line
+    return width, height, pixels
