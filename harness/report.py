@@ -11,7 +11,7 @@ a file without any (the selftest's) is listed as ignored.
 The matrix: a row per example and start method, a column per interpreter and platform (test cases
 of several files with the same interpreter and platform share a column). Every cell is one of:
 passed (for `default`, with the method it resolved to), failed (with the broken claim in one line),
-timed out, error (the test could not run), not available (the platform lacks that start method),
+timed out, error (the test could not run), n/a (the platform lacks that start method),
 missing (the example file was missing from --examples-dir), skipped (any other reason), or not run
 (no file had that test case: a gap, never shown as a pass). When several files have the same cell,
 the worst outcome wins.
@@ -25,8 +25,9 @@ a fresh file for each step, or the README), --json the cells with their diagnose
 output, --html a self-contained page (inline CSS, the output of each failure in a <details>).
 
 Exit status: 0 when no cell failed; 1 when a cell failed, errored or timed out, or an expected run
-left no file; 2 when an input is unusable (missing, empty, not well-formed, not JUnit, or a folder
-without JUnit files), with a one-line error naming it.
+left no file; 2 when an input is unusable (missing, empty, not well-formed, not JUnit, a folder without
+JUnit files, no test_claims results in any file) or an output cannot be written, with a one-line
+error naming it.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from junitparser import JUnitXmlError
+from junitparser import Error as JUnitError, JUnitXmlError
 from junitparser.xunit2 import JUnitXml
 
 from harness.claims import EXAMPLES
@@ -89,11 +90,11 @@ class Column:
     interpreter: str  # "CPython 3.12.1", or the expected run's name when it left no file
     platform: str  # sys.platform: "linux", "darwin", "win32"; "" when it left no file
     runs: list[str] = field(default_factory=list)  # the NAME of each junit.NAME.xml
-    missing: bool = False  # an --expect'ed run that left no file
+    absent: bool = False  # an --expect'ed run that left no file
 
     @property
     def title(self) -> str:
-        return f"{self.interpreter} on {self.platform}" if not self.missing else f"{self.interpreter}: no results"
+        return f"{self.interpreter} on {self.platform}" if not self.absent else f"{self.interpreter}: no results"
 
 
 @dataclass
@@ -119,7 +120,7 @@ class Matrix:
 
     @property
     def ok(self) -> bool:
-        return not any(c.missing for c in self.columns) and not any(cell.status in BAD for *_, cell in self.all_cells())
+        return not any(c.absent for c in self.columns) and not any(cell.status in BAD for *_, cell in self.all_cells())
 
 
 def find_files(paths: list[Path]) -> list[Path]:
@@ -197,7 +198,10 @@ def judge(case, source: str) -> Cell:
     for extra, label in ((case.system_out, "captured stdout"), (case.system_err, "captured stderr")):
         if extra:
             cell.output += f"\n--- {label} ---\n{extra}"
-    cell.status = "error" if case.is_error else "timed_out" if cell.diagnosis.startswith("timed out after") else "failed"
+    if isinstance(result, JUnitError):  # a test that could not run (pytest's "failed on setup with ...")
+        cell.status = "error"
+    else:
+        cell.status = "timed_out" if cell.diagnosis.startswith("timed out after") else "failed"
     return cell
 
 
@@ -235,14 +239,14 @@ def build(files: list[Path], expect: list[str] = ()) -> Matrix:
     if not columns:
         raise ReportError(f"no test_claims results in {', '.join(str(f) for f in files)}")
     ordered = sorted(columns.values(), key=lambda c: (c.platform, *version_key(c.interpreter)))
-    ordered += [Column(name, "", missing=True) for name in expect if name not in ran]
+    ordered += [Column(name, "", absent=True) for name in expect if name not in ran]
     return Matrix(ordered, cells, report)
 
 
 def version_key(interpreter: str) -> tuple:
     """'CPython 3.10.13' sorts after 'CPython 3.9.18'."""
     name, _, version = interpreter.partition(" ")
-    return name, [int(part) if part.isdigit() else part for part in re.split(r"[.]", version)]
+    return name, [(int(part) if part.isdigit() else -1, part) for part in re.findall(r"\d+|\D+", version)]
 
 
 # --- renderers -----------------------------------------------------------------------------------
@@ -285,13 +289,13 @@ def to_text(matrix: Matrix) -> str:
     lines += ["", *notes] if notes else []
     lines += ["", "Claims:", *(f"  {name}: {claim}" for name, claim in CLAIMS.items())]
     lines += ["Files:", *(f"  {path}: {what}" for path, what in matrix.files)]
-    lines += [f"  {c.interpreter}: expected, but no junit.{c.interpreter}.xml was given" for c in matrix.columns if c.missing]
+    lines += [f"  {c.interpreter}: expected, but no junit.{c.interpreter}.xml was given" for c in matrix.columns if c.absent]
     return "\n".join(lines) + "\n"
 
 
 def summary(matrix: Matrix) -> str:
     totals = ", ".join(f"{n} {TEXT[status].lower()}" for status, n in matrix.totals().items())
-    missing = [c.interpreter for c in matrix.columns if c.missing]
+    missing = [c.interpreter for c in matrix.columns if c.absent]
     verdict = "The article's claims hold everywhere they ran" if matrix.ok else "Some claims do NOT hold"
     gaps = f"; expected but absent: {', '.join(missing)}" if missing else ""
     used = sum(1 for _, what in matrix.files if not what.startswith("ignored"))
@@ -307,7 +311,7 @@ def md_escape(text: str, limit: int = 160) -> str:
 
 def to_markdown(matrix: Matrix) -> str:
     lines = [summary(matrix), ""]
-    heads = [f"{md_escape(c.interpreter)}<br>{md_escape(c.platform)}<br><sub>{md_escape(', '.join(c.runs))}</sub>" if not c.missing
+    heads = [f"{md_escape(c.interpreter)}<br>{md_escape(c.platform)}<br><sub>{md_escape(', '.join(c.runs))}</sub>" if not c.absent
              else f"{md_escape(c.interpreter)}<br>no results file" for c in matrix.columns]
     lines += ["| example | method | " + " | ".join(heads) + " |", "|---|---|" + "---|" * len(heads)]
     for example in EXAMPLES:
@@ -332,9 +336,9 @@ def to_json(matrix: Matrix) -> str:
         "totals": matrix.totals(),
         "examples": [{"name": name, "claim": CLAIMS[name]} for name in EXAMPLES],
         "start_methods": list(START_METHODS),
-        "columns": [{"title": c.title, "interpreter": c.interpreter if not c.missing else None,
-                     "platform": c.platform if not c.missing else None, "runs": c.runs,
-                     "expected_but_absent": c.interpreter if c.missing else None} for c in matrix.columns],
+        "columns": [{"title": c.title, "interpreter": c.interpreter if not c.absent else None,
+                     "platform": c.platform if not c.absent else None, "runs": c.runs,
+                     "expected_but_absent": c.interpreter if c.absent else None} for c in matrix.columns],
         "cells": [{"example": example, "start_method": method, "column": column.title, **asdict(cell)}
                   for column, example, method, cell in matrix.all_cells()],
         "files": [{"path": path, "gave": what} for path, what in matrix.files],
@@ -367,7 +371,7 @@ def to_html(matrix: Matrix) -> str:
            f"<style>{CSS}</style></head><body>", "<h1>Does the article hold?</h1>", f"<p id=\"summary\">{e(summary(matrix))}</p>",
            "<table><thead><tr><th>example</th><th>method</th>"]
     for column in matrix.columns:
-        runs = ", ".join(column.runs) if not column.missing else "no results file"
+        runs = ", ".join(column.runs) if not column.absent else "no results file"
         out.append(f"<th>{e(column.interpreter)}<br>{e(column.platform)}<br><small>{e(runs)}</small></th>")
     out.append("</tr></thead><tbody>")
     for example in EXAMPLES:
@@ -394,10 +398,8 @@ def to_html(matrix: Matrix) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m harness.report", description=__doc__.split("\n\n")[0],
-        epilog="Exit status: 0 when no cell failed; 1 when a cell failed, errored or timed out, or an --expect'ed run "
-               "left no file; 2 when an input is unusable (a one-line error names it).")
+    parser = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                         help=f"JUnit XML files, or folders searched for junit*.xml (default: {DEFAULT_PATH}/)")
     parser.add_argument("--expect", default="", metavar="NAME,...",
@@ -416,7 +418,11 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(to_text(matrix))
     for target, render in ((args.markdown, to_markdown), (args.json, to_json), (args.html, to_html)):
         if target:
-            target.write_text(render(matrix), encoding="utf-8")
+            try:
+                target.write_text(render(matrix), encoding="utf-8")
+            except OSError as exc:
+                print(f"report: error: {target}: cannot write it ({exc.strerror})", file=sys.stderr)
+                return 2
     return 0 if matrix.ok else 1
 
 

@@ -156,6 +156,15 @@ def test_the_worst_outcome_of_a_cell_wins(tmp_path):
     assert (cell.status, cell.diagnosis, Path(cell.source).name) == ("failed", "stdout is wrong", "junit.b.xml")
 
 
+def test_a_test_that_could_not_run_is_an_error(tmp_path):
+    error = '<error message="failed on setup with &quot;InterpreterError: boom&quot;">Traceback ...</error>'
+    (tmp_path / "junit.a.xml").write_text(suite(case("04_pool", "spawn", error)), encoding="utf-8")
+    matrix = build(find_files([tmp_path]))
+    cell = matrix.cell(matrix.columns[0], "04_pool", "spawn")
+    assert (cell.status, cell.diagnosis, cell.output) == ("error", 'failed on setup with "InterpreterError: boom"', "Traceback ...")
+    assert not matrix.ok
+
+
 def test_platform_without_the_method_from_skips_alone(tmp_path):
     """A file whose every case was skipped has no properties; the skip reason names the platform."""
     reason = "start method fork is not available on win32 (CPython 3.12.1)"
