@@ -31,7 +31,7 @@ COLUMN = f"{INFO['name']} on {sys.platform}"
 WRONG = "Goodbye, world!"
 
 
-def forkserver_outcome() -> str:
+def has_forkserver() -> bool:
     return "forkserver" in multiprocessing.get_all_start_methods()
 
 
@@ -48,7 +48,7 @@ def case(example: str, method: str, result: str = "") -> str:
 
 @pytest.fixture(scope="session")
 def results(tmp_path_factory) -> Path:
-    """results/junit.{both,forkserver}.xml from two real runs of the claims suite."""
+    """results/junit.{default-spawn,forkserver}.xml from two real runs of the claims suite."""
     base = tmp_path_factory.mktemp("report")
     broken, results = base / "broken", base / "results"
     broken.mkdir()
@@ -58,7 +58,7 @@ def results(tmp_path_factory) -> Path:
     shutil.copy(SHIPPED_EXAMPLES / "03_lock.py", broken)
     pool = (SHIPPED_EXAMPLES / "04_pool.py").read_text(encoding="utf-8")
     (broken / "04_pool.py").write_text(pool.replace("return x * x", "import time; time.sleep(600)"), encoding="utf-8")
-    runs = {"both": ["--start-method", "default", "--start-method", "spawn"], "forkserver": ["--start-method", "forkserver"]}
+    runs = {"default-spawn": ["--start-method", "default", "--start-method", "spawn"], "forkserver": ["--start-method", "forkserver"]}
     started = {
         name: subprocess.Popen(
             [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/test_claims.py",
@@ -85,8 +85,8 @@ def test_cells_of_real_runs(results):
     matrix = build(find_files([results]))
     assert [c.title for c in matrix.columns] == [COLUMN]
     column = matrix.columns[0]
-    assert column.runs == ["both", "forkserver"]
-    methods = ["default", "spawn"] + (["forkserver"] if forkserver_outcome() else [])
+    assert column.runs == ["default-spawn", "forkserver"]
+    methods = ["default", "spawn"] + (["forkserver"] if has_forkserver() else [])
     for method in methods:
         missing = matrix.cell(column, "01_processes", method)
         assert (missing.status, missing.diagnosis) == ("missing", f"{results.parent / 'broken'} has no 01_processes.py")
@@ -98,7 +98,7 @@ def test_cells_of_real_runs(results):
         pool = matrix.cell(column, "04_pool", method)
         assert (pool.status, pool.diagnosis) == ("timed_out", f"timed out after {TIMEOUT} s; its processes were killed")
     assert matrix.cell(column, "03_lock", "default").resolved_start_method == INFO["default"]
-    if not forkserver_outcome():
+    if not has_forkserver():
         assert matrix.cell(column, "03_lock", "forkserver").status == "not_available"
     for example in EXAMPLES:  # no run asked for fork: a gap, shown as such
         assert matrix.cell(column, example, "fork").status == "not_run"
@@ -107,7 +107,7 @@ def test_cells_of_real_runs(results):
 
 def test_cli_writes_every_output_and_fails(results, tmp_path):
     out = {kind: tmp_path / f"matrix.{kind}" for kind in ("md", "json", "html")}
-    done = report(results, "--expect", "both,forkserver,3.99", "--markdown", out["md"], "--json", out["json"], "--html", out["html"])
+    done = report(results, "--expect", "default-spawn,forkserver,3.99", "--markdown", out["md"], "--json", out["json"], "--html", out["html"])
     assert done.returncode == 1, done.stderr
     assert done.stderr == ""
     text = done.stdout
@@ -128,7 +128,7 @@ def test_cli_writes_every_output_and_fails(results, tmp_path):
     assert {c["status"] for k, c in cells.items() if k[0] == "3.99: no results"} == {"not_run"}
 
     markdown = out["md"].read_text(encoding="utf-8")
-    assert f"| {INFO['name']}<br>{sys.platform}<br><sub>both, forkserver</sub> | 3.99<br>no results file |" in markdown
+    assert f"| {INFO['name']}<br>{sys.platform}<br><sub>default-spawn, forkserver</sub> | 3.99<br>no results file |" in markdown
     assert f"| **03_lock**<br>{CLAIMS['03_lock']} | default | ✅ passed ({INFO['default']}) | ❔ not run |" in markdown
     assert f"|  | spawn | ❌ failed: stdout is '{WRONG}\\\\n', expected exactly 'Hello, world!\\\\n' | ❔ not run |" in markdown
     assert "| ⏱️ timed out after 10 s; its processes were killed |" in markdown
@@ -181,18 +181,18 @@ def test_platform_without_the_method_from_skips_alone(tmp_path):
 NOT_CLAIMS = suite('<testcase classname="tests.test_pinned" name="test_pins_cover_exactly_the_examples"/>', props=False)
 
 
-@pytest.mark.parametrize(("name", "content", "error"), [
-    ("empty", "", "{path}: empty file"),
-    ("truncated", None, "{path}: not well-formed XML ("),
-    ("not-junit", '<?xml version="1.0"?><coverage/>', "{path}: not a JUnit file (its root is neither <testsuites> nor <testsuite>)"),
-    ("no-cases", '<testsuites><testsuite name="pytest" tests="0"/></testsuites>', "{path}: no test cases in it"),
-], ids=str)
-def test_unusable_file_is_a_one_line_error(results, tmp_path, name, content, error):
+@pytest.mark.parametrize(("content", "error"), [
+    pytest.param("", "{path}: empty file", id="empty"),
+    pytest.param(None, "{path}: not well-formed XML (", id="truncated"),
+    pytest.param('<?xml version="1.0"?><coverage/>', "{path}: not a JUnit file (its root is neither <testsuites> nor <testsuite>)", id="not-junit"),
+    pytest.param('<testsuites><testsuite name="pytest" tests="0"/></testsuites>', "{path}: no test cases in it", id="no-cases"),
+])
+def test_unusable_file_is_a_one_line_error(results, tmp_path, content, error):
     """Beside good files, one bad file stops the report: no traceback, no smaller table."""
     folder = shutil.copytree(results, tmp_path / "results")
     bad = folder / "junit.bad.xml"
     if content is None:
-        good = (results / "junit.both.xml").read_text(encoding="utf-8")
+        good = (results / "junit.default-spawn.xml").read_text(encoding="utf-8")
         content = good[: len(good) // 2]
     bad.write_text(content, encoding="utf-8")
     done = report(folder)
@@ -277,7 +277,7 @@ def test_html_page_renders_in_chromium(results, tmp_path, chromium):
     assert seen["not_run_background"] != seen["failed_background"]
     assert seen["rows"] == len(EXAMPLES) * len(START_METHODS)
     assert seen["headers"][:2] == ["example", "method"] and seen["headers"][2].split("\n")[:2] == [INFO["name"], sys.platform]
-    assert seen["failure_outputs"] == (3 if forkserver_outcome() else 2)
+    assert seen["failure_outputs"] == (3 if has_forkserver() else 2)
     assert 0 < seen["table_width"] <= 1400
     assert seen["resources"] == 0, "the page loaded something"
 
