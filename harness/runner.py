@@ -76,8 +76,10 @@ class InterpreterError(Exception):
 def interpreter_info(python: str) -> dict:
     """Name, version, default and available start methods of `python`."""
     probe = (
-        "import json, multiprocessing as mp, platform;"
-        "print(json.dumps({'name': platform.python_implementation() + ' ' + platform.python_version(),"
+        "import json, multiprocessing as mp, platform, sysconfig;"
+        # free-threaded builds get their own name ('CPython 3.14.0t'), as their own column in reports
+        "print(json.dumps({'name': platform.python_implementation() + ' ' + platform.python_version()"
+        " + ('t' if sysconfig.get_config_var('Py_GIL_DISABLED') else ''),"
         "'default': mp.get_start_method(), 'methods': mp.get_all_start_methods()}))"
     )
     try:
