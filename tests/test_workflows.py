@@ -146,6 +146,19 @@ def test_platform_workflows_only_call_the_shared_job(name):
     assert [job["uses"] for job in jobs.values()] == ["./.github/workflows/_tests.yml"]
 
 
+def test_each_platform_runs_on_its_own_runner():
+    runners = {name: load(WORKFLOWS / name)["jobs"]["tests"]["with"]["runner"] for name in CALLERS}
+    assert {name: runner.split("-")[0] for name, runner in runners.items()} == {
+        "linux.yml": "ubuntu", "macos.yml": "macos", "windows.yml": "windows"}
+
+
+def test_the_containers_job_is_bootstrap_then_compose_up():
+    # Generic on purpose: compose.yaml, not the workflow, lists the targets.
+    runs = [step.get("run", "") for job in load(WORKFLOWS / "containers.yml")["jobs"].values() for step in job["steps"]]
+    assert any("docker/bootstrap-images" in run for run in runs)
+    assert any(run.strip() == "docker compose up" for run in runs)
+
+
 def test_badges():
     assert badge_problems((ROOT / "README.md").read_text(encoding="utf-8")) == []
 
