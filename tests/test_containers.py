@@ -300,3 +300,17 @@ def test_missing_base_image_is_one_line_reason(images, tmp_path):
     assert done.returncode != 0
     assert "local/no-such-base" in done.stderr, done.stderr[-3000:]
     assert_nothing_left(project)
+
+
+def test_target_whose_interpreter_debian_lacks_is_one_line_reason(images, tmp_path):
+    suite = TARGETS[-1].split("-")[0]
+    override = tmp_path / "override.yaml"
+    override.write_text(json.dumps({"services": {f"{suite}-3.99": {
+        "extends": {"file": str(COMPOSE_FILE), "service": TARGETS[-1]},
+        "image": f"{PROJECT}-{suite}-3.99",
+        "build": {"args": {"SUITE": suite, "PYTHON": "python3.99"}}}}}), encoding="utf-8")
+    project = f"{PROJECT}-fault-{uuid.uuid4().hex[:8]}"
+    done = compose("build", f"{suite}-3.99", project=project, files=(override,), timeout=300)
+    assert done.returncode != 0
+    assert f"{suite}-3.99: Debian {suite} has no package python3.99" in done.stdout + done.stderr, done.stdout[-3000:]
+    assert_nothing_left(project)
