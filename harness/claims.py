@@ -92,14 +92,15 @@ def expect_exactly(stdout: str, expected: str) -> None:
 @dataclass(frozen=True)
 class Example:
     check: Callable[[str], None]
+    claim: str  # what the check comes to, in a few words, for the reader of a report
     slow: bool = False  # its runs are started first, so that they all run at once
 
 
 EXAMPLES = {
-    "01_processes": Example(check_processes, slow=True),  # sleeps 10 s
-    "02_queue": Example(check_queue),
-    "03_lock": Example(check_lock),
-    "04_pool": Example(check_pool),
+    "01_processes": Example(check_processes, "0-9 and a-j once each, each in order, by two workers running at once", slow=True),
+    "02_queue": Example(check_queue, "prints exactly: Hello, world!"),
+    "03_lock": Example(check_lock, "five workers take the lock in turn: counter 0 to 5, final value 5"),
+    "04_pool": Example(check_pool, "prints exactly: [1, 4, 9, 16, 25]"),
 }
 
 

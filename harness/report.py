@@ -46,13 +46,7 @@ from harness.claims import EXAMPLES
 from harness.runner import START_METHODS
 
 DEFAULT_PATH = Path("results")
-# What each example's claims come to, for the reader of the matrix (the checks are in claims.py).
-CLAIMS = {
-    "01_processes": "0-9 and a-j once each, each in order, by two workers running at once",
-    "02_queue": "prints exactly: Hello, world!",
-    "03_lock": "five workers take the lock in turn: counter 0 to 5, final value 5",
-    "04_pool": "prints exactly: [1, 4, 9, 16, 25]",
-}
+CLAIMS = {name: example.claim for name, example in EXAMPLES.items()}
 # Worst first: when two files have the same cell, the one that ranks first wins.
 STATUSES = ("failed", "timed_out", "error", "not_run", "passed", "not_available", "missing", "skipped")
 BAD = {"failed", "timed_out", "error"}
