@@ -5,6 +5,7 @@ missing base image, no engine) fail the matrix with a one-line reason and leave 
 Marked `docker`: `tox -e containers` runs these, `selftest` leaves them out. Without a reachable
 Docker engine they are skipped, saying so; with REQUIRE_DOCKER=1 (CI) that is a failure instead.
 The base images come from docker/bootstrap-images, which this module runs if they are missing.
+compose.yaml's own consistency is checked without Docker, in tests/test_compose_file.py.
 """
 from __future__ import annotations
 
@@ -29,7 +30,6 @@ pytestmark = pytest.mark.docker
 COMPOSE_FILE = ROOT / "compose.yaml"
 PROJECT = "mp-article"  # compose.yaml's `name`
 RESULTS = ROOT / "results" / "containers"
-AGGREGATOR = "all-targets"
 # Target services are named SUITE-VERSION (sid-3.15, sid-pypy3); read here from the file itself so
 # that the test ids exist even where compose is not installed.
 TARGETS = re.findall(r"^  ([a-z]+-(?:\d+\.\d+|pypy\d*)):\s*$", COMPOSE_FILE.read_text(encoding="utf-8"), re.M)
@@ -62,11 +62,6 @@ def compose_cli() -> None:
         unavailable("no docker command on PATH")
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
         unavailable("docker compose (v2 plugin) is not installed; see .ci/docker-engine")
-
-
-@pytest.fixture(scope="session")
-def config(compose_cli) -> dict:
-    return json.loads(compose("config", "--format", "json", check=True).stdout)
 
 
 @pytest.fixture(scope="session")
@@ -109,34 +104,7 @@ def junit_cells(path: Path) -> tuple[dict, list[dict]]:
     return suite.attrib, cells
 
 
-# --- the file itself (needs compose, no engine) ---
-
-def test_targets_are_named_suite_and_version(config):
-    targets = {name: s["build"]["args"] for name, s in config["services"].items() if "build" in s}
-    assert sorted(targets) == sorted(TARGETS), "a target service is not named SUITE-VERSION (sid-3.15, sid-pypy3)"
-    for name, args in targets.items():
-        assert name == f"{args['SUITE']}-{args['PYTHON'].removeprefix('python')}", \
-            f"{name}: build args {args} do not match the name SUITE-VERSION"
-
-
-def test_aggregator_waits_for_every_target(config):
-    waits = config["services"][AGGREGATOR]["depends_on"]
-    assert sorted(waits) == sorted(TARGETS), f"{AGGREGATOR} must depend on every target and only those"
-    assert {w["condition"] for w in waits.values()} == {"service_completed_successfully"}
-
-
-@pytest.mark.parametrize("service", [*TARGETS, "results-dir", AGGREGATOR])
-def test_container_is_hardened(config, service):
-    s = config["services"][service]
-    assert s["network_mode"] == "none"
-    assert s["read_only"] is True and any(t.startswith("/tmp:") for t in s["tmpfs"])
-    assert s["cap_drop"] == ["ALL"] and s["init"] is True and s["pull_policy"] == "never"
-    assert int(s["pids_limit"]) >= 256, "pids_limit counts threads: below 256 the launcher's runs fail"
-    if service in TARGETS:
-        assert s["user"].split(":")[0] not in ("", "0", "root")
-        src = next(v for v in s["volumes"] if v["target"] == "/src")
-        assert src["read_only"] is True and Path(src["source"]) == ROOT
-
+# --- no engine ---
 
 def test_no_engine_is_one_line_reason(compose_cli):
     nowhere = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
