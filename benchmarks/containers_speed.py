@@ -3,11 +3,11 @@
     python benchmarks/containers_speed.py [--repeat N]   # warm: images built, `docker compose up`
     python benchmarks/containers_speed.py --cold         # from a bare engine (deletes the images!)
 
-Warm: runs 01_processes (the slowest example: 10 s of sleeps) alone through the harness on this
+Warm: runs 01_processes (the slowest example: 10 s of sleeps) alone (as a reader runs it, its claims checked) on this
 machine, then `docker compose up` N times with the images already built, and prints both wall
 times and their ratio. Cold: deletes the matrix's images, the Debian base images and the build
 cache, then times docker/bootstrap-images + `docker compose build` + the first `docker compose up`.
-Needs a Python with psutil (the harness's), e.g. .tox/selftest/bin/python, and a Docker engine.
+Needs a Docker engine.
 """
 from __future__ import annotations
 
@@ -18,13 +18,8 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from harness.claims import verdict  # noqa: E402
-from harness.runner import Run, execute  # noqa: E402
+from slowest_alone import ROOT, slowest_alone
 
 
 def timed(*command: str) -> float:
@@ -67,18 +62,16 @@ def main() -> int:
     else:
         timed("docker", "compose", "build", "--quiet")  # warm means built: a no-op if they are
 
-    alone = execute(Run("01_processes", "default", sys.executable, script=ROOT / "examples" / "01_processes.py"))
-    if verdict(alone):
-        sys.exit(f"containers_speed: 01_processes alone failed: {verdict(alone)}")
-    print(f"01_processes alone:     {alone.seconds:6.2f} s")
+    alone = slowest_alone()
+    print(f"01_processes alone:     {alone:6.2f} s")
     walls = []
     for attempt in range(1, args.repeat + 1):
         walls.append(timed("docker", "compose", "up"))
-        print(f"warm docker compose up {attempt:2}/{args.repeat}: {walls[-1]:6.2f} s  ratio {walls[-1] / alone.seconds:4.2f}")
+        print(f"warm docker compose up {attempt:2}/{args.repeat}: {walls[-1]:6.2f} s  ratio {walls[-1] / alone:4.2f}")
     subprocess.run(["docker", "compose", "down", "-t", "1"], cwd=ROOT, capture_output=True)
     median = sorted(walls)[len(walls) // 2]
     print(f"warm up (median of {len(walls)}): {median:6.2f} s; ratio to the slowest example alone: "
-          f"{median / alone.seconds:4.2f}; load average {os.getloadavg()[0]:.1f}")
+          f"{median / alone:4.2f}; load average {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -2,7 +2,7 @@
 
     python benchmarks/matrix_speed.py [--repeat N] [-- TOX ARGS]
 
-Runs 01_processes (the slowest example: 10 s of sleeps) alone through the harness, then the
+Runs 01_processes (the slowest example: 10 s of sleeps) alone (as a reader runs it, its claims checked), then the
 matrix with `tox p -p all -m matrix` (every local interpreter x 4 start methods x 4 examples),
 and prints both wall times and their ratio. Run it once before, so that the tox envs are warm.
 With --repeat N the matrix runs N times and the failed runs are counted too.
@@ -14,13 +14,8 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from harness.claims import verdict  # noqa: E402
-from harness.runner import Run, execute  # noqa: E402
+from slowest_alone import ROOT, slowest_alone
 
 
 def main() -> int:
@@ -31,10 +26,8 @@ def main() -> int:
     if shutil.which("tox") is None:
         sys.exit("matrix_speed: tox is not on PATH; install it with: python3 -m pip install 'tox>=4.22'")
 
-    alone = execute(Run("01_processes", "default", sys.executable, script=ROOT / "examples" / "01_processes.py"))
-    if verdict(alone):
-        sys.exit(f"matrix_speed: 01_processes alone failed: {verdict(alone)}")
-    print(f"01_processes alone:   {alone.seconds:6.2f} s")
+    alone = slowest_alone()
+    print(f"01_processes alone:   {alone:6.2f} s")
 
     failures, walls = 0, []
     for attempt in range(1, args.repeat + 1):
@@ -46,9 +39,9 @@ def main() -> int:
             failures += 1
             print(done.stdout[-3000:])
         status = "ok" if done.returncode == 0 else f"FAILED (exit {done.returncode})"
-        print(f"matrix run {attempt:2}/{args.repeat}: {walls[-1]:6.2f} s  ratio {walls[-1] / alone.seconds:4.2f}  {status}")
+        print(f"matrix run {attempt:2}/{args.repeat}: {walls[-1]:6.2f} s  ratio {walls[-1] / alone:4.2f}  {status}")
     print(f"matrix wall (median of {len(walls)}): {sorted(walls)[len(walls) // 2]:6.2f} s; "
-          f"ratio to the slowest example alone: {sorted(walls)[len(walls) // 2] / alone.seconds:4.2f}; "
+          f"ratio to the slowest example alone: {sorted(walls)[len(walls) // 2] / alone:4.2f}; "
           f"failed runs: {failures}/{len(walls)}")
     return 1 if failures else 0
 

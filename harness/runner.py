@@ -11,7 +11,6 @@ import functools
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import uuid

@@ -34,7 +34,7 @@ def test_examples_dir_checks_variants_and_skips_missing_ones(tmp_path):
     done = pytest_session("--examples-dir", tmp_path, "--start-method", "spawn", "-rs")
     assert done.returncode == 1, done.stdout
     assert "1 failed, 1 passed, 2 skipped" in done.stdout
-    assert f"02_queue under spawn on " in done.stdout and "stdout is 'Hello, World!\\n', expected exactly 'Hello, world!\\n'" in done.stdout
+    assert "02_queue under spawn on " in done.stdout and "stdout is 'Hello, World!\\n', expected exactly 'Hello, world!\\n'" in done.stdout
     assert f"{tmp_path} has no 01_processes.py" in done.stdout and f"{tmp_path} has no 03_lock.py" in done.stdout
 
 

@@ -135,7 +135,7 @@ def test_cli_writes_every_output_and_fails(results, tmp_path):
     assert "|  | fork | ❔ not run | ❔ not run |" in markdown
 
     page = out["html"].read_text(encoding="utf-8")
-    assert f"<details><summary>output</summary><pre>--- stdout (" in page and f"{WRONG}\n--- stderr ---\n&lt;empty&gt;" in page
+    assert "<details><summary>output</summary><pre>--- stdout (" in page and f"{WRONG}\n--- stderr ---\n&lt;empty&gt;" in page
     assert not re.search(r"\b(src|href)=|@import|url\(", page), "the page must load nothing"
 
 
