@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT
+
 TOX_INI = ROOT / "tox.ini"
 COMPOSE = ROOT / "compose.yaml"
 MATRIX_WORKFLOW = ROOT / ".github" / "workflows" / "_tests.yml"
