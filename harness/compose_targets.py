@@ -123,17 +123,23 @@ def main(argv: list[str] | None = None) -> int:
         prog="python3 -m harness.compose_targets",
         description="List the targets of the container matrix (" + RULE + ").",
         epilog="example: docker compose config --format json | python3 -m harness.compose_targets --sep ,")
-    parser.add_argument("file", nargs="?", type=argparse.FileType("r"), default=sys.stdin,
-                        help="`docker compose config --format json` output (default: standard input)")
+    parser.add_argument("file", nargs="?", help="`docker compose config --format json` output (default: standard input)")
     parser.add_argument("--base-images", action="store_true", help="print `SUITE IMAGE` for each suite instead")
     parser.add_argument("--sep", default="\n", help="separator between targets (default: a newline)")
     args = parser.parse_args(argv)
     try:
-        config = json.load(args.file)
+        if args.file:
+            with open(args.file, encoding="utf-8") as file:
+                config = json.load(file)
+        else:
+            config = json.load(sys.stdin)
         if args.base_images:
             print("\n".join(f"{suite} {image}" for suite, image in base_images(config).items()))
         else:
             print(args.sep.join(targets(config)))
+    except OSError as exc:
+        print(f"compose_targets: {exc}", file=sys.stderr)
+        return 2
     except json.JSONDecodeError as exc:
         print(f"compose_targets: not JSON ({exc}); pipe in `docker compose config --format json`", file=sys.stderr)
         return 2

@@ -4,7 +4,8 @@ missing base image, no engine) fail the matrix with a one-line reason and leave 
 
 Marked `docker`: `tox -e containers` runs these, `selftest` leaves them out. Without a reachable
 Docker engine they are skipped, saying so; with REQUIRE_DOCKER=1 (CI) that is a failure instead.
-The base images come from docker/bootstrap-images, which this module runs if they are missing.
+The images build FROM Debian's official images, pulled when missing; where no registry can be
+reached, run docker/bootstrap-images first (as root), as .ci/run does: nothing here needs root.
 compose.yaml's own consistency is checked without Docker, in tests/test_compose_file.py.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SHIPPED_EXAMPLES
+from harness import compose_targets
 from harness.claims import EXAMPLES
 from harness.runner import START_METHODS
 
@@ -30,9 +32,27 @@ pytestmark = pytest.mark.docker
 COMPOSE_FILE = ROOT / "compose.yaml"
 PROJECT = "mp-article"  # compose.yaml's `name`
 RESULTS = ROOT / "results" / "containers"
-# Target services are named SUITE-VERSION (sid-3.15, sid-pypy3); read here from the file itself so
-# that the test ids exist even where compose is not installed.
-TARGETS = re.findall(r"^  ([a-z]+-(?:\d+\.\d+|pypy\d*)):\s*$", COMPOSE_FILE.read_text(encoding="utf-8"), re.M)
+
+
+def read_targets() -> tuple[dict[str, compose_targets.Target], str]:
+    """compose.yaml's targets as compose reads the file and the one rule (harness/compose_targets.py)
+    classifies them, as CI and docker/bootstrap-images do; or no target and why."""
+    try:
+        done = subprocess.run(["docker", "compose", "-f", str(COMPOSE_FILE), "config", "--format", "json"],
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {}, f"docker compose config failed: {exc}"
+    if done.returncode != 0:
+        return {}, f"docker compose config exited {done.returncode}: {done.stderr.strip()}"
+    try:
+        return compose_targets.targets(json.loads(done.stdout)), ""
+    except compose_targets.RuleBroken as broken:
+        return {}, f"compose.yaml breaks the target rule (harness/compose_targets.py): {broken}"
+
+
+# Read at collection, for the test ids; where compose is missing the fixtures skip (or fail under
+# REQUIRE_DOCKER=1) before NO_TARGETS matters.
+TARGETS, NO_TARGETS = read_targets()
 
 
 def docker(*args: str, timeout: float = 600, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
@@ -74,11 +94,13 @@ def engine(compose_cli) -> None:
 
 @pytest.fixture(scope="session")
 def images(engine) -> None:
-    """Base images (bootstrapped if missing) and every target's image, built."""
-    done = subprocess.run([str(ROOT / "docker" / "bootstrap-images")], cwd=ROOT, capture_output=True, text=True)
+    """Every image of compose.yaml, built (from base images pulled, or bootstrapped beforehand)."""
+    if NO_TARGETS:
+        pytest.fail(NO_TARGETS, pytrace=False)
+    done = compose("build", "--quiet")
     if done.returncode != 0:
-        pytest.fail(f"docker/bootstrap-images failed:\n{done.stderr[-3000:]}", pytrace=False)
-    compose("build", "--quiet", check=True)
+        pytest.fail(f"docker compose build exited {done.returncode}:\n{done.stdout[-2000:]}{done.stderr[-3000:]}\n"
+                    "(a base image missing and no registry? run docker/bootstrap-images)", pytrace=False)
 
 
 def leftovers(project: str) -> list[str]:
@@ -117,6 +139,16 @@ def test_no_engine_is_one_line_reason(compose_cli):
     assert done.stderr.strip() == "bootstrap-images: no Docker engine reachable (docker info failed); start dockerd first"
 
 
+def test_unknown_target_or_suite_is_one_line_reason(engine):
+    done = compose("up", "sid-3.99", timeout=60)
+    assert done.returncode != 0 and done.stderr.strip() == "no such service: sid-3.99", done.stderr
+    done = subprocess.run([str(ROOT / "docker" / "bootstrap-images"), "no-such-suite"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert re.fullmatch(r"bootstrap-images: compose.yaml's targets use no suite 'no-such-suite' \(they use: .+\)",
+                        done.stderr.strip()), done.stderr
+
+
 # --- the matrix, for real ---
 
 @pytest.fixture(scope="module")
@@ -139,7 +171,7 @@ def test_compose_up_passes(matrix):
     assert_nothing_left(PROJECT)
 
 
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", list(TARGETS))
 def test_target_ran_every_cell(matrix, target):
     path = RESULTS / f"junit.{target}.xml"
     assert path.is_file(), f"{target} wrote no {path.relative_to(ROOT)}"
@@ -150,7 +182,7 @@ def test_target_ran_every_cell(matrix, target):
     assert {(c.get("example"), c.get("start_method")) for c in cells} == expected
     bad = [f"{c['name']}: {c['result']}" for c in cells if c["result"] != "passed"]
     assert not bad, f"{target}: {bad}"
-    version = target.split("-", 1)[1]
+    version = TARGETS[target].version
     implementation = "PyPy" if version.startswith("pypy") else f"CPython {version}."
     assert {c["interpreter"].startswith(implementation) for c in cells} == {True}, \
         f"{target} ran the examples under {sorted({c['interpreter'] for c in cells})}"
@@ -180,10 +212,12 @@ def fault_project(tmp_path: Path, special: dict[str, dict]) -> tuple[str, Path]:
     shared.chmod(0o755)
     for name, broken in (("ok", False), ("broken", True)):
         variants(shared / name, broken)
-    override = {"services": {"results-dir": {"volumes": [f"{results}:/results"]}}}
+    # The images `images` built, helpers' too: nothing is rebuilt or left behind under this project.
+    override = {"services": {"results-dir": {"image": f"{PROJECT}-results-dir", "volumes": [f"{results}:/results"]},
+                             "all-targets": {"image": f"{PROJECT}-all-targets"}}}
     for target in TARGETS:
         override["services"][target] = {
-            "image": f"{PROJECT}-{target}",  # the images `images` built; nothing is rebuilt
+            "image": f"{PROJECT}-{target}",
             "volumes": [f"{results}:/results", f"{shared}:/variants:ro"],
             "command": ["--examples-dir", "/variants/ok", "--start-method", "default"],
             **special.get(target, {}),
@@ -221,7 +255,7 @@ def failed_line(done: subprocess.CompletedProcess) -> str:
 
 
 def test_broken_example_fails_the_matrix(fault):
-    target = TARGETS[-1]
+    target = list(TARGETS)[-1]
     done = fault({target: {"command": ["--examples-dir", "/variants/broken", "--start-method", "default"]}})
     assert done.returncode != 0
     assert failed_line(done) == f'service "{target}" didn\'t complete successfully: exit 1', done.stderr
@@ -230,7 +264,7 @@ def test_broken_example_fails_the_matrix(fault):
 
 
 def test_missing_interpreter_is_one_line_reason(fault):
-    target = TARGETS[0]
+    target = list(TARGETS)[0]
     done = fault({target: {"environment": {"TARGET_PYTHON": "python3.99"}}})
     assert done.returncode != 0
     assert failed_line(done) == f'service "{target}" didn\'t complete successfully: exit 3', done.stderr
@@ -238,7 +272,7 @@ def test_missing_interpreter_is_one_line_reason(fault):
 
 
 def test_killed_container_fails_the_matrix(fault):
-    target = TARGETS[0]
+    target = list(TARGETS)[0]
 
     def kill_when_running(project: str) -> None:
         for _ in range(600):
@@ -258,23 +292,27 @@ def test_killed_container_fails_the_matrix(fault):
 
 
 def test_missing_base_image_is_one_line_reason(images, tmp_path):
-    target = TARGETS[0]
+    # A suite whose image is neither here nor in any registry: offline (no registry at all) or
+    # online, compose's last line names the image the build could not get (the README says what
+    # to do then: docker/bootstrap-images, which builds the suites compose.yaml uses).
+    target = list(TARGETS)[0]
     override = tmp_path / "override.yaml"
     override.write_text(json.dumps({"services": {target: {
         "image": f"{PROJECT}-missing-base",
-        "build": {"args": {"BASE_IMAGE_REPO": "local/no-such-base"}}}}}), encoding="utf-8")
+        "build": {"args": {"SUITE": "no-such-suite"}}}}}), encoding="utf-8")
     project = f"{PROJECT}-fault-{uuid.uuid4().hex[:8]}"
     done = compose("build", target, project=project, files=(override,), timeout=300)
     assert done.returncode != 0
-    assert "local/no-such-base" in done.stderr, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert "debian:no-such-suite-slim" in last or "debian/manifests/no-such-suite-slim" in last, done.stderr[-3000:]
     assert_nothing_left(project)
 
 
 def test_target_whose_interpreter_debian_lacks_is_one_line_reason(images, tmp_path):
-    suite = TARGETS[-1].split("-")[0]
+    suite = TARGETS[list(TARGETS)[-1]].suite
     override = tmp_path / "override.yaml"
     override.write_text(json.dumps({"services": {f"{suite}-3.99": {
-        "extends": {"file": str(COMPOSE_FILE), "service": TARGETS[-1]},
+        "extends": {"file": str(COMPOSE_FILE), "service": list(TARGETS)[-1]},
         "image": f"{PROJECT}-{suite}-3.99",
         "build": {"args": {"SUITE": suite, "PYTHON": "python3.99"}}}}}), encoding="utf-8")
     project = f"{PROJECT}-fault-{uuid.uuid4().hex[:8]}"

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
+from harness import compose_targets
 
 TOX_INI = ROOT / "tox.ini"
 COMPOSE = ROOT / "compose.yaml"
@@ -51,13 +52,11 @@ def tox_versions(text: str) -> set[str]:
 
 
 def compose_versions(text: str | None) -> dict[str, str] | None:
-    """{service: version} for every target (a service built from a suite: SUITE-VERSION), or None
-    when there is no compose.yaml."""
+    """{target: version} for every target of compose.yaml, by the one rule (harness/compose_targets.py),
+    or None when there is no compose.yaml. RuleBroken when a service breaks the rule."""
     if text is None:
         return None
-    services = yaml.safe_load(text)["services"]
-    return {name: name.split("-", 1)[1] for name, service in services.items()
-            if "SUITE" in ((service.get("build") or {}).get("args") or {})}
+    return {name: target.version for name, target in compose_targets.targets(yaml.safe_load(text)).items()}
 
 
 def workflow_versions(text: str) -> tuple[set[str], set[str]]:
@@ -74,7 +73,12 @@ def disagreements(tox_ini: str, compose: str | None, workflow: str) -> list[str]
     ran, prerelease = workflow_versions(workflow)
     ran = {env for env in ran if PYTHON_ENV.fullmatch(env)}
     problems = []
-    for service, version in sorted((compose_versions(compose) or {}).items()):
+    try:
+        versions = compose_versions(compose) or {}
+    except compose_targets.RuleBroken as broken:
+        versions = {}
+        problems += [f"compose.yaml: {line}" for line in str(broken).splitlines()]
+    for service, version in sorted(versions.items()):
         if version not in tox:
             problems.append(f"compose.yaml: target {service} runs {version}, which tox.ini's env_list lacks")
     for env in sorted(tox - ran):
@@ -121,7 +125,11 @@ SAMPLE_COMPOSE = """
 services:
   bookworm-3.11: {build: {context: docker, args: {SUITE: bookworm, PYTHON: python3.11}}}
   sid-pypy3: {build: {context: docker, args: {SUITE: sid, PYTHON: pypy3}}}
-  all-targets: {image: local/debian:bookworm, command: ["true"]}
+  all-targets:
+    build: {context: docker, target: base, args: {SUITE: bookworm}}
+    depends_on:
+      bookworm-3.11: {condition: service_completed_successfully}
+      sid-pypy3: {condition: service_completed_successfully}
 """
 
 
@@ -140,15 +148,33 @@ def edit(text: str, old: str, new: str) -> str:
     ("workflow", '["3.10", ', "[", "3.10 is in env_list but not in the workflows' matrix"),
     ("workflow", '"3.15t", ', "", "the free-threaded build 3.15t is not in the matrix"),
     ("workflow", "prerelease: true", "prerelease: false", "not missing"),
-    ("compose", "sid-pypy3:", "sid-3.9:", "target sid-3.9 runs 3.9"),
 ], ids=["tox-drops-3.11", "tox-drops-3.10", "tox-adds-3.9", "next-moves", "free-threaded-3.16t",
-        "workflow-drops-3.13", "workflow-drops-3.10", "workflow-drops-3.15t", "no-prerelease", "compose-adds-3.9"])
+        "workflow-drops-3.13", "workflow-drops-3.10", "workflow-drops-3.15t", "no-prerelease"])
 def test_drift_is_caught(where, old, new, problem):
     files = {"tox": read(TOX_INI), "compose": SAMPLE_COMPOSE, "workflow": read(MATRIX_WORKFLOW)}
     assert disagreements(files["tox"], files["compose"], files["workflow"]) == []
     files[where] = edit(files[where], old, new)
     problems = disagreements(files["tox"], files["compose"], files["workflow"])
     assert any(problem in p for p in problems), problems
+
+
+def compose_problems(compose: str) -> list[str]:
+    tox_ini, workflow = read(TOX_INI), read(MATRIX_WORKFLOW)
+    assert disagreements(tox_ini, SAMPLE_COMPOSE, workflow) == []
+    return disagreements(tox_ini, compose, workflow)
+
+
+def test_compose_target_for_a_python_tox_lacks_is_caught():
+    # The target and its line in all-targets, renamed together: the file keeps the rule.
+    compose = SAMPLE_COMPOSE.replace("sid-pypy3", "sid-3.9").replace("PYTHON: pypy3", "PYTHON: python3.9")
+    problems = compose_problems(compose)
+    assert "compose.yaml: target sid-3.9 runs 3.9, which tox.ini's env_list lacks" in problems, problems
+
+
+def test_compose_file_that_breaks_the_target_rule_is_caught():
+    # harness/compose_targets.py's problems are reported here too, rather than a target skipped.
+    problems = compose_problems(edit(SAMPLE_COMPOSE, "sid-pypy3: {build", "sid-3.9: {build"))
+    assert any(p.startswith("compose.yaml: service sid-3.9: built with SUITE=sid PYTHON=pypy3") for p in problems), problems
 
 
 def test_no_compose_file_is_no_disagreement():
