@@ -8,9 +8,14 @@ sitecustomize, which only matters for crash reporters such as Debian's apport.)
 import os
 import sys
 
-# In a terminal stdout is line-buffered; written to a file it would be block-buffered and each
-# child's output would arrive in one piece at its exit, hiding how the processes interleaved.
-if sys.stdout is not None:
+if os.environ.get("HARNESS_EVIDENCE"):
+    # Records what the process does; its stdout is line-buffered as in a terminal.
+    import mp_evidence
+
+    mp_evidence.install()
+elif sys.stdout is not None:
+    # In a terminal stdout is line-buffered; written to a file it would be block-buffered and each
+    # child's output would arrive in one piece at its exit, hiding how the processes interleaved.
     sys.stdout.reconfigure(line_buffering=True, write_through=False)
 
 _method = os.environ.get("HARNESS_START_METHOD")
