@@ -131,14 +131,14 @@ def check_child_exits(ev: Evidence) -> None:
 
 def writer(ev: Evidence, writers: set[int], what: str):
     """The one child process that wrote `what`."""
-    procs = [ev.procs.get(pid) for pid in sorted(writers)]
+    procs = [ev.procs[pid] for pid in sorted(writers)]
     if len(procs) != 1:
-        raise ClaimBroken(f"{what} was written by {len(procs)} processes: {', '.join(p.label for p in procs)}")
+        raise ClaimBroken(f"{what} printed by {len(procs)} processes: {', '.join(p.label for p in procs)}")
     proc = procs[0]
     if proc.role == "main":
-        raise ClaimBroken(f"{what} was printed by {proc.label}, not by a worker")
+        raise ClaimBroken(f"{what} printed by {proc.label}, not by a worker process")
     if proc not in ev.children:
-        raise ClaimBroken(f"{what} was printed by {proc.label}, which multiprocessing did not start")
+        raise ClaimBroken(f"{what} printed by {proc.label}, which multiprocessing did not start")
     return proc
 
 
@@ -163,7 +163,7 @@ def prove_queue(ev: Evidence, stdout: bytes) -> None:
     (text, writers, _, _), = ev.lines(stdout)
     printer = [ev.procs[pid] for pid in sorted(writers)]
     if [p.pid for p in printer] != [ev.main_pid]:
-        raise ClaimBroken(f"{text!r} was printed by {', '.join(p.label for p in printer)}, not by the main process")
+        raise ClaimBroken(f"{text!r} printed by {', '.join(p.label for p in printer)}, not by the main process")
     got = [r for r in ev.of("get") if r["pid"] == ev.main_pid]
     matching = [r for r in got if r["text"] == text]
     if not matching:
@@ -205,7 +205,7 @@ def prove_pool(ev: Evidence, stdout: bytes) -> None:
     the pool returned."""
     (text, writers, _, _), = ev.lines(stdout)
     if writers != {ev.main_pid}:
-        raise ClaimBroken(f"{text!r} was printed by {', '.join(ev.procs[p].label for p in sorted(writers))}, not by the main process")
+        raise ClaimBroken(f"{text!r} printed by {', '.join(ev.procs[p].label for p in sorted(writers))}, not by the main process")
     tasks = [r for r in ev.of("task") if r["func"] == "square" and "result" in r]
     if not tasks:
         raise ClaimBroken("no pool worker ran square: the squares were not computed by a multiprocessing Pool")

@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.claims import START_METHODS
+from harness.claims import START_METHODS, Verdict, verdict
 from harness.evidence import Evidence
 
 HERE = Path(__file__).resolve().parent
@@ -85,6 +85,10 @@ class Outcome:
     def expected_method(self) -> str:
         return self.default_method if self.run.method == "default" else self.run.method
 
+    @functools.cached_property
+    def verdict(self) -> Verdict:
+        return verdict(self)
+
     @property
     def observed_method(self) -> str:
         """How the run's children were started, as they saw it; the expected method if it had none."""
@@ -99,10 +103,11 @@ class InterpreterError(Exception):
 def interpreter_info(python: str) -> dict:
     """Name, version, default and available start methods of `python`."""
     probe = (
-        "import json, multiprocessing as mp, platform, sys, sysconfig;"
+        "import json, multiprocessing as mp, os, platform, sys, sysconfig;"
         # free-threaded builds get their own name ('CPython 3.14.0t'), as their own column in reports
         "print(json.dumps({'name': platform.python_implementation() + ' ' + platform.python_version()"
         " + ('t' if sysconfig.get_config_var('Py_GIL_DISABLED') else ''), 'executable': sys.executable,"
+        "'platform': sys.platform, 'emulated': os.environ.get('HARNESS_EMULATE', ''),"
         "'default': mp.get_start_method(), 'methods': mp.get_all_start_methods()}))"
     )
     try:
@@ -113,6 +118,11 @@ def interpreter_info(python: str) -> dict:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise InterpreterError(f"interpreter {python} failed its probe: {last}")
     return json.loads(done.stdout)
+
+
+def platform_label(info: dict) -> str:
+    """'linux'; under emulation 'win32 (emulated on linux)', a column of its own in reports."""
+    return f"{info['emulated']} (emulated on {info['platform']})" if info["emulated"] else info["platform"]
 
 
 def emulated_env() -> dict:

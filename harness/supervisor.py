@@ -83,7 +83,7 @@ class Tree:
             try:
                 with proc.oneshot():
                     if proc.status() != psutil.STATUS_ZOMBIE:
-                        found[pid] = " ".join(proc.cmdline()) or "<exiting>"
+                        found[pid] = one_line(" ".join(proc.cmdline()))
             except (psutil.Error, OSError):
                 pass
         return found
@@ -135,9 +135,14 @@ class Tree:
 def cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode("utf-8", "backslashreplace").strip() or "<exiting>"
+            return one_line(f.read().replace(b"\0", b" ").decode("utf-8", "backslashreplace"))
     except OSError:
         return "<gone>"
+
+
+def one_line(command: str) -> str:
+    """A command line for a one-line report: an argument may hold newlines (python -c)."""
+    return " ".join(command.split()) or "<exiting>"
 
 
 def kill(pids) -> None:

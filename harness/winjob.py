@@ -100,7 +100,7 @@ class Job:
         found = []
         for pid in self.pids():
             try:
-                found.append((pid, " ".join(psutil.Process(pid).cmdline())[:200] or "<exiting>"))
+                found.append((pid, " ".join(" ".join(psutil.Process(pid).cmdline()).split())[:200] or "<exiting>"))
             except psutil.Error:
                 pass  # exited between the listing and the look
         return found

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, SHIPPED_EXAMPLES
+from harness.plugin import ROOT, SHIPPED_EXAMPLES
 
 
 def pytest_session(*args, timeout=120):

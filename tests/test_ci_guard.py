@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from harness.plugin import ROOT
 
 GUARD = ROOT / ".ci" / "required_envs_ran.py"
 SUITE = '<testsuites><testsuite name="pytest" tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}"></testsuite></testsuites>'

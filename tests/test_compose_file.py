@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from harness.plugin import ROOT
 
 yaml = pytest.importorskip("yaml", reason="PyYAML is not installed (dependency group lint)")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SHIPPED_EXAMPLES
+from harness.plugin import ROOT, SHIPPED_EXAMPLES
 from harness.claims import EXAMPLES
 from harness.runner import START_METHODS
 

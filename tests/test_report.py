@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SHIPPED_EXAMPLES
+from harness.plugin import ROOT, SHIPPED_EXAMPLES
 from harness.claims import EXAMPLES
 from harness.report import CLAIMS, build, find_files, main
 from harness.runner import START_METHODS, interpreter_info

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT
+from harness.plugin import ROOT
 
 TOX_INI = ROOT / "tox.ini"
 COMPOSE = ROOT / "compose.yaml"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT
+from harness.plugin import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 REUSABLE = WORKFLOWS / "_tests.yml"
