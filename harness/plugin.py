@@ -119,7 +119,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         cell = item.get_closest_marker("cell")
         run = getattr(item, "callspec", None) and item.callspec.params.get("run")
         if cell and isinstance(run, Run):
-            item.user_properties += [*cell_properties(item.config, run), ("status", cell.args[0])]
+            reason = item.get_closest_marker("skip").kwargs["reason"]
+            item.user_properties += [*cell_properties(item.config, run), ("status", cell.args[0]), ("diagnosis", reason)]
 
 
 @pytest.hookimpl(trylast=True)
