@@ -117,6 +117,12 @@ class Evidence:
                     child.returncode = r["code"]
                 else:
                     child.terminated = True
+        if main_pid is not None and not (main_pid in self.procs and self.procs[main_pid].first):
+            # The process the harness started recorded nothing: a launcher (a Windows venv's
+            # python.exe starts the real interpreter as its child), so that child is the main process.
+            behind = [p for p in self.procs.values() if p.ppid == main_pid and p.argv]
+            if len(behind) == 1:
+                self.main_pid = main_pid = behind[0].pid
         if main_pid in self.procs:
             self.procs[main_pid].role = "main"
         for proc in self.procs.values():

@@ -2,6 +2,7 @@
 --examples-dir checks a folder of variants with the same checks as the shipped examples."""
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,7 @@ def pytest_session(*args, timeout=120):
     (["--start-method", "thread"], "argument --start-method: invalid choice: 'thread'"),
     (["--python", "/nonexistent/python3"], "cannot run interpreter /nonexistent/python3"),
     (["--python", sys.executable.replace("python", "no-such-python")], "cannot run interpreter"),
-    (["--examples-dir", "/nonexistent"], "--examples-dir /nonexistent: no such folder"),
+    (["--examples-dir", "/nonexistent"], f"--examples-dir {Path('/nonexistent')}: no such folder"),  # \nonexistent on Windows
     (["--example-timeout", "0"], "--example-timeout must be a positive number"),
 ], ids=["unknown-start-method", "missing-interpreter", "missing-interpreter-beside", "missing-folder", "zero-timeout"])
 def test_bad_option_is_one_clear_line(args, message):

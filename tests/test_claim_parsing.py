@@ -5,7 +5,7 @@ workers were never alive at once, a write that never reached stdout, a child sil
 import pytest
 
 from harness.claims import (ClaimBroken, check_child_exits, check_lock, check_pool, check_processes, check_queue, check_started,
-                            prove_lock, prove_pool, prove_processes)
+                            prove_lock, prove_pool, prove_processes, prove_queue)
 from harness.evidence import Evidence, Unaccounted
 
 # What the article shows each program printing, copied from the article.
@@ -208,3 +208,19 @@ def test_the_pool_results_must_reach_the_main_process():
     rec.write(1, b"[1, 4, 9, 16, 25]\n")
     with pytest.raises(ClaimBroken, match=r"^the result of square\(3,\) \(\[9\]\) never reached the main process through the pool$"):
         prove_pool(rec.evidence(), b"[1, 4, 9, 16, 25]\n")
+
+
+def test_an_interpreter_behind_a_launcher_is_the_main_process():
+    """On Windows a venv's python.exe is a launcher: the pid the harness started records nothing,
+    and the real interpreter, its child, is the example's main process."""
+    rec = Records()
+    rec(7, "start", ppid=1, argv=["C:\\Python313\\python.exe", "-X", "dev", "02_queue.py"])
+    rec.child(7, 8, "Process-1")
+    rec(8, "put", queue="7.1", kind="Queue", value="'Hello, world!'", text="Hello, world!")
+    rec(7, "get", queue="7.1", kind="Queue", value="'Hello, world!'", text="Hello, world!")
+    rec.write(7, b"Hello, world!\r\n")
+    rec.ended(7, 8)
+    ev = Evidence(rec.records, main_pid=1)
+    assert ev.main_pid == 7 and ev.procs[7].role == "main" and not ev.unexplained
+    check_started(ev, "spawn", "spawn")
+    prove_queue(ev, b"Hello, world!\r\n")

@@ -67,9 +67,11 @@ def results(tmp_path_factory) -> Path:
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for name, args in runs.items()
     }
+    # Where forkserver is not available (Windows) every cell of that run is skipped: nothing fails.
+    expected = {"default-spawn": 1, "forkserver": 1 if has_forkserver() else 0}
     for name, proc in started.items():
         out, _ = proc.communicate(timeout=300)
-        assert proc.returncode == 1, f"the claims run {name} should have failed (exit 1), got {proc.returncode}:\n{out}"
+        assert proc.returncode == expected[name], f"the claims run {name} should have exited {expected[name]}, got {proc.returncode}:\n{out}"
     return results
 
 
