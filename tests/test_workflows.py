@@ -192,13 +192,14 @@ def tox_python_problems(tox_ini: str, version_file: str) -> list[str]:
 TOX_REQUIREMENT = re.compile(r"tox>=[\d.]+")
 
 
-def tox_requirement_problems(tox_ini: str, workflow_texts: dict[str, str]) -> list[str]:
-    """CI installs the tox that tox.ini requires (else tox would provision another one first)."""
+def tox_requirement_problems(tox_ini: str, texts: dict[str, str]) -> list[str]:
+    """CI, .ci/run and the README's set-up install the tox that tox.ini requires (an older one
+    would first provision the required one into .tox)."""
     config = configparser.ConfigParser(interpolation=None)
     config.read_string(tox_ini)
     required = config["tox"]["requires"].strip()
     return [f"{name} installs {found}, tox.ini requires {required}"
-            for name, text in workflow_texts.items() for found in TOX_REQUIREMENT.findall(text) if found != required]
+            for name, text in texts.items() for found in TOX_REQUIREMENT.findall(text) if found != required]
 
 
 def badge_problems(readme: str, workflows: Path = WORKFLOWS) -> list[str]:
@@ -284,10 +285,10 @@ def test_the_python_that_runs_tox_is_named_once():
     assert tox_python_problems(TOX_INI.read_text(encoding="utf-8"), (ROOT / VERSION_FILE).read_text(encoding="utf-8")) == []
 
 
-def test_ci_installs_the_tox_that_tox_ini_requires():
-    texts = {p.name: p.read_text(encoding="utf-8") for p in workflow_files()}
+def test_everything_installs_the_tox_that_tox_ini_requires():
+    texts = {p.name: p.read_text(encoding="utf-8") for p in [*workflow_files(), ROOT / "README.md", ROOT / ".ci" / "run"]}
     assert tox_requirement_problems(TOX_INI.read_text(encoding="utf-8"), texts) == []
-    assert sum(len(TOX_REQUIREMENT.findall(text)) for text in texts.values()) >= 3  # the check found the installs
+    assert sum(len(TOX_REQUIREMENT.findall(text)) for text in texts.values()) >= 5  # the check found the installs
 
 
 def test_badges():
