@@ -110,6 +110,12 @@ def policy(path: Path) -> list[str]:
             problems.append(f"{path.name}: job {name}: needs `defaults: run: shell: bash` (one shell on every OS, with pipefail)")
         if "strategy" in job and job["strategy"].get("fail-fast") is not False:
             problems.append(f"{path.name}: job {name}: strategy needs `fail-fast: false`")
+        # A matrix row's `python` names an interpreter whose tox env is not its version (pypy3.11
+        # for pypy3); a CPython version there would be one more copy of .python-version-default's.
+        for row in ((job.get("strategy") or {}).get("matrix") or {}).get("include", []):
+            if re.fullmatch(r"3\.\d+t?", str(row.get("python", ""))):
+                problems.append(f"{path.name}: job {name}: matrix row {row} writes out a CPython version; "
+                                f"the env's name, or {VERSION_FILE}, gives it")
         for step in job.get("steps", []):
             uses, given = str(step.get("uses", "")), step.get("with") or {}
             if uses.startswith("actions/checkout@") and given.get("persist-credentials") is not False:
@@ -258,15 +264,24 @@ def test_each_platform_runs_on_its_own_runner():
         "linux.yml": "ubuntu", "macos.yml": "macos", "windows.yml": "windows"}
 
 
-def test_the_containers_job_is_compose_up():
-    # Generic on purpose: compose.yaml, not the workflow, lists the targets, and `docker compose up`
-    # pulls the official Debian images it names; nothing is bootstrapped here.
-    assert [job["uses"] for job in load(WORKFLOWS / "containers.yml")["jobs"].values()] == ["./.github/workflows/_containers.yml"]
-    steps = [step for job in load(WORKFLOWS / "_containers.yml")["jobs"].values() for step in job["steps"]]
+def containers_job_problems(path: Path) -> list[str]:
+    """Generic on purpose: compose.yaml, not the workflow, lists the targets, and `docker compose up`
+    pulls the official Debian images it names; nothing is bootstrapped here. So: checkout, compose
+    up, upload the JUnit files (then the summary table), and no set-up of base images."""
+    steps = [step for job in load(path)["jobs"].values() for step in job["steps"]]
     kinds = [step["uses"].split("@")[0] if "uses" in step else step["run"].strip() for step in steps]
-    assert kinds[:3] == ["actions/checkout", "docker compose up", "actions/upload-artifact"], kinds
+    problems = []
+    if kinds[:3] != ["actions/checkout", "docker compose up", "actions/upload-artifact"]:
+        problems.append(f"{path.name}: starts {kinds[:3]}, not checkout, `docker compose up`, upload")
     commands = [line for kind in kinds for line in kind.splitlines() if not line.lstrip().startswith("#")]
-    assert not [line for line in commands if re.search(r"bootstrap|sudo|apt-get", line)], commands
+    problems += [f"{path.name}: `{line.strip()}`: the base images are pulled, not built here" for line in commands
+                 if re.search(r"bootstrap|sudo|apt-get", line)]
+    return problems
+
+
+def test_the_containers_job_is_compose_up():
+    assert [job["uses"] for job in load(WORKFLOWS / "containers.yml")["jobs"].values()] == ["./.github/workflows/_containers.yml"]
+    assert containers_job_problems(WORKFLOWS / "_containers.yml") == []
 
 
 def test_alls_green_needs_every_other_job():
@@ -351,8 +366,9 @@ def test_zizmor_rejects(tmp_path, audit):
     ("shell: bash", "shell: pwsh", "shell: bash"),
     (f"python-version-file: {VERSION_FILE}", 'python-version: "3.13"', "names its Python neither"),
     (f"python-version-file: {VERSION_FILE}", "python-version-file: .python-version", "names its Python neither"),
+    ("        include:\n", '        include:\n          - tox-env: selftest\n            python: "3.13"\n', "writes out a CPython version"),
 ], ids=["no-version-comment", "tag", "uncommented-grant", "permissions", "timeout", "fail-fast", "credentials", "expression-in-run",
-        "not-bash", "python-written-out", "other-version-file"])
+        "not-bash", "python-written-out", "other-version-file", "python-in-matrix"])
 def test_policy_rejects(tmp_path, old, new, problem):
     problems = policy(broken_copy(tmp_path, old, new))
     assert any(problem in p for p in problems), problems
@@ -426,6 +442,16 @@ def test_ci_coverage_check_rejects_a_missing_platform(tmp_path):
     assert any("does not call ./.github/workflows/_tests.yml with {'runner': 'macos-latest'" in p for p in problems), problems
     copy = broken_copy(tmp_path, "    uses: ./.github/workflows/_containers.yml\n", "    uses: ./.github/workflows/_tests.yml\n", source=CI)
     assert ci_coverage_problems(copy, [WORKFLOWS / "containers.yml"]), "ci.yml without the containers job passed"
+
+
+@pytest.mark.parametrize(("old", "new", "problem"), [
+    ("      - name: docker compose up\n", "      - run: sudo docker/bootstrap-images\n      - name: docker compose up\n", "starts"),
+    ("        run: docker compose up\n", "        run: docker compose up sid-3.15\n", "starts"),
+    ("          python -m pip install", "          sudo apt-get install -y debootstrap\n          python -m pip install", "`sudo apt-get"),
+], ids=["bootstrap-step", "one-target", "apt-get"])
+def test_containers_job_check_rejects(tmp_path, old, new, problem):
+    problems = containers_job_problems(broken_copy(tmp_path, old, new, source=WORKFLOWS / "_containers.yml"))
+    assert any(problem in p for p in problems), problems
 
 
 def test_pin_check_rejects_two_pins_of_one_action(tmp_path):
