@@ -310,5 +310,6 @@ def evidence(outcome: Outcome) -> str:
         for proc in sorted(ev.procs.values(), key=lambda p: (p.role != "main", p.first)):
             writes = sum(1 for r in ev.of("write") if r["pid"] == proc.pid)
             started = f"{proc.method or '-'} / {proc.own_view or '-'}" if proc in ev.children else proc.role or proc.origin
-            parts.append(f"{proc.label}: {started}, exit {proc.exit_status}, {writes} write(s) to stdout")
+            status = outcome.returncode if proc.role == "main" else proc.exit_status
+            parts.append(f"{proc.label}: {started}, exit {'-' if status is None else status}, {writes} write(s) to stdout")
     return "\n".join(parts)

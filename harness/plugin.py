@@ -11,26 +11,35 @@ Trace Event Format beside it. Loaded by the repository's root conftest.py.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
+from harness import pythons
 from harness.claims import EXAMPLES, START_METHODS
-from harness.runner import InterpreterError, Outcome, Run, execute, interpreter_info, platform_label, stop_all
+from harness.runner import InterpreterError, Outcome, Run, interpreter_info, platform_label, stop_all
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
 SHIPPED_EXAMPLES = ROOT / "examples"
 LAUNCHED = pytest.StashKey[dict]()
+PYTHONS = pytest.StashKey[dict]()  # {name: interpreter} the matrix runs the examples under
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("examples", "running the article's examples")
     group.addoption("--examples-dir", type=Path, default=SHIPPED_EXAMPLES, metavar="DIR",
                     help="check the examples in DIR (same file names) instead of the shipped ones")
-    group.addoption("--python", default=sys.executable, metavar="PATH",
-                    help="interpreter that runs the examples (default: the one running pytest)")
+    group.addoption("--python", action="append", metavar="PATH|NAME|all",
+                    help="interpreter that runs the examples, repeatable: a path, a name of tox.ini's `pythons` list "
+                         "(3.12, pypy3, 3.14t: found on PATH or in pyenv), or `all`, every one of them found here; "
+                         "each is a column of its own (default: the one running pytest)")
     group.addoption("--start-method", action="append", choices=START_METHODS, metavar="METHOD",
                     help=f"run only these start methods, repeatable (default: all of {', '.join(START_METHODS)})")
     group.addoption("--example-timeout", type=float, default=60.0, metavar="SECONDS",
@@ -49,55 +58,95 @@ def pytest_configure(config: pytest.Config) -> None:
     if not any((examples_dir / f"{name}.py").is_file() for name in EXAMPLES):
         raise pytest.UsageError(f"--examples-dir {examples_dir}: holds none of {', '.join(f'{n}.py' for n in EXAMPLES)}")
     config.option.examples_dir = examples_dir.resolve()
-    try:
-        interpreter_info(config.option.python)
-    except InterpreterError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    config.stash[PYTHONS] = chosen = resolve_pythons(config.option.python or [sys.executable])
+    for name, python in chosen.items():
+        try:
+            info = interpreter_info(python)
+        except InterpreterError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        if not pythons.matches(name, info["name"]):
+            raise pytest.UsageError(f"--python {name}: {python} is {info['name']}, not Python {name}")
     xml = getattr(config.option, "xmlpath", None)
     if config.option.trace_dir is None and xml:
         xml = Path(xml)
         config.option.trace_dir = xml.parent / "traces" / xml.stem.removeprefix("junit.")
 
 
+def resolve_pythons(asked: list[str]) -> dict[str, str]:
+    """{name: interpreter} for --python: paths as given, names found on PATH or in pyenv, `all`
+    for every name of tox.ini's list found here. A name asked for by itself must be found."""
+    chosen: dict[str, str] = {}
+    for spec in asked:
+        if spec == "all":
+            found = {name: path for name in pythons.listed() if (path := pythons.find(name))}
+            if not found:
+                raise pytest.UsageError(f"--python all: none of tox.ini's pythons ({', '.join(pythons.listed())}) is on this machine")
+            chosen.update(found)
+        elif pythons.NAME.fullmatch(spec):
+            path = pythons.find(spec)
+            if path is None:
+                raise pytest.UsageError(f"--python {spec}: no such Python on PATH or among pyenv's versions")
+            chosen[spec] = path
+        else:
+            chosen[spec] = spec
+    return chosen
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    info = interpreter_info(config.option.python)
-    return [f"examples: {config.option.examples_dir} run by {info['name']} ({config.option.python}) on {platform_label(info)}; "
-            f"default start method {info['default']}, available: {', '.join(info['methods'])}"]
+    lines = [f"examples: {config.option.examples_dir}"]
+    for name, python in config.stash[PYTHONS].items():
+        info = interpreter_info(python)
+        lines.append(f"python {name}: {info['name']} ({python}) on {platform_label(info)}; "
+                     f"default start method {info['default']}, available: {', '.join(info['methods'])}")
+    if "all" in (config.option.python or []):
+        missing = [name for name in pythons.listed() if name not in config.stash[PYTHONS]]
+        lines.append(f"not on this machine: {', '.join(missing) or 'none'}")
+    return lines
+
+
+def session_python(config: pytest.Config) -> str:
+    """The interpreter of runs that name none (the harness's own test copies): the one asked for,
+    if one was, else the one running pytest."""
+    chosen = list(config.stash[PYTHONS].values())
+    return chosen[0] if len(chosen) == 1 else sys.executable
 
 
 def make_run(config: pytest.Config, example: str, method: str, **how) -> Run:
     """The one way a Run is built: the session's interpreter and timeout unless given; only the slow
     examples run at normal priority."""
-    how.setdefault("python", config.option.python)
+    how.setdefault("python", session_python(config))
     how.setdefault("timeout", config.option.example_timeout)
     return Run(example, method, background=not EXAMPLES[example].slow, **how)
 
 
-def unavailable(config: pytest.Config, method: str) -> str | None:
+def unavailable(config: pytest.Config, method: str, python: str | None = None) -> str | None:
     """Why this start method cannot run here, or None."""
-    info = interpreter_info(config.option.python)
+    info = interpreter_info(python or session_python(config))
     if method != "default" and method not in info["methods"]:
         return f"start method {method} is not available on {platform_label(info)} ({info['name']})"
     return None
 
 
 def matrix_params(config: pytest.Config) -> list:
-    """One Run per example and start method: `03_lock-spawn`; a method this interpreter lacks is
-    skipped with the reason, and so is an example missing from --examples-dir."""
+    """One Run per interpreter, example and start method: `03_lock-spawn` (`3.12-03_lock-spawn` when
+    there are several interpreters); a method an interpreter lacks is skipped with the reason, and
+    so is an example missing from --examples-dir."""
     methods = config.option.start_method or START_METHODS
+    chosen = config.stash[PYTHONS]
     params = []
-    for example in EXAMPLES:
-        script = config.option.examples_dir / f"{example}.py"
-        for method in START_METHODS:
-            if method not in methods:
-                continue
-            run = make_run(config, example, method, script=script)
-            marks = []
-            if not script.is_file():
-                marks = [pytest.mark.skip(reason=f"{config.option.examples_dir} has no {script.name}"), pytest.mark.cell("missing")]
-            elif unavailable(config, method):
-                marks = [pytest.mark.skip(reason=unavailable(config, method)), pytest.mark.cell("not_available")]
-            params.append(pytest.param(run, id=run.id, marks=marks))
+    for name, python in chosen.items():
+        for example in EXAMPLES:
+            script = config.option.examples_dir / f"{example}.py"
+            for method in START_METHODS:
+                if method not in methods:
+                    continue
+                run = make_run(config, example, method, script=script, python=python)
+                marks = []
+                if not script.is_file():
+                    marks = [pytest.mark.skip(reason=f"{config.option.examples_dir} has no {script.name}"), pytest.mark.cell("missing")]
+                elif why := unavailable(config, method, python):
+                    marks = [pytest.mark.skip(reason=why), pytest.mark.cell("not_available")]
+                params.append(pytest.param(run, id=f"{name}-{run.id}" if len(chosen) > 1 else run.id, marks=marks))
     return params
 
 
@@ -108,7 +157,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def cell_properties(config: pytest.Config, run: Run) -> list[tuple[str, str]]:
     info = interpreter_info(run.python)
-    return [("example", run.example), ("start_method", run.method), ("interpreter", info["name"]),
+    name = next((name for name, python in config.stash[PYTHONS].items() if python == run.python), run.python)
+    return [("example", run.example), ("start_method", run.method), ("python", name), ("interpreter", info["name"]),
             ("platform", platform_label(info))]
 
 
@@ -123,56 +173,107 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.user_properties += [*cell_properties(item.config, run), ("status", cell.args[0]), ("diagnosis", reason)]
 
 
+@dataclass(frozen=True)
+class Job:
+    """A command the launcher starts with the session's runs (a pytest session of the harness's own
+    tests, say), so that its wait overlaps theirs instead of adding to them."""
+
+    argv: tuple[str, ...]
+    timeout: float = 300.0
+    prepare: Callable[[], object] | None = None  # run first, in the launcher's thread (writes the files it needs)
+    env: tuple[tuple[str, str], ...] = ()  # added to the environment
+
+    def launch(self) -> subprocess.CompletedProcess:
+        if self.prepare:
+            self.prepare()
+        with subprocess.Popen(self.argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              encoding="utf-8", errors="backslashreplace", env={**os.environ, **dict(self.env)}) as proc:
+            JOBS.add(proc)
+            try:
+                out, err = proc.communicate(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
+            finally:
+                JOBS.discard(proc)
+        return subprocess.CompletedProcess(self.argv, proc.returncode, out, err)
+
+
+JOBS: set[subprocess.Popen] = set()  # the jobs under way, killed if the session ends first
+EARLY: dict[str, list[Job]] = {}  # fixture name -> the jobs it waits for
+
+
+def once(prepare: Callable[[], object]) -> Callable[[], None]:
+    """`prepare` for several jobs: the first to start runs it, the others wait until it is done."""
+    lock, done = threading.Lock(), []
+
+    def run_once() -> None:
+        with lock:
+            if not done:
+                prepare()
+                done.append(True)
+
+    return run_once
+
+
+def early(fixture: str, *jobs: Job) -> tuple[Job, ...]:
+    """Declare the jobs a fixture waits for: the launcher starts them when collection ends, if a
+    selected test uses that fixture; the fixture gets each one's result with `finished`."""
+    EARLY.setdefault(fixture, []).extend(jobs)
+    return jobs
+
+
+def finished(config: pytest.Config, launchable):
+    """The result of a run or job the launcher started (or of starting it now, if it did not)."""
+    future: Future | None = config.stash.get(LAUNCHED, {}).get(launchable)
+    return future.result() if future else launchable.launch()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
-    runs = []
+    found = []
     for item in session.items:
-        run = getattr(item, "callspec", None) and item.callspec.params.get("run")
-        if isinstance(run, Run) and not item.get_closest_marker("skip"):
-            runs.append(run)
-    runs = list(dict.fromkeys(sorted(runs, key=lambda r: r.background)))  # the slow ones first
-    if not runs:
+        params = getattr(item, "callspec", None) and item.callspec.params or {}
+        if not item.get_closest_marker("skip"):
+            found += [p for p in params.values() if isinstance(p, (Run, Job))]
+    used = {name for item in session.items for name in item.fixturenames}
+    found += [job for name, jobs in EARLY.items() if name in used for job in jobs]
+    # Jobs and the slow runs first: the rest run at a lower priority.
+    found = list(dict.fromkeys(sorted(found, key=lambda p: isinstance(p, Run) and p.background)))
+    if not found:
         return
-    # One thread per run: each mostly waits on its process, and all of them must run at once.
-    pool = ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="example-run")
-    session.config.stash[LAUNCHED] = {run: pool.submit(execute, run) for run in runs}
+    # One thread each: each mostly waits on its process, and all of them must run at once.
+    pool = ThreadPoolExecutor(max_workers=len(found), thread_name_prefix="launcher")
+    session.config.stash[LAUNCHED] = {p: pool.submit(p.launch) for p in found}
 
     def finish() -> None:
-        # Runs no test waited for (after -x, or an interrupt) are stopped, not left running.
+        # What no test waited for (after -x, or an interrupt) is stopped, not left running.
         pool.shutdown(wait=False, cancel_futures=True)
         stop_all()
+        for proc in list(JOBS):
+            proc.kill()
         pool.shutdown(wait=True)
 
     session.config.add_cleanup(finish)
 
 
-@pytest.fixture(scope="session")
-def suite_properties(pytestconfig: pytest.Config, record_testsuite_property) -> None:
-    """Stamp the interpreter and platform into the JUnit file, schema-safely (testsuite level)."""
-    info = interpreter_info(pytestconfig.option.python)
-    for name, value in [("interpreter", info["name"]), ("python", pytestconfig.option.python),
-                        ("platform", platform_label(info)), ("default_start_method", info["default"]),
-                        ("available_start_methods", " ".join(info["methods"]))]:
-        record_testsuite_property(name, value)
-
-
 @pytest.fixture
-def matrix_run(suite_properties) -> None:
-    """Requested by a test to be parametrized over the example x start-method matrix."""
+def matrix_run() -> None:
+    """Requested by a test to be parametrized over the interpreter x example x start-method matrix;
+    its outcome is then recorded as a cell of the matrix."""
 
 
 @pytest.fixture
 def outcome(request: pytest.FixtureRequest, run: Run) -> Outcome:
-    future: Future | None = request.config.stash.get(LAUNCHED, {}).get(run)
-    result = future.result() if future else execute(run)
-    judged = result.verdict
-    properties = [*cell_properties(request.config, run), ("status", judged.status), ("claim", judged.claim),
-                  ("diagnosis", judged.diagnosis), ("observed_start_method", result.observed_method),
-                  ("seconds", f"{result.seconds:.2f}"), ("evidence", json.dumps(result.evidence.summary()))]
+    result = finished(request.config, run)
     trace = write_trace(request, result)
-    if trace:
-        properties.append(("trace", trace))
-    request.node.user_properties.extend(properties)
+    if "matrix_run" in request.fixturenames:  # a cell of the matrix, as data for the report
+        judged = result.verdict
+        request.node.user_properties += [
+            *cell_properties(request.config, run), ("status", judged.status), ("claim", judged.claim),
+            ("diagnosis", judged.diagnosis), ("observed_start_method", result.observed_method),
+            ("seconds", f"{result.seconds:.2f}"), ("evidence", json.dumps(result.evidence.summary())),
+            *([("trace", trace)] if trace else [])]
     return result
 
 

@@ -19,8 +19,9 @@ missing (the example file was missing from --examples-dir), skipped (any other r
 the worst outcome wins.
 
 A run that left no file at all would be an absent column; `--expect 3.10,3.11,...` names the runs
-that must be there (NAME as in `junit.NAME.xml`: a tox env or a compose service), and each one
-missing shows as a column of "not run" cells. In the column of an expected run every cell must
+that must be there (NAME as in `junit.NAME.xml`: a tox env or a compose service; or a Python of
+tox.ini's list that `tox -e local` ran, `--python 3.12`), and each one missing shows as a column of
+"not run" cells. A run named after a Python that ran another interpreter is an error. In the column of an expected run every cell must
 have run: a "not run" cell there fails the report too ("missing" stays allowed: it only comes from
 --examples-dir). `tox -l -m matrix` lists the tox envs.
 
@@ -48,6 +49,7 @@ from pathlib import Path
 from junitparser import Error as JUnitError, JUnitXmlError
 from junitparser.xunit2 import JUnitXml
 
+from harness import pythons
 from harness.claims import EXAMPLES, START_METHODS
 from harness.timeline import svg
 
@@ -87,7 +89,7 @@ class Cell:
 class Column:
     interpreter: str  # "CPython 3.12.1", or the expected run's name when it left no file
     platform: str  # sys.platform: "linux", "darwin", "win32"; "" when it left no file
-    runs: list[str] = field(default_factory=list)  # the NAME of each junit.NAME.xml
+    runs: list[str] = field(default_factory=list)  # the NAME of each junit.NAME.xml, and of each Python asked for
     absent: bool = False  # an --expect'ed run that left no file
     expected: bool = False  # an --expect'ed run: each of its cells must have run
 
@@ -208,16 +210,23 @@ def build(files: list[Path], expect: list[str] = ()) -> Matrix:
                 interpreter = props.get("interpreter", f"unknown interpreter ({path.name})")
                 platform = props.get("platform", "unknown platform")
                 column = columns.setdefault(f"{interpreter} on {platform}", Column(interpreter, platform))
-                if run_name(path) not in column.runs:
-                    column.runs.append(run_name(path))
+                # The run (junit.NAME.xml) and the interpreter it was asked for (--python 3.12): both
+                # are names --expect may give, and a Python's name must be the Python that ran.
+                names = [run_name(path), *([props["python"]] if pythons.NAME.fullmatch(props.get("python", "")) else [])]
+                for name in names:
+                    if name not in column.runs:
+                        column.runs.append(name)
                 if column.title not in seen:
                     seen.append(column.title)
                 key = (column.title, example, method)
                 cell = judge(case, props, path)
+                wrong = next((name for name in names if not pythons.matches(name, interpreter)), None)
+                if wrong:
+                    cell.status, cell.diagnosis = "error", f"{run_name(path)} was to run Python {wrong} but ran {interpreter}"
                 if key not in cells or STATUSES.index(cell.status) < STATUSES.index(cells[key].status):
                     cells[key] = cell
         if seen:
-            ran.add(run_name(path))
+            ran.update(name for title in seen for name in columns[title].runs)
         report.append((str(path), ", ".join(seen) if seen else "ignored: no test_claims results in it"))
     if not columns:
         raise ReportError(f"no test_claims results in {', '.join(str(f) for f in files)}")

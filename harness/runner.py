@@ -59,6 +59,9 @@ class Run:
     def id(self) -> str:
         return f"{self.example}-{self.method}"
 
+    def launch(self) -> Outcome:
+        return execute(self)
+
 
 @dataclass
 class Outcome:

@@ -35,6 +35,7 @@ HELPERS = (TRACKER, "multiprocessing.forkserver")  # they outlive a correct main
 TICK = 0.2  # seconds between checks of the deadline and of the runner while waiting
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
 MARKER = "HARNESS_RUN_ID"
+EXITING = "<exiting>"  # the command line of a process that is exiting: empty
 
 
 class Stop(Exception):
@@ -142,7 +143,7 @@ def cmdline(pid: int) -> str:
 
 def one_line(command: str) -> str:
     """A command line for a one-line report: an argument may hold newlines (python -c)."""
-    return " ".join(command.split()) or "<exiting>"
+    return " ".join(command.split()) or EXITING
 
 
 def kill(pids) -> None:
@@ -201,7 +202,9 @@ def main() -> int:
             tree.exits[pid] = status
         signal.setitimer(signal.ITIMER_REAL, 0)
         returncode = os.waitstatus_to_exitcode(tree.exits[main_pid])
-        late = tree.wait_gone(args.settle, lambda cmd: not any(helper in cmd for helper in HELPERS))
+        # A process that is exiting has released its memory, and with it its command line: it may
+        # be a helper, so it gets the helpers' grace (a loaded machine can take seconds to finish it).
+        late = tree.wait_gone(args.settle, lambda cmd: cmd != EXITING and not any(helper in cmd for helper in HELPERS))
         if not late:  # the example's own processes are gone: the helpers may finish their work
             late = tree.wait_gone(args.grace)
         outcome = {"returncode": returncode, "leftovers": [f"pid {pid}: {cmd[:200]}" for pid, cmd in sorted(late.items())]}

@@ -14,12 +14,14 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
+import uuid
 import zlib
 from pathlib import Path
 
 import pytest
 
-from harness.plugin import ROOT, SHIPPED_EXAMPLES
+from harness.plugin import ROOT, SHIPPED_EXAMPLES, Job, early, finished, once
 from harness.claims import EXAMPLES, START_METHODS
 from harness.report import CLAIMS, build, find_files, main
 from harness.runner import interpreter_info, platform_label
@@ -47,32 +49,39 @@ def case(example: str, method: str, result: str = "", **props: str) -> str:
     return f'<testcase classname="tests.test_claims" name="test_claims[{example}-{method}]"><properties>{listed}</properties>{result}</testcase>'
 
 
-@pytest.fixture(scope="session")
-def results(tmp_path_factory) -> Path:
-    """results/junit.{default-spawn,forkserver}.xml from two real runs of the claims suite."""
-    base = tmp_path_factory.mktemp("report")
-    broken, results = base / "broken", base / "results"
-    broken.mkdir()
-    results.mkdir()
+# The two claims runs behind `results`, started by the launcher with the session's own runs.
+SCRATCH = Path(tempfile.gettempdir()) / f"report-{uuid.uuid4().hex[:8]}"
+BROKEN, RESULTS = SCRATCH / "broken", SCRATCH / "results"
+SESSIONS = {"default-spawn": ["--start-method", "default", "--start-method", "spawn"], "forkserver": ["--start-method", "forkserver"]}
+
+
+@once
+def write_broken() -> None:
+    BROKEN.mkdir(parents=True)
+    RESULTS.mkdir()
     queue = (SHIPPED_EXAMPLES / "02_queue.py").read_text(encoding="utf-8")
-    (broken / "02_queue.py").write_text(queue.replace("Hello, world!", WRONG), encoding="utf-8")
-    shutil.copy(SHIPPED_EXAMPLES / "03_lock.py", broken)
+    (BROKEN / "02_queue.py").write_text(queue.replace("Hello, world!", WRONG), encoding="utf-8")
+    shutil.copy(SHIPPED_EXAMPLES / "03_lock.py", BROKEN)
     pool = (SHIPPED_EXAMPLES / "04_pool.py").read_text(encoding="utf-8")
-    (broken / "04_pool.py").write_text(pool.replace("return x * x", "import time; time.sleep(600)"), encoding="utf-8")
-    runs = {"default-spawn": ["--start-method", "default", "--start-method", "spawn"], "forkserver": ["--start-method", "forkserver"]}
-    started = {
-        name: subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/test_claims.py",
-             "--examples-dir", str(broken), "--example-timeout", str(TIMEOUT), f"--junitxml={results / f'junit.{name}.xml'}", *args],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for name, args in runs.items()
-    }
+    (BROKEN / "04_pool.py").write_text(pool.replace("return x * x", "import time; time.sleep(600)"), encoding="utf-8")
+
+
+RUNS = {name: Job((sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/test_claims.py", "--examples-dir", str(BROKEN),
+                   "--example-timeout", str(TIMEOUT), f"--junitxml={RESULTS / f'junit.{name}.xml'}", *args), prepare=write_broken)
+        for name, args in SESSIONS.items()}
+early("results", *RUNS.values())
+
+
+@pytest.fixture(scope="session")
+def results(pytestconfig) -> Path:
+    """results/junit.{default-spawn,forkserver}.xml from two real runs of the claims suite."""
     # Where forkserver is not available (Windows) every cell of that run is skipped: nothing fails.
     expected = {"default-spawn": 1, "forkserver": 1 if has_forkserver() else 0}
-    for name, proc in started.items():
-        out, _ = proc.communicate(timeout=300)
-        assert proc.returncode == expected[name], f"the claims run {name} should have exited {expected[name]}, got {proc.returncode}:\n{out}"
-    return results
+    for name, job in RUNS.items():
+        done = finished(pytestconfig, job)
+        assert done.returncode == expected[name], f"the claims run {name} should have exited {expected[name]}, got {done.returncode}:\n{done.stdout}"
+    yield RESULTS
+    shutil.rmtree(SCRATCH, ignore_errors=True)
 
 
 def report(*args: str | Path) -> subprocess.CompletedProcess:
@@ -92,7 +101,7 @@ def test_cells_of_real_runs(results):
     methods = ["default", "spawn"] + (["forkserver"] if has_forkserver() else [])
     for method in methods:
         missing = matrix.cell(column, "01_processes", method)
-        assert (missing.status, missing.diagnosis) == ("missing", f"{results.parent / 'broken'} has no 01_processes.py")
+        assert (missing.status, missing.diagnosis) == ("missing", f"{BROKEN} has no 01_processes.py")
         queue = matrix.cell(column, "02_queue", method)
         assert queue.status == "failed"
         assert queue.diagnosis == f"stdout is '{WRONG}\\n', expected exactly 'Hello, world!\\n'"

@@ -179,12 +179,12 @@ def pin_of(action: str, path: Path = REUSABLE) -> tuple[str, str]:
 
 def tox_python_problems(tox_ini: str, version_file: str) -> list[str]:
     """The Python that runs tox is named once, in .python-version-default, and tox reads that file:
-    one version line (setup-python would install every line), a version of tox.ini's env_list,
+    one version line (setup-python would install every line), a version of tox.ini's pythons,
     `base_python_file` on [testenv], and no base_python that would bypass it."""
     lines = [line.strip() for line in version_file.splitlines() if line.strip() and not line.startswith("#")]
     problems = []
     if len(lines) != 1 or lines[0] not in tox_versions(tox_ini):
-        problems.append(f"{VERSION_FILE}: needs one version line, a version of tox.ini's env_list, not {lines}")
+        problems.append(f"{VERSION_FILE}: needs one version line, a version of tox.ini's pythons, not {lines}")
     config = configparser.ConfigParser(interpolation=None)
     config.read_string(tox_ini)
     if config.get("testenv", "base_python_file", fallback=None) != VERSION_FILE:
