@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent  # the repository
 SHIPPED_EXAMPLES = ROOT / "examples"
 LAUNCHED = pytest.StashKey[dict]()
 PYTHONS = pytest.StashKey[dict]()  # {name: interpreter} the matrix runs the examples under
+TIMEOUTS = pytest.StashKey[dict]()  # {example or "": seconds}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,16 +43,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "each is a column of its own (default: the one running pytest)")
     group.addoption("--start-method", action="append", choices=START_METHODS, metavar="METHOD",
                     help=f"run only these start methods, repeatable (default: all of {', '.join(START_METHODS)})")
-    group.addoption("--example-timeout", type=float, default=60.0, metavar="SECONDS",
-                    help="kill a run and its processes after this long (default: 60)")
+    group.addoption("--example-timeout", action="append", default=[], metavar="[EXAMPLE=]SECONDS",
+                    help="kill a run and its processes after this long (default: 60); EXAMPLE=SECONDS for one example, repeatable")
     group.addoption("--trace-dir", type=Path, metavar="DIR",
                     help="write each run's timeline (Trace Event Format) here (default: traces/NAME/ beside --junitxml)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cell(status): the matrix cell's status when it cannot run (not_available, missing)")
-    if config.option.example_timeout <= 0:
-        raise pytest.UsageError("--example-timeout must be a positive number of seconds")
+    config.stash[TIMEOUTS] = timeouts(config.option.example_timeout)
     examples_dir = config.option.examples_dir
     if not examples_dir.is_dir():
         raise pytest.UsageError(f"--examples-dir {examples_dir}: no such folder")
@@ -70,6 +70,22 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.trace_dir is None and xml:
         xml = Path(xml)
         config.option.trace_dir = xml.parent / "traces" / xml.stem.removeprefix("junit.")
+
+
+def timeouts(asked: list[str]) -> dict[str, float]:
+    """--example-timeout 30 --example-timeout 04_pool=5 -> {"": 30.0, "04_pool": 5.0}."""
+    found = {"": 60.0}
+    for spec in asked:
+        example, _, seconds = spec.rpartition("=")
+        if example and example not in EXAMPLES:
+            raise pytest.UsageError(f"--example-timeout {spec}: no example {example!r} (the examples: {', '.join(EXAMPLES)})")
+        try:
+            found[example] = float(seconds)
+        except ValueError:
+            found[example] = 0.0
+        if not found[example] > 0:
+            raise pytest.UsageError(f"--example-timeout {spec}: must be a positive number of seconds")
+    return found
 
 
 def resolve_pythons(asked: list[str]) -> dict[str, str]:
@@ -115,7 +131,8 @@ def make_run(config: pytest.Config, example: str, method: str, **how) -> Run:
     """The one way a Run is built: the session's interpreter and timeout unless given; only the slow
     examples run at normal priority."""
     how.setdefault("python", session_python(config))
-    how.setdefault("timeout", config.option.example_timeout)
+    limits = config.stash[TIMEOUTS]
+    how.setdefault("timeout", limits.get(example, limits[""]))
     return Run(example, method, background=not EXAMPLES[example].slow, **how)
 
 

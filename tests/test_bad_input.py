@@ -49,7 +49,8 @@ BAD_OPTIONS = {
     "unknown-python-name": (["--python", "3.99"], "--python 3.99: no such Python on PATH or among pyenv's versions"),
     "no-free-threaded-build": (["--python", "3.99t"], "--python 3.99t: no such Python"),
     "missing-folder": (["--examples-dir", "/nonexistent"], f"--examples-dir {Path('/nonexistent')}: no such folder"),  # \nonexistent on Windows
-    "zero-timeout": (["--example-timeout", "0"], "--example-timeout must be a positive number"),
+    "zero-timeout": (["--example-timeout", "0"], "--example-timeout 0: must be a positive number of seconds"),
+    "timeout-of-no-example": (["--example-timeout", "05_nothing=3"], "--example-timeout 05_nothing=3: no example '05_nothing'"),
 }
 SESSIONS = {name: session(*args) for name, (args, _) in BAD_OPTIONS.items()}
 # A name of the list whose interpreter is another Python: the run would fill the wrong column.

@@ -70,34 +70,38 @@ MAIN_PRINTS_01 = '''if __name__ == '__main__':
         print(i)
         print(letter)
 '''
+# Shorter sleeps, for the copies broken in ways found before the check that the workers ran at once:
+# the run takes a second instead of ten.
+FAST_01 = (("time.sleep(1)\n        print(i)", "time.sleep(0.05)\n        print(i)"),
+           ("time.sleep(1)\n        print(letter)", "time.sleep(0.05)\n        print(letter)"))
 ONE_AFTER_ANOTHER_03 = ("        p.start()\n", "        p.start()\n        p.join()\n")  # no two workers at once: no lock needed
 
 BROKEN = [
     # 01_processes: twenty tokens, each once, in order, from two workers running at once
-    Copy("01-digit-missing", "01_processes", (("range(10)", "range(9)"),), r"never printed: 9$", "output"),
-    Copy("01-letter-twice", "01_processes", (("'abcdefghij'", "'abcdefghijj'"),), r"printed more than once: j \(2 times\)", "output"),
-    Copy("01-digits-reversed", "01_processes", (("range(10)", "reversed(range(10))"),), r"digits out of order: 9 8 7", "output"),
-    Copy("01-letters-shuffled", "01_processes", (("'abcdefghij'", "'abcdefhgij'"),), r"letters out of order", "output"),
-    Copy("01-extra-output", "01_processes", (("    process2.join()\n", "    process2.join()\n    print('done')\n"),),
+    Copy("01-digit-missing", "01_processes", (*FAST_01, ("range(10)", "range(9)"),), r"never printed: 9$", "output"),
+    Copy("01-letter-twice", "01_processes", (*FAST_01, ("'abcdefghij'", "'abcdefghijj'"),), r"printed more than once: j \(2 times\)", "output"),
+    Copy("01-digits-reversed", "01_processes", (*FAST_01, ("range(10)", "reversed(range(10))"),), r"digits out of order: 9 8 7", "output"),
+    Copy("01-letters-shuffled", "01_processes", (*FAST_01, ("'abcdefghij'", "'abcdefhgij'"),), r"letters out of order", "output"),
+    Copy("01-extra-output", "01_processes", (*FAST_01, ("    process2.join()\n", "    process2.join()\n    print('done')\n"),),
          r"unexpected output", "output"),
-    Copy("01-one-worker", "01_processes", (("    process2.start()\n", ""), ("    process2.join()\n", "")), r"never printed: a b c", "output"),
+    Copy("01-one-worker", "01_processes", (*FAST_01, ("    process2.start()\n", ""), ("    process2.join()\n", "")), r"never printed: a b c", "output"),
     Copy("01-one-after-the-other", "01_processes",
          (("time.sleep(1)\n        print(i)", "time.sleep(0.1)\n        print(i)"),
           ("time.sleep(1)\n        print(letter)", "time.sleep(0.1)\n        print(letter)"),
           ("    process2.start()\n\n    process1.join()", "    process1.join()\n    process2.start()\n")),
          r"did not run at the same time: all digits came before the first of the letters", "output"),
-    Copy("01-worker-raises", "01_processes", (("print(letter)", "print(letter)\n        if letter == 'c':\n            raise RuntimeError('boom')"),),
+    Copy("01-worker-raises", "01_processes", (*FAST_01, ("print(letter)", "print(letter)\n        if letter == 'c':\n            raise RuntimeError('boom')"),),
          r"wrote to stderr under -X dev: RuntimeError: boom$", "stderr"),
-    Copy("01-warning", "01_processes", (("import time\n", "import time\nimport warnings\nwarnings.warn('new in this release', DeprecationWarning)\n"),),
+    Copy("01-warning", "01_processes", (*FAST_01, ("import time\n", "import time\nimport warnings\nwarnings.warn('new in this release', DeprecationWarning)\n"),),
          r"wrote to stderr under -X dev: .*DeprecationWarning: new in this release", "stderr"),
     Copy("01-hang", "01_processes", (("for i in range(10):", "for i in __import__('itertools').count():"),),
          r"timed out after 5 s", "timeout", timeout=HANG_TIMEOUT),
-    Copy("01-exit-status", "01_processes", (("    process2.join()\n", "    process2.join()\n    raise SystemExit(3)\n"),),
+    Copy("01-exit-status", "01_processes", (*FAST_01, ("    process2.join()\n", "    process2.join()\n    raise SystemExit(3)\n"),),
          r"exit status 3: nothing on stderr", "exit_status"),
     # ... the right text, by other means
     Copy("01-main-prints", "01_processes", (("if __name__ == '__main__':\n", MAIN_PRINTS_01 + "if False:\n"),),
          r"^the digits printed by the main process \(pid \d+\), not by a worker process$", "evidence"),
-    Copy("01-threads", "01_processes", (("from multiprocessing import Process\n", "from threading import Thread as Process\n"),),
+    Copy("01-threads", "01_processes", (*FAST_01, ("from multiprocessing import Process\n", "from threading import Thread as Process\n"),),
          r"^the digits printed by the main process \(pid \d+\), not by a worker process$", "evidence"),
     Copy("01-one-process-prints-both", "01_processes",
          (("    process1 = Process(target=print_numbers)\n", "    process1 = Process(target=both)\n"),
@@ -105,11 +109,11 @@ BROKEN = [
           ("if __name__", "def both():\n    for i, letter in zip(range(10), 'abcdefghij'):\n        print(i)\n        print(letter)\n\nif __name__")),
          r"^the digits and the letters were printed by the same process, Process-1 \(pid \d+\)$", "evidence"),
     Copy("01-os-fork", "01_processes",
-         (("if __name__ == '__main__':\n", "if __name__ == '__main__':\n    import os\n    for job in (print_numbers, print_letters):\n"
+         (*FAST_01, ("if __name__ == '__main__':\n", "if __name__ == '__main__':\n    import os\n    for job in (print_numbers, print_letters):\n"
            "        if os.fork() == 0:\n            job()\n            os._exit(0)\n    os.wait(); os.wait()\nif False:\n"),),
          r"^pid \d+ was not started by multiprocessing: forked by pid \d+ outside multiprocessing$", "start_method", needs="fork"),
     Copy("01-subprocess", "01_processes",
-         (("if __name__ == '__main__':\n", "if __name__ == '__main__':\n    import subprocess, sys\n    jobs = [subprocess.Popen([sys.executable, "
+         (*FAST_01, ("if __name__ == '__main__':\n", "if __name__ == '__main__':\n    import subprocess, sys\n    jobs = [subprocess.Popen([sys.executable, "
            "'-c', f'import __main__; exec(open({__file__!r}).read().split(\"if __name__\")[0]); {job}()']) "
            "for job in ('print_numbers', 'print_letters')]\n    [job.wait() for job in jobs]\nif False:\n"),),
          r"^pid \d+ was not started by multiprocessing: started by pid \d+ as: .+ -c import __main__", "start_method"),
@@ -120,7 +124,7 @@ BROKEN = [
          r"^stdout from byte 0 \(.*\) was written by no process of the run through its sys.stdout$", "evidence", posix_only=True),
     Copy("01-os-write", "01_processes", (("        print(letter)", "        __import__('os').write(1, f'{letter}\\n'.encode())"),),
          r"^stdout from byte \d+ \('[a-j]\\n.*was written by no process of the run", "evidence"),
-    Copy("01-forced-fork", "01_processes", (("import time\n", "import time\nimport multiprocessing\nmultiprocessing.set_start_method('fork', force=True)\n"),),
+    Copy("01-forced-fork", "01_processes", (*FAST_01, ("import time\n", "import time\nimport multiprocessing\nmultiprocessing.set_start_method('fork', force=True)\n"),),
          r"^requested spawn, but Process-1 \(pid \d+\) was started by fork$", "start_method", method="spawn", needs="fork"),
     # 02_queue: exactly one line, Hello, world!
     Copy("02-other-message", "02_queue", (("'Hello, world!'", "'Hello world!'"),), r"stdout is 'Hello world!\\n', expected exactly", "output"),
