@@ -31,6 +31,7 @@ SHIPPED_EXAMPLES = ROOT / "examples"
 LAUNCHED = pytest.StashKey[dict]()
 PYTHONS = pytest.StashKey[dict]()  # {name: interpreter} the matrix runs the examples under
 TIMEOUTS = pytest.StashKey[dict]()  # {example or "": seconds}
+TRACES = pytest.StashKey[dict]()  # {run: its timeline's file}, for the runs of the matrix
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -240,10 +241,18 @@ def early(fixture: str, *jobs: Job) -> tuple[Job, ...]:
     return jobs
 
 
+def launch(launchable, trace: Path | None = None):
+    result = launchable.launch()
+    if trace:
+        trace.parent.mkdir(parents=True, exist_ok=True)
+        trace.write_text(json.dumps(result.evidence.trace()), encoding="utf-8")
+    return result
+
+
 def finished(config: pytest.Config, launchable):
     """The result of a run or job the launcher started (or of starting it now, if it did not)."""
     future: Future | None = config.stash.get(LAUNCHED, {}).get(launchable)
-    return future.result() if future else launchable.launch()
+    return future.result() if future else launch(launchable, config.stash.get(TRACES, {}).get(launchable))
 
 
 @pytest.hookimpl(trylast=True)
@@ -255,13 +264,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             found += [p for p in params.values() if isinstance(p, (Run, Job))]
     used = {name for item in session.items for name in item.fixturenames}
     found += [job for name, jobs in EARLY.items() if name in used for job in jobs]
+    # Each run of the matrix writes its timeline as soon as it ends (a progress count for `tox -e all`).
+    folder: Path | None = session.config.option.trace_dir
+    session.config.stash[TRACES] = traces = {
+        item.callspec.params["run"]: folder / f"{item.callspec.id}.json"
+        for item in session.items if folder and "matrix_run" in item.fixturenames and not item.get_closest_marker("skip")}
     # Jobs and the slow runs first: the rest run at a lower priority.
     found = list(dict.fromkeys(sorted(found, key=lambda p: isinstance(p, Run) and p.background)))
     if not found:
         return
     # One thread each: each mostly waits on its process, and all of them must run at once.
     pool = ThreadPoolExecutor(max_workers=len(found), thread_name_prefix="launcher")
-    session.config.stash[LAUNCHED] = {p: pool.submit(p.launch) for p in found}
+    session.config.stash[LAUNCHED] = {p: pool.submit(launch, p, traces.get(p)) for p in found}
 
     def finish() -> None:
         # What no test waited for (after -x, or an interrupt) is stopped, not left running.
@@ -283,7 +297,7 @@ def matrix_run() -> None:
 @pytest.fixture
 def outcome(request: pytest.FixtureRequest, run: Run) -> Outcome:
     result = finished(request.config, run)
-    trace = write_trace(request, result)
+    trace = relative_trace(request.config, run)
     if "matrix_run" in request.fixturenames:  # a cell of the matrix, as data for the report
         judged = result.verdict
         request.node.user_properties += [
@@ -294,15 +308,12 @@ def outcome(request: pytest.FixtureRequest, run: Run) -> Outcome:
     return result
 
 
-def write_trace(request: pytest.FixtureRequest, result: Outcome) -> str | None:
-    """The run's timeline as DIR/ID.json; returns its path relative to the JUnit file's folder."""
-    folder: Path | None = request.config.option.trace_dir
-    if folder is None:
+def relative_trace(config: pytest.Config, run: Run) -> str | None:
+    """Where the run's timeline is, relative to the JUnit file's folder (where the report looks)."""
+    path = config.stash.get(TRACES, {}).get(run)
+    if path is None or not path.is_file():
         return None
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{request.node.callspec.id}.json"
-    path.write_text(json.dumps(result.evidence.trace()), encoding="utf-8")
-    xml = getattr(request.config.option, "xmlpath", None)
+    xml = getattr(config.option, "xmlpath", None)
     base = Path(xml).resolve().parent if xml else Path.cwd()
     try:
         return path.resolve().relative_to(base).as_posix()

@@ -69,9 +69,11 @@ def find(name: str) -> str | None:
     if not match:
         return None
     command = name if match["pypy"] else f"python{name}"
-    shims = str(Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "shims")
-    on_path = shutil.which(command)
-    if on_path and not on_path.startswith(shims):  # a pyenv shim fails unless pyenv has that version active
+    # A pyenv shim on PATH fails unless pyenv has that version active: look past the shims.
+    shims = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "shims"
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and Path(p) != shims)
+    on_path = shutil.which(command, path=path)
+    if on_path:
         return on_path
     for version in reversed(pyenv_versions()):  # the newest patch release first
         exe = version / "bin" / command

@@ -179,6 +179,22 @@ def test_not_run_cells_of_an_expected_run_fail(tmp_path):
     assert report(tmp_path, "--expect", "one").returncode == 0  # missing comes from --examples-dir: allowed
 
 
+@pytest.mark.parametrize(("file", "python"), [("junit.3.12.xml", None), ("junit.local.xml", "3.12")], ids=["tox-env", "local-column"])
+def test_a_run_named_for_a_python_must_have_run_it(tmp_path, file, python):
+    """tox -e 3.12 (junit.3.12.xml), or --python 3.12 in one session: the cells must come from 3.12."""
+    (tmp_path / file).write_text(suite(case("02_queue", "spawn", status="passed", interpreter="CPython 3.11.7", python=python)),
+                                 encoding="utf-8")
+    matrix = build(find_files([tmp_path]), expect=["3.12"])
+    cell = matrix.cell(matrix.columns[0], "02_queue", "spawn")
+    assert (cell.status, cell.diagnosis) == ("error", f"{file[6:-4]} was to run Python 3.12 but ran CPython 3.11.7")
+    assert not matrix.ok
+    (tmp_path / file).write_text(suite(case("02_queue", "spawn", status="passed", interpreter="CPython 3.12.1", python=python)),
+                                 encoding="utf-8")
+    matrix = build(find_files([tmp_path]), expect=["3.12"])
+    assert matrix.cell(matrix.columns[0], "02_queue", "spawn").status == "passed"
+    assert matrix.columns[0].expected and not matrix.ok  # 3.12's other cells did not run
+
+
 def test_the_worst_outcome_of_a_cell_wins(tmp_path):
     (tmp_path / "junit.a.xml").write_text(suite(case("02_queue", "fork", status="passed")), encoding="utf-8")
     failure = '<failure message="Failed: 02_queue under fork on CPython 3.12.1: stdout is wrong">...</failure>'
