@@ -50,7 +50,9 @@ class Run:
     script: Path | None = None  # the file to run; or None, and then `source` is written to a temp file
     source: str | None = field(default=None, repr=False)
     timeout: float = 60.0
-    grace: float = 5.0  # how long the tracker and fork server may outlive the main process
+    # How long the tracker and fork server may take to exit once the main process has: a few ms
+    # usually, seconds on a heavily loaded machine; waiting longer costs only a genuinely stuck one.
+    grace: float = 15.0
     # Run at a lower CPU priority, so that the slow runs started beside it get their workers going
     # first: all runs then finish in about the time of the slowest one. Output order is unaffected.
     background: bool = False

@@ -159,7 +159,7 @@ def main() -> int:
     parser.add_argument("--report", required=True, help="write the outcome here, as JSON")
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--settle", type=float, default=1.0)
-    parser.add_argument("--grace", type=float, default=5.0)
+    parser.add_argument("--grace", type=float, default=15.0)
     parser.add_argument("--nice", action="store_true", help="run the example at a lower CPU priority")
     parser.add_argument("--runner", type=int, default=os.getppid(), help="stop everything when this process is gone")
     parser.add_argument("--tree", action="store_true", help="no subreaper, as on macOS (selftest on Linux)")
@@ -202,11 +202,13 @@ def main() -> int:
             tree.exits[pid] = status
         signal.setitimer(signal.ITIMER_REAL, 0)
         returncode = os.waitstatus_to_exitcode(tree.exits[main_pid])
-        # A process that is exiting has released its memory, and with it its command line: it may
-        # be a helper, so it gets the helpers' grace (a loaded machine can take seconds to finish it).
-        late = tree.wait_gone(args.settle, lambda cmd: cmd != EXITING and not any(helper in cmd for helper in HELPERS))
+        # A process whose command line is empty has released its memory: it is past running any
+        # code of its own (its writes are done) and only the kernel is finishing it, which on a
+        # loaded machine can take seconds. It is gone as far as the run is concerned.
+        running = lambda cmd: cmd != EXITING  # noqa: E731
+        late = tree.wait_gone(args.settle, lambda cmd: running(cmd) and not any(helper in cmd for helper in HELPERS))
         if not late:  # the example's own processes are gone: the helpers may finish their work
-            late = tree.wait_gone(args.grace)
+            late = tree.wait_gone(args.grace, running)
         outcome = {"returncode": returncode, "leftovers": [f"pid {pid}: {cmd[:200]}" for pid, cmd in sorted(late.items())]}
         if late:
             tree.stop(args.grace)
