@@ -1,14 +1,17 @@
 """tox finds interpreters by name on PATH; pyenv exposes only the versions `pyenv global` lists.
-This inline plugin offers every pyenv-installed interpreter to tox's discovery as well, so each
-env finds its Python wherever pyenv keeps it, and a machine without pyenv is unaffected."""
-import os
+This inline plugin offers every pyenv-installed interpreter to tox's discovery as well (the same
+ones harness/pythons.py finds for `tox -e local`), so `tox -e 3.12` finds its Python wherever
+pyenv keeps it, and a machine without pyenv is unaffected."""
+import sys
 from pathlib import Path
 
 from tox.plugin import impl
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness.pythons import pyenv_versions  # noqa: E402
+
 
 @impl
 def tox_add_core_config(core_conf, state):  # noqa: ARG001
-    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-    found = sorted(str(exe) for exe in root.glob("versions/*/bin/python3"))
+    found = [str(exe) for version in pyenv_versions() for exe in version.glob("bin/python3")]
     state.conf.options.discover = [*(state.conf.options.discover or []), *found]

@@ -11,6 +11,7 @@ Cold: deletes the matrix's images, the Debian base images and the build cache, t
 docker/bootstrap-images (no registry here; as root) + `docker compose build` + the first
 `docker compose up`, each part and their sum. Needs a Docker engine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,7 @@ def fail(message: str) -> None:
 
 def run(*command: str) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              timeout=TIMEOUT)
+        return subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         fail(f"{' '.join(command)} did not finish within {TIMEOUT} s")
 
@@ -73,14 +73,18 @@ def since(start: datetime, stamp: str) -> float:
 def where_it_went(config: dict, up_started: datetime, wall: float) -> str:
     """From the stopped containers of the last `up`: first target started, slowest target's run, tail."""
     ids = run("docker", "compose", "ps", "-aq").stdout.split()
-    states = {c["Config"]["Labels"]["com.docker.compose.service"]: c["State"]
-              for c in json.loads(run("docker", "inspect", *ids).stdout or "[]")} if ids else {}
+    states = (
+        {c["Config"]["Labels"]["com.docker.compose.service"]: c["State"] for c in json.loads(run("docker", "inspect", *ids).stdout or "[]")}
+        if ids
+        else {}
+    )
     targets = [states[name] for name in compose_targets.targets(config) if name in states]
     if not targets:
         return ""
     first = min(since(up_started, s["StartedAt"]) for s in targets)
-    name, state = max(((n, states[n]) for n in compose_targets.targets(config) if n in states),
-                      key=lambda item: since(up_started, item[1]["FinishedAt"]))
+    name, state = max(
+        ((n, states[n]) for n in compose_targets.targets(config) if n in states), key=lambda item: since(up_started, item[1]["FinishedAt"])
+    )
     ran = since(up_started, state["FinishedAt"]) - since(up_started, state["StartedAt"])
     last = since(up_started, state["FinishedAt"])
     return f"  first target started {first:4.2f} s, slowest {name} ran {ran:5.2f} s, compose after it {wall - last:4.2f} s"
@@ -108,8 +112,7 @@ def main() -> int:
         bootstrap = timed(str(ROOT / "docker" / "bootstrap-images"))
         build = timed("docker", "compose", "build", "--quiet")
         up = timed("docker", "compose", "up")
-        print(f"cold: bootstrap {bootstrap:5.1f} s + build {build:5.1f} s + first up {up:5.1f} s "
-              f"= {bootstrap + build + up:5.1f} s")
+        print(f"cold: bootstrap {bootstrap:5.1f} s + build {build:5.1f} s + first up {up:5.1f} s = {bootstrap + build + up:5.1f} s")
     else:
         timed("docker", "compose", "build", "--quiet")  # warm means built: a no-op if they are
 
@@ -119,12 +122,16 @@ def main() -> int:
     for attempt in range(1, args.repeat + 1):
         started = datetime.now(timezone.utc).replace(tzinfo=None)  # as docker inspect's (UTC)
         walls.append(timed("docker", "compose", "up"))
-        print(f"warm docker compose up {attempt:2}/{args.repeat}: {walls[-1]:6.2f} s  ratio {walls[-1] / alone:4.2f}"
-              + where_it_went(config, started, walls[-1]))
+        print(
+            f"warm docker compose up {attempt:2}/{args.repeat}: {walls[-1]:6.2f} s  ratio {walls[-1] / alone:4.2f}"
+            + where_it_went(config, started, walls[-1])
+        )
     run("docker", "compose", "down", "-t", "1")
     median = sorted(walls)[len(walls) // 2]
-    print(f"warm up (median of {len(walls)}): {median:6.2f} s; ratio to the slowest example alone: "
-          f"{median / alone:4.2f}; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"warm up (median of {len(walls)}): {median:6.2f} s; ratio to the slowest example alone: "
+        f"{median / alone:4.2f}; load average {os.getloadavg()[0]:.1f}"
+    )
     return 0
 
 

@@ -16,6 +16,7 @@ it (`docker compose config --format json`) or as PyYAML parses it (anchors and m
 
 A file that breaks the rule is one line per problem on stderr and exit status 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,7 @@ def _classify(config: dict) -> tuple[dict[str, Target], list[str]]:
             continue
         target = Target(name, str(suite), str(python))
         if name != f"{target.suite}-{target.version}":
-            problems.append(f"service {name}: built with SUITE={suite} PYTHON={python}, so it must be named "
-                            f"{target.suite}-{target.version}")
+            problems.append(f"service {name}: built with SUITE={suite} PYTHON={python}, so it must be named {target.suite}-{target.version}")
             continue
         found[name] = target
     if AGGREGATOR not in services:
@@ -93,8 +93,7 @@ def _classify(config: dict) -> tuple[dict[str, Target], list[str]]:
             if name in found:
                 condition = (wait or {}).get("condition")
                 if condition != "service_completed_successfully":
-                    problems.append(f"service {AGGREGATOR}: waits for {name} until {condition}, "
-                                    "not service_completed_successfully")
+                    problems.append(f"service {AGGREGATOR}: waits for {name} until {condition}, not service_completed_successfully")
             elif name in HELPERS or name not in services:  # an unrecognised service is reported above
                 problems.append(f"service {AGGREGATOR}: waits for {name}, which is not a target")
     return found, problems
@@ -122,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python3 -m harness.compose_targets",
         description="List the targets of the container matrix (" + RULE + ").",
-        epilog="example: docker compose config --format json | python3 -m harness.compose_targets --sep ,")
+        epilog="example: docker compose config --format json | python3 -m harness.compose_targets --sep ,",
+    )
     parser.add_argument("file", nargs="?", help="`docker compose config --format json` output (default: standard input)")
     parser.add_argument("--base-images", action="store_true", help="print `SUITE IMAGE` for each suite instead")
     parser.add_argument("--sep", default="\n", help="separator between targets (default: a newline)")

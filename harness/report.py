@@ -5,8 +5,10 @@
 
 PATH is a JUnit XML file, or a folder searched (with its subfolders) for `junit*.xml`; the default
 is `results/` (tox writes `results/tox/junit.<env>.xml`, the containers
-`results/containers/junit.<service>.xml`). Only `test_claims[EXAMPLE-METHOD]` test cases count;
-a file without any (the selftest's) is listed as ignored.
+`results/containers/junit.<service>.xml`). Each cell is read from its test case's properties (the
+harness records example, start method, interpreter, platform, status, broken claim, diagnosis,
+observed start method, a summary of the evidence and the path of the run's timeline); test cases
+without them are not cells, and a file without any cell (the selftest's) is listed as ignored.
 
 The matrix: a row per example and start method, a column per interpreter and platform (test cases
 of several files with the same interpreter and platform share a column). Every cell is one of:
@@ -17,21 +19,26 @@ missing (the example file was missing from --examples-dir), skipped (any other r
 the worst outcome wins.
 
 A run that left no file at all would be an absent column; `--expect 3.10,3.11,...` names the runs
-that must be there (NAME as in `junit.NAME.xml`: a tox env or a compose service), and each one
-missing shows as a column of "not run" cells. `tox -l -m matrix` lists the tox envs.
+that must be there (NAME as in `junit.NAME.xml`: a tox env or a compose service; or a Python of
+tox.ini's list that `tox -e local` ran, `--python 3.12`), and each one missing shows as a column of
+"not run" cells. A run named after a Python that ran another interpreter is an error. In the column of an expected run every cell must
+have run: a "not run" cell there fails the report too ("missing" stays allowed: it only comes from
+--examples-dir). `tox -l -m matrix` lists the tox envs.
 
 The table is always printed; --markdown writes GitHub Markdown (for $GITHUB_STEP_SUMMARY, which is
 a fresh file for each step, or the README), --json the cells with their diagnoses and captured
-output, --html a self-contained page (inline CSS, the output of each failure in a <details>).
+output, --html a self-contained page (inline CSS, the output of each failure in a <details>, and
+the run's timeline drawn inline as SVG for every failed cell, and for the cells --timeline names).
 
 Exit status: 0 when no cell failed; 1 when a cell failed, errored or timed out, or an expected run
-left no file; 2 when an input is unusable (missing, empty, not well-formed, not JUnit, a folder without
+left no file or a cell not run; 2 when an input is unusable (missing, empty, not well-formed, not JUnit, a folder without
 JUnit files, no test_claims results in any file) or an output cannot be written, with a one-line
 error naming it.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import html
 import json
 import re
@@ -42,8 +49,9 @@ from pathlib import Path
 from junitparser import Error as JUnitError, JUnitXmlError
 from junitparser.xunit2 import JUnitXml
 
-from harness.claims import EXAMPLES
-from harness.runner import START_METHODS
+from harness import pythons
+from harness.claims import EXAMPLES, START_METHODS
+from harness.timeline import svg
 
 DEFAULT_PATH = Path("results")
 CLAIMS = {name: example.claim for name, example in EXAMPLES.items()}
@@ -54,15 +62,10 @@ TEXT = {"passed": "passed", "failed": "failed", "timed_out": "timed out", "error
         "not_available": "n/a", "missing": "missing", "skipped": "skipped"}
 ICON = {"passed": "✅", "failed": "❌", "timed_out": "⏱️", "error": "💥", "not_run": "❔",
         "not_available": "➖", "missing": "⏭️", "skipped": "⏭️"}
-LEGEND = {"passed": "passed (for default: the method it resolved to)", "failed": "a claim broke",
+LEGEND = {"passed": "passed (for default: the start method its processes were started by)", "failed": "a claim broke",
           "timed_out": "killed at its timeout", "error": "the test could not run",
-          "not_run": "no result: a gap, not a pass", "not_available": "start method not available on that platform",
+          "not_run": "no result: a gap, not a pass (a failure in a column given to --expect)", "not_available": "start method not available on that platform",
           "missing": "example file missing from --examples-dir", "skipped": "skipped for another reason"}
-TEST_ID = re.compile(r"test_claims\[(?P<example>.+)-(?P<method>[a-z]+)\]")
-# "03_lock under default (spawn) on CPython 3.13.0: <the broken claim>" (claims.headline)
-HEADLINE = re.compile(r"\S+ under \S+(?: \(\S+\))? on [^:]+: (?P<claim>.*)")
-NOT_AVAILABLE = re.compile(r"start method \S+ is not available on (?P<platform>\S+) \((?P<interpreter>[^)]+)\)")
-MISSING = re.compile(r".* has no \S+\.py")
 
 
 class ReportError(Exception):
@@ -73,8 +76,11 @@ class ReportError(Exception):
 class Cell:
     status: str
     diagnosis: str = ""  # the one line that says why, for every status but passed and not_run
-    output: str = ""  # the evidence of a failure: captured stdout and stderr
-    resolved_start_method: str = ""
+    claim: str = ""  # which claim broke (claims.Verdict.claim)
+    output: str = ""  # the evidence of a failure: captured stdout and stderr, the processes
+    observed_start_method: str = ""  # how the run's children were started, as they recorded it
+    evidence: dict = field(default_factory=dict)  # a summary: processes, writes, queue, lock and pool events
+    trace: str = ""  # the run's timeline (Trace Event Format), a path
     seconds: float | None = None
     source: str = ""  # the JUnit file
 
@@ -83,8 +89,9 @@ class Cell:
 class Column:
     interpreter: str  # "CPython 3.12.1", or the expected run's name when it left no file
     platform: str  # sys.platform: "linux", "darwin", "win32"; "" when it left no file
-    runs: list[str] = field(default_factory=list)  # the NAME of each junit.NAME.xml
+    runs: list[str] = field(default_factory=list)  # the NAME of each junit.NAME.xml, and of each Python asked for
     absent: bool = False  # an --expect'ed run that left no file
+    expected: bool = False  # an --expect'ed run: each of its cells must have run
 
     @property
     def title(self) -> str:
@@ -114,7 +121,8 @@ class Matrix:
 
     @property
     def ok(self) -> bool:
-        return not any(c.absent for c in self.columns) and not any(cell.status in BAD for *_, cell in self.all_cells())
+        return not any(c.absent for c in self.columns) and not any(
+            cell.status in BAD or (cell.status == "not_run" and column.expected) for column, *_, cell in self.all_cells())
 
 
 def find_files(paths: list[Path]) -> list[Path]:
@@ -154,48 +162,30 @@ def properties(element) -> dict[str, str]:
     return {p.name: p.value for p in element.properties()}
 
 
-def where(suite) -> tuple[str, str] | None:
-    """The interpreter and platform of a suite: its own properties, else any test case's, else a
-    skip reason's ("... not available on win32 (CPython 3.12.1)")."""
-    props = properties(suite)
-    if "interpreter" in props and "platform" in props:
-        return props["interpreter"], props["platform"]
-    for case in suite:
-        props = properties(case)
-        if "interpreter" in props and "platform" in props:
-            return props["interpreter"], props["platform"]
-        for result in case.result:
-            found = NOT_AVAILABLE.fullmatch(result.message or "")
-            if found:
-                return found["interpreter"], found["platform"]
-    return None
-
-
-def judge(case, source: str) -> Cell:
-    props = properties(case)
-    cell = Cell("passed", resolved_start_method=props.get("resolved_start_method", ""), source=source,
-                seconds=float(props["seconds"]) if "seconds" in props else None)
+def judge(case, props: dict[str, str], source: Path) -> Cell:
+    """A cell from its test case: the harness's properties say what happened; a test case without
+    a status (it could not run: an error in setup) is judged by its JUnit result."""
+    cell = Cell(props.get("status", "passed"), diagnosis=props.get("diagnosis", ""), claim=props.get("claim", ""),
+                observed_start_method=props.get("observed_start_method", ""), source=str(source),
+                seconds=float(props["seconds"]) if "seconds" in props else None,
+                evidence=json.loads(props.get("evidence") or "{}"))
+    if props.get("trace"):
+        cell.trace = str(source.parent / props["trace"])
     results = case.result
-    if not results:
-        return cell
-    result = results[0]
-    message = (result.message or "").removeprefix("Failed: ")
-    first = message.split("\n", 1)[0].strip()
-    if case.is_skipped:
-        cell.status = "not_available" if NOT_AVAILABLE.fullmatch(first) else "missing" if MISSING.fullmatch(first) else "skipped"
-        cell.diagnosis = first
-        return cell
-    text = result.text or ""
-    headline = HEADLINE.fullmatch(first)
-    cell.diagnosis = headline["claim"] if headline else first or type(result).__name__.lower()
-    cell.output = text.split("\n", 1)[1] if "\n" in text and text.startswith(first) else text
-    for extra, label in ((case.system_out, "captured stdout"), (case.system_err, "captured stderr")):
-        if extra:
-            cell.output += f"\n--- {label} ---\n{extra}"
-    if isinstance(result, JUnitError):  # a test that could not run (pytest's "failed on setup with ...")
-        cell.status = "error"
-    else:
-        cell.status = "timed_out" if cell.diagnosis.startswith("timed out after") else "failed"
+    if results:
+        result = results[0]
+        message = (result.message or "").removeprefix("Failed: ")
+        first = message.split("\n", 1)[0].strip()
+        text = result.text or ""
+        # The failure's text is the headline, then the evidence (claims.evidence): keep the evidence.
+        cell.output = text.split("\n", 1)[1] if "\n" in text and text.startswith(first) else text
+        for extra, label in ((case.system_out, "captured stdout"), (case.system_err, "captured stderr")):
+            if extra:
+                cell.output += f"\n--- {label} ---\n{extra}"
+        if isinstance(result, JUnitError):  # could not run: pytest's "failed on setup with ..."
+            cell.status, cell.diagnosis = "error", first or "error"
+        elif "status" not in props:
+            cell.status, cell.diagnosis = ("skipped" if case.is_skipped else "failed"), first
     return cell
 
 
@@ -211,29 +201,39 @@ def build(files: list[Path], expect: list[str] = ()) -> Matrix:
             raise ReportError(f"{path}: no test cases in it")
         seen = []
         for suite in xml:
-            fallback = where(suite) or (f"unknown interpreter ({path.name})", "unknown platform")
+            suite_props = properties(suite)
             for case in suite:
-                test = TEST_ID.fullmatch(case.name or "")
-                if not test or test["example"] not in EXAMPLES or test["method"] not in START_METHODS:
-                    continue
-                props = properties(case)
-                interpreter, platform = props.get("interpreter", fallback[0]), props.get("platform", fallback[1])
+                props = {**suite_props, **properties(case)}
+                example, method = props.get("example"), props.get("start_method")
+                if example not in EXAMPLES or method not in START_METHODS:
+                    continue  # not a cell of the matrix (the harness's own tests)
+                interpreter = props.get("interpreter", f"unknown interpreter ({path.name})")
+                platform = props.get("platform", "unknown platform")
                 column = columns.setdefault(f"{interpreter} on {platform}", Column(interpreter, platform))
-                if run_name(path) not in column.runs:
-                    column.runs.append(run_name(path))
+                # The run (junit.NAME.xml) and the interpreter it was asked for (--python 3.12): both
+                # are names --expect may give, and a Python's name must be the Python that ran.
+                names = [run_name(path), *([props["python"]] if pythons.NAME.fullmatch(props.get("python", "")) else [])]
+                for name in names:
+                    if name not in column.runs:
+                        column.runs.append(name)
                 if column.title not in seen:
                     seen.append(column.title)
-                key = (column.title, test["example"], test["method"])
-                cell = judge(case, str(path))
+                key = (column.title, example, method)
+                cell = judge(case, props, path)
+                wrong = next((name for name in names if not pythons.matches(name, interpreter)), None)
+                if wrong:
+                    cell.status, cell.diagnosis = "error", f"{run_name(path)} was to run Python {wrong} but ran {interpreter}"
                 if key not in cells or STATUSES.index(cell.status) < STATUSES.index(cells[key].status):
                     cells[key] = cell
         if seen:
-            ran.add(run_name(path))
+            ran.update(name for title in seen for name in columns[title].runs)
         report.append((str(path), ", ".join(seen) if seen else "ignored: no test_claims results in it"))
     if not columns:
         raise ReportError(f"no test_claims results in {', '.join(str(f) for f in files)}")
     ordered = sorted(columns.values(), key=lambda c: (c.platform, *version_key(c.interpreter)))
-    ordered += [Column(name, "", absent=True) for name in expect if name not in ran]
+    for column in ordered:
+        column.expected = any(name in expect for name in column.runs)
+    ordered += [Column(name, "", absent=True, expected=True) for name in expect if name not in ran]
     return Matrix(ordered, cells, report)
 
 
@@ -249,8 +249,8 @@ def version_key(interpreter: str) -> tuple:
 def cell_words(cell: Cell, method: str, shout: bool = False) -> str:
     """'passed (forkserver)' for default; in the terminal, what needs a look in capitals."""
     words = TEXT[cell.status]
-    if cell.status == "passed" and method == "default" and cell.resolved_start_method:
-        words += f" ({cell.resolved_start_method})"
+    if cell.status == "passed" and method == "default" and cell.observed_start_method:
+        words += f" ({cell.observed_start_method})"
     return words.upper() if shout and (cell.status in BAD or cell.status == "not_run") else words
 
 
@@ -359,11 +359,23 @@ details pre { max-width: 60em; max-height: 20em; overflow: auto; background: #ff
 """
 
 
-def to_html(matrix: Matrix) -> str:
+def timeline(cell: Cell) -> str:
+    """The cell's run drawn as SVG, from its trace file; a note when that file is not at hand."""
+    if not cell.trace:
+        return ""
+    try:
+        drawing = svg(json.loads(Path(cell.trace).read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        return f'<p class="diagnosis">timeline not available: {html.escape(cell.trace)} ({html.escape(type(exc).__name__)})</p>'
+    return drawing
+
+
+def to_html(matrix: Matrix, timelines: set[str] = frozenset()) -> str:
     e = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', "<title>Claims matrix</title>",
            f"<style>{CSS}</style></head><body>", "<h1>Does the article hold?</h1>", f"<p id=\"summary\">{e(summary(matrix))}</p>",
            "<table><thead><tr><th>example</th><th>method</th>"]
+    drawings: list[tuple[str, str]] = []
     for column in matrix.columns:
         runs = ", ".join(column.runs) if not column.absent else "no results file"
         out.append(f"<th>{e(column.interpreter)}<br>{e(column.platform)}<br><small>{e(runs)}</small></th>")
@@ -381,10 +393,18 @@ def to_html(matrix: Matrix) -> str:
                     body += f'<span class="diagnosis">{e(cell.diagnosis)}</span>'
                 if cell.output:
                     body += f"<details><summary>output</summary><pre>{e(cell.output)}</pre></details>"
+                if cell.trace and (cell.status in BAD or "all" in timelines or f"{example}-{method}" in timelines):
+                    drawings.append((f"{example} under {method} on {column.title}: {cell_words(cell, method)}", timeline(cell)))
+                    body += f' <a href="#timeline-{len(drawings)}">timeline</a>'  # drawn below the table
                 title = e(f"{example} {method} on {column.title}")
                 out.append(f'<td class="{cell.status}" title="{title}">{body}</td>')
             out.append("</tr>")
     out.append("</tbody></table>")
+    if drawings:
+        out.append("<h2>Timelines</h2><p>One lane per process: its lifetime (grey), lock holds (orange), pool tasks (blue), "
+                   "queue puts and gets (green triangles), writes to stdout (black ticks). Hover for details; the same "
+                   "trace opens in Perfetto (ui.perfetto.dev) or chrome://tracing.</p>")
+        out += [f'<h3 id="timeline-{n}">{e(title)}</h3>{drawing}' for n, (title, drawing) in enumerate(drawings, 1)]
     out.append('<p class="legend">' + "".join(f'<span class="{s}">{e(TEXT[s])}: {e(LEGEND[s])}</span>' for s in matrix.totals()) + "</p>")
     out.append("<h2>Files</h2><ul>" + "".join(f"<li><code>{e(path)}</code>: {e(what)}</li>" for path, what in matrix.files) + "</ul>")
     out.append("</body></html>")
@@ -402,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the matrix as GitHub Markdown")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every cell as JSON")
     parser.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML page")
+    parser.add_argument("--timeline", default="", metavar="CELL,...",
+                        help="in the HTML page, also draw the timeline of these cells (EXAMPLE-METHOD, e.g. 03_lock-spawn, "
+                             "or all); every failed cell has one anyway")
     args = parser.parse_args(argv)
     try:
         matrix = build(find_files(args.paths or [DEFAULT_PATH]), [n.strip() for n in args.expect.split(",") if n.strip()])
@@ -410,7 +433,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sys.stdout.reconfigure(errors="backslashreplace")  # a diagnosis may quote what a legacy console cannot show
     sys.stdout.write(to_text(matrix))
-    for target, render in ((args.markdown, to_markdown), (args.json, to_json), (args.html, to_html)):
+    timelines = {n.strip() for n in args.timeline.split(",") if n.strip()}
+    page = functools.partial(to_html, timelines=timelines)
+    for target, render in ((args.markdown, to_markdown), (args.json, to_json), (args.html, page)):
         if target:
             try:
                 target.write_text(render(matrix), encoding="utf-8")

@@ -1,33 +1,43 @@
 """Run one example as a reader would, under a chosen start method, and collect what it did.
 
-`python -X dev EXAMPLE.py`, the file unchanged: the start method is forced from outside by the
-start-up hook in `inject/` (see its docstring). Every process of the run carries a marker in its
-environment, which is how its processes are found once the main process has exited (they are no
-longer its children by then), on Linux, macOS and Windows alike.
+`python -X dev EXAMPLE.py`, the file unchanged: the start method is forced from outside, and every
+process of the run records what it does, by the start-up hook in `inject/` (see its docstrings).
+Containment does not trust the example:
+- POSIX: a supervisor (`supervisor.py`) starts the main process; on Linux it is a child subreaper
+  that dies with the runner, so every process the run creates is found, reported and killed, and
+  none outlives a killed runner. macOS has no subreaper: there the supervisor also finds the run's
+  processes by a marker in their environment.
+- Windows: a job object that kills its processes when closed, so also when the runner dies.
 """
 from __future__ import annotations
 
 import functools
 import json
 import os
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
+from harness.claims import START_METHODS, Verdict, verdict
+from harness.evidence import Evidence
 
-START_METHODS = ("default", "fork", "spawn", "forkserver")
-INJECT_DIR = Path(__file__).resolve().parent / "inject"
-RUN_MARKER = "HARNESS_RUN_ID"  # its value tags every process of one run
+HERE = Path(__file__).resolve().parent
+INJECT_DIR = HERE / "inject"
+SUPERVISOR = HERE / "supervisor.py"
+RUN_MARKER = "HARNESS_RUN_ID"  # its value tags every process of one run (supervisor.py: MARKER)
 FORCE_METHOD = "HARNESS_START_METHOD"  # read by inject/sitecustomize.py
-# The resource tracker unlinks the run's semaphores once every other process of the run is gone.
-TRACKER_MARK = "multiprocessing.resource_tracker"
-# The tracker and the fork server outlive a correct example's main process by a few milliseconds.
-HELPER_MARKS = (TRACKER_MARK, "multiprocessing.forkserver")
+EVIDENCE_DIR = "HARNESS_EVIDENCE"  # read by inject/mp_evidence.py
+# Without a subreaper (macOS), the supervisor finds orphans by their marker; set to "tree" on Linux
+# to run that mode here.
+CONTAINMENT = os.environ.get("HARNESS_CONTAINMENT", "subreaper" if sys.platform == "linux" else "tree")
 SETTLE = 1.0  # seconds a process of the example itself may take to finish exiting after main did
+
+__all__ = ["START_METHODS", "Run", "Outcome", "InterpreterError", "interpreter_info", "execute", "stop_all"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,9 @@ class Run:
     script: Path | None = None  # the file to run; or None, and then `source` is written to a temp file
     source: str | None = field(default=None, repr=False)
     timeout: float = 60.0
-    grace: float = 5.0  # how long the tracker and fork server may outlive the main process
+    # How long the tracker and fork server may take to exit once the main process has: a few ms
+    # usually, seconds on a heavily loaded machine; waiting longer costs only a genuinely stuck one.
+    grace: float = 15.0
     # Run at a lower CPU priority, so that the slow runs started beside it get their workers going
     # first: all runs then finish in about the time of the slowest one. Output order is unaffected.
     background: bool = False
@@ -49,22 +61,43 @@ class Run:
     def id(self) -> str:
         return f"{self.example}-{self.method}"
 
+    def launch(self) -> Outcome:
+        return execute(self)
+
 
 @dataclass
 class Outcome:
     run: Run
     interpreter: str  # "CPython 3.12.1"
-    resolved_method: str  # what "default" meant on this interpreter, or the forced method
+    default_method: str  # what "default" means on this interpreter (its own answer)
     returncode: int | None  # None when the run was killed at its timeout
-    stdout: str
+    raw_stdout: bytes  # as written, for matching against the recorded writes
     stderr: str
     leftovers: list[str]  # "pid 123: python -c ..." for each process alive after main exited
     seconds: float
-    marker: str  # the value of RUN_MARKER in the run's processes: `members(marker)` finds any still alive
+    marker: str  # the value of RUN_MARKER in the run's processes
+    evidence: Evidence
 
     @property
     def timed_out(self) -> bool:
         return self.returncode is None
+
+    @property
+    def stdout(self) -> str:
+        return decode(self.raw_stdout)
+
+    @property
+    def expected_method(self) -> str:
+        return self.default_method if self.run.method == "default" else self.run.method
+
+    @functools.cached_property
+    def verdict(self) -> Verdict:
+        return verdict(self)
+
+    @property
+    def observed_method(self) -> str:
+        """How the run's children were started, as they saw it; the expected method if it had none."""
+        return self.evidence.observed_method() if self.evidence.children else self.expected_method
 
 
 class InterpreterError(Exception):
@@ -75,14 +108,15 @@ class InterpreterError(Exception):
 def interpreter_info(python: str) -> dict:
     """Name, version, default and available start methods of `python`."""
     probe = (
-        "import json, multiprocessing as mp, platform, sysconfig;"
+        "import json, multiprocessing as mp, os, platform, sys, sysconfig;"
         # free-threaded builds get their own name ('CPython 3.14.0t'), as their own column in reports
         "print(json.dumps({'name': platform.python_implementation() + ' ' + platform.python_version()"
-        " + ('t' if sysconfig.get_config_var('Py_GIL_DISABLED') else ''),"
+        " + ('t' if sysconfig.get_config_var('Py_GIL_DISABLED') else ''), 'executable': sys.executable,"
+        "'platform': sys.platform, 'emulated': os.environ.get('HARNESS_EMULATE', ''),"
         "'default': mp.get_start_method(), 'methods': mp.get_all_start_methods()}))"
     )
     try:
-        done = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=60)
+        done = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=60, env=emulated_env())
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise InterpreterError(f"cannot run interpreter {python}: {exc}") from None
     if done.returncode != 0:
@@ -91,27 +125,38 @@ def interpreter_info(python: str) -> dict:
     return json.loads(done.stdout)
 
 
-ACTIVE: set[str] = set()  # markers of the runs under way, for stop_all()
+def platform_label(info: dict) -> str:
+    """'linux'; under emulation 'win32 (emulated on linux)', a column of its own in reports."""
+    return f"{info['emulated']} (emulated on {info['platform']})" if info["emulated"] else info["platform"]
 
 
-def stop_all(grace: float = 5.0) -> None:
+def emulated_env() -> dict:
+    """The environment of an interpreter under test: with the start-up hook, which also applies
+    HARNESS_EMULATE (another platform's start methods, see inject/sitecustomize.py)."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(INJECT_DIR), os.environ.get("PYTHONPATH")])))
+
+
+ACTIVE: dict[str, subprocess.Popen] = {}  # the supervisors of the runs under way, for stop_all()
+
+
+def stop_all() -> None:
     """Stop every run under way (an interrupted session must leave nothing running)."""
-    for token in list(ACTIVE):
-        stop(token, grace)
+    for supervisor in list(ACTIVE.values()):
+        if sys.platform == "win32":
+            supervisor.kill()  # the job object goes with it
+        else:
+            supervisor.send_signal(signal.SIGTERM)  # it kills its run, then exits
+    for supervisor in list(ACTIVE.values()):
+        try:
+            supervisor.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            supervisor.kill()
 
 
 def execute(run: Run) -> Outcome:
     info = interpreter_info(run.python)
     token = uuid.uuid4().hex
-    ACTIVE.add(token)
-    try:
-        return _execute(run, info, token)
-    finally:
-        ACTIVE.discard(token)
-
-
-def _execute(run: Run, info: dict, token: str) -> Outcome:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(INJECT_DIR), os.environ.get("PYTHONPATH")])))
+    env = emulated_env()
     env[RUN_MARKER] = token
     env.pop(FORCE_METHOD, None)
     env.pop("PYTHONUNBUFFERED", None)  # a reader's terminal line-buffers stdout; unbuffered, lines could split
@@ -123,135 +168,90 @@ def _execute(run: Run, info: dict, token: str) -> Outcome:
         if script is None:
             script = Path(tmp, run.example + ".py")
             script.write_text(run.source, encoding="utf-8")
+        records = Path(tmp, "evidence")
+        records.mkdir()
+        env[EVIDENCE_DIR] = str(records)
         out_path, err_path = Path(tmp, "stdout"), Path(tmp, "stderr")
+        command = [info["executable"], "-X", "dev", str(script.resolve())]
         # Files, not pipes: a leftover process holding a pipe open would block the reader, and
         # append mode keeps each line-buffered write of concurrent processes whole.
         with open(out_path, "ab") as out, open(err_path, "ab") as err:
-            started = time.monotonic()
-            main = subprocess.Popen(
-                [run.python, "-X", "dev", str(script)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=script.parent, env=env,
-            )
-            if run.background:
-                lower_priority(main.pid)
-            try:
-                returncode = main.wait(timeout=run.timeout)
-            except subprocess.TimeoutExpired:
-                returncode = None
-                leftovers = []
-                stop(token, run.grace)
-                main.wait()
-            else:
-                leftovers = find_leftovers(token, run.grace)
-            seconds = time.monotonic() - started
+            contain = contained_windows if sys.platform == "win32" else supervised
+            report = contain(run, command, env, out, err, script.parent, Path(tmp, "report.json"), token)
         return Outcome(
             run=run,
             interpreter=info["name"],
-            resolved_method=info["default"] if run.method == "default" else run.method,
-            returncode=returncode,
-            stdout=read_text(out_path),
-            stderr=read_text(err_path),
-            leftovers=leftovers,
-            seconds=seconds,
+            default_method=info["default"],
+            returncode=report["returncode"],
+            raw_stdout=out_path.read_bytes(),
+            stderr=decode(err_path.read_bytes()),
+            leftovers=report["leftovers"],
+            seconds=report["seconds"],
             marker=token,
+            evidence=Evidence.load(records, report["main_pid"]),
         )
 
 
-def lower_priority(pid: int) -> None:
-    # Set before the example can start any child: its children inherit the priority.
+def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: str) -> dict:
+    args = [sys.executable, "-I", str(SUPERVISOR), "--report", str(report_path), "--timeout", str(run.timeout),
+            "--settle", str(SETTLE), "--grace", str(run.grace), "--runner", str(os.getpid())]
+    args += ["--nice"] * run.background + ["--tree"] * (CONTAINMENT == "tree")
+    supervisor = subprocess.Popen([*args, "--", *command], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env)
+    ACTIVE[token] = supervisor
     try:
-        psutil.Process(pid).nice(psutil.BELOW_NORMAL_PRIORITY_CLASS if os.name == "nt" else 10)
-    except psutil.Error:
-        pass  # already gone: nothing to slow down
+        # The supervisor enforces the timeout itself; this bound only guards against a bug in it.
+        supervisor.wait(timeout=run.timeout + 4 * run.grace + 60)
+    except subprocess.TimeoutExpired:
+        supervisor.send_signal(signal.SIGTERM)
+        supervisor.wait()
+    finally:
+        del ACTIVE[token]
+    try:
+        return json.loads(report_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise RuntimeError(f"the supervisor of {run.id} exited {supervisor.returncode} without a report; see the run's stderr") from None
 
 
-def read_text(path: Path) -> str:
+def contained_windows(run: Run, command, env, out, err, cwd, report_path: Path, token: str) -> dict:
+    """Windows: the run in a job object (kill on close: the runner's death ends it too); leftovers
+    are the job's processes still alive once the main process has exited."""
+    from harness import winjob
+
+    started = time.monotonic()
+    flags = subprocess.BELOW_NORMAL_PRIORITY_CLASS if run.background else 0
+    with winjob.Job() as job:
+        main = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env, creationflags=flags)
+        job.add(main)
+        ACTIVE[token] = main
+        try:
+            returncode = main.wait(timeout=run.timeout)
+        except subprocess.TimeoutExpired:
+            returncode, leftovers = None, []
+        else:
+            deadline = time.monotonic() + SETTLE
+            while job.pids() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            leftovers = [f"pid {pid}: {name}" for pid, name in job.describe()]
+        finally:
+            del ACTIVE[token]
+        job.kill()
+    return {"returncode": returncode, "leftovers": leftovers, "main_pid": main.pid, "seconds": time.monotonic() - started}
+
+
+def decode(data: bytes) -> str:
     # Universal newlines: Windows writes CRLF.
-    return path.read_bytes().decode("utf-8", errors="backslashreplace").replace("\r\n", "\n")
+    return data.decode("utf-8", errors="backslashreplace").replace("\r\n", "\n")
 
 
-def members(token: str) -> list[psutil.Process]:
-    """The live processes that carry this run's marker (each with its command line read once)."""
+def members(token: str) -> list:
+    """The live processes that carry this run's marker: what a test can check survived a run."""
+    import psutil
+
     found = []
     for proc in psutil.process_iter():
         try:
-            with proc.oneshot():
-                if proc.environ().get(RUN_MARKER) == token and proc.status() != psutil.STATUS_ZOMBIE:
-                    # An empty command line: the process is exiting and has released its memory.
-                    proc.info = {"cmdline": " ".join(proc.cmdline()) or "<exiting>"}
-                    found.append(proc)
+            if proc.environ().get(RUN_MARKER) == token and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
         except (psutil.Error, OSError):
             pass  # gone, a zombie, or another user's
     return found
-
-
-def describe(proc: psutil.Process) -> str:
-    return f"pid {proc.pid}: {proc.info['cmdline'][:200]}"
-
-
-def is_helper(proc: psutil.Process, marks=HELPER_MARKS) -> bool:
-    return any(mark in proc.info["cmdline"] for mark in marks)
-
-
-def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
-    """Wait until every process has exited; return those still running at the timeout.
-
-    An exited process counts as gone even before its parent reaps it: a zombie whose parent is
-    dead waits for init, which can be slow (psutil.wait_procs would count it as alive).
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        running = []
-        for proc in procs:
-            try:
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    running.append(proc)
-            except psutil.NoSuchProcess:
-                pass
-        if not running or time.monotonic() >= deadline:
-            return running
-        procs = running
-        time.sleep(0.05)
-
-
-def find_leftovers(token: str, grace: float) -> list[str]:
-    """Processes of the run still alive after its main process exited; they are killed.
-
-    The example's own processes must be gone by then; the resource tracker and the fork server get
-    `grace` seconds to notice and exit, and are waited for so that the tracker's leak warnings
-    reach stderr before it is read.
-    """
-    alive = members(token)
-    # The example's own processes get a moment only: one alive at main's exit is already a leftover.
-    late = wait_gone([p for p in alive if not is_helper(p)], SETTLE)
-    if not late:
-        late = wait_gone(alive, grace)
-    leftovers = [describe(p) for p in late]
-    if leftovers:
-        stop(token, grace)
-    return leftovers
-
-
-def stop(token: str, grace: float) -> None:
-    """Kill every process of the run, the resource tracker last.
-
-    Killed together with the others, the tracker would leave the run's semaphores in /dev/shm for
-    good; alone, it unlinks them and exits once the rest are dead.
-    """
-    for _ in range(5):  # a process may fork while its siblings are being killed
-        alive = members(token)
-        if not alive:
-            return
-        others = [p for p in alive if not is_helper(p, (TRACKER_MARK,))]
-        for proc in others:
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
-        wait_gone(others, grace)
-        late = wait_gone([p for p in alive if p not in others], grace)
-        for proc in late:
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass

@@ -1,45 +1,100 @@
 """Bad input to the suite gets a one-line error and a non-zero exit, never a traceback; and
---examples-dir checks a folder of variants with the same checks as the shipped examples."""
+--examples-dir checks a folder of variants with the same checks as the shipped examples.
+
+Each case is a pytest session of its own, as a user would start it; the launcher starts them all
+with the session's runs (harness.plugin.Job), and each test reads its session's result."""
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import uuid
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SHIPPED_EXAMPLES
+from harness.plugin import SHIPPED_EXAMPLES, Job, early, finished, once
+
+# Made by the first job that needs them (prepare), removed by the fixture that used them.
+SCRATCH = Path(tempfile.gettempdir()) / f"bad-input-{uuid.uuid4().hex[:8]}"
+VARIANTS, EMPTY, FAKE = SCRATCH / "variants", SCRATCH / "no-examples", SCRATCH / "bin"
 
 
-def pytest_session(*args, timeout=120):
-    """A separate pytest session on the claims matrix, as a user would start it."""
-    return subprocess.run([sys.executable, "-m", "pytest", "tests/test_claims.py", "-p", "no:cacheprovider", *map(str, args)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+def session(*args, **job) -> Job:
+    """A separate pytest session on the claims matrix."""
+    return Job((sys.executable, "-m", "pytest", "tests/test_claims.py", "-p", "no:cacheprovider", *map(str, args)), **job)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--start-method", "thread"], "argument --start-method: invalid choice: 'thread'"),
-    (["--python", "/nonexistent/python3"], "cannot run interpreter /nonexistent/python3"),
-    (["--python", sys.executable.replace("python", "no-such-python")], "cannot run interpreter"),
-    (["--examples-dir", "/nonexistent"], "--examples-dir /nonexistent: no such folder"),
-    (["--example-timeout", "0"], "--example-timeout must be a positive number"),
-], ids=["unknown-start-method", "missing-interpreter", "missing-interpreter-beside", "missing-folder", "zero-timeout"])
-def test_bad_option_is_one_clear_line(args, message):
-    done = pytest_session(*args)
+@once
+def write_scratch() -> None:
+    for folder in (VARIANTS, EMPTY, FAKE):
+        folder.mkdir(parents=True, exist_ok=True)
+    (VARIANTS / "02_queue.py").write_text((SHIPPED_EXAMPLES / "02_queue.py").read_text().replace("Hello, world!", "Hello, World!"))
+    (VARIANTS / "04_pool.py").write_text((SHIPPED_EXAMPLES / "04_pool.py").read_text().replace("Pool(5)", "Pool(3)"))
+    (EMPTY / "02_queue_v2.py").write_text("print('Hello, world!')\n")
+    if sys.platform != "win32":  # a `python3.99` on PATH that is really this Python
+        (FAKE / "python3.99").symlink_to(sys.executable)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def scratch():
+    yield
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+
+
+BAD_OPTIONS = {
+    "unknown-start-method": (["--start-method", "thread"], "argument --start-method: invalid choice: 'thread'"),
+    "missing-interpreter": (["--python", "/nonexistent/python3"], "cannot run interpreter /nonexistent/python3"),
+    "missing-interpreter-beside": (["--python", sys.executable.replace("python", "no-such-python")], "cannot run interpreter"),
+    "unknown-python-name": (["--python", "3.99"], "--python 3.99: no such Python on PATH or among pyenv's versions"),
+    "no-free-threaded-build": (["--python", "3.99t"], "--python 3.99t: no such Python"),
+    "missing-folder": (["--examples-dir", "/nonexistent"], f"--examples-dir {Path('/nonexistent')}: no such folder"),  # \nonexistent on Windows
+    "zero-timeout": (["--example-timeout", "0"], "--example-timeout 0: must be a positive number of seconds"),
+    "timeout-of-no-example": (["--example-timeout", "05_nothing=3"], "--example-timeout 05_nothing=3: no example '05_nothing'"),
+}
+SESSIONS = {name: session(*args) for name, (args, _) in BAD_OPTIONS.items()}
+# A name of the list whose interpreter is another Python: the run would fill the wrong column.
+WRONG_PYTHON = session("--python", "3.99", prepare=write_scratch, env=(("PATH", f"{FAKE}{os.pathsep}{os.environ.get('PATH', '')}"),))
+VARIANTS_RUN = session("--examples-dir", VARIANTS, "--start-method", "spawn", "-rs", prepare=write_scratch)
+NO_EXAMPLES = session("--examples-dir", EMPTY, prepare=write_scratch)
+early("variant_sessions", VARIANTS_RUN, NO_EXAMPLES)
+
+
+@pytest.fixture(scope="module")
+def variant_sessions(pytestconfig):
+    return {job: finished(pytestconfig, job) for job in (VARIANTS_RUN, NO_EXAMPLES)}
+
+
+@pytest.fixture
+def finished_job(pytestconfig, job: Job) -> subprocess.CompletedProcess:
+    return finished(pytestconfig, job)
+
+
+@pytest.mark.parametrize(("job", "message"), [pytest.param(SESSIONS[name], message, id=name) for name, (_, message) in BAD_OPTIONS.items()])
+def test_bad_option_is_one_clear_line(finished_job, message):
+    done = finished_job
     assert done.returncode == 4, done.stdout + done.stderr  # pytest's usage error
     assert message in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
 
 
-def test_examples_dir_checks_variants_and_skips_missing_ones(tmp_path):
-    (tmp_path / "02_queue.py").write_text((SHIPPED_EXAMPLES / "02_queue.py").read_text().replace("Hello, world!", "Hello, World!"))
-    (tmp_path / "04_pool.py").write_text((SHIPPED_EXAMPLES / "04_pool.py").read_text().replace("Pool(5)", "Pool(3)"))
-    done = pytest_session("--examples-dir", tmp_path, "--start-method", "spawn", "-rs")
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a symlink named python3.99 on PATH")
+@pytest.mark.parametrize("job", [WRONG_PYTHON], ids=["3.99-is-another-python"])
+def test_a_python_named_for_another_version_is_refused(finished_job):
+    done = finished_job
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert f"--python 3.99: {FAKE / 'python3.99'} is CPython " in done.stderr and ", not Python 3.99" in done.stderr
+
+
+def test_examples_dir_checks_variants_and_skips_missing_ones(variant_sessions):
+    done = variant_sessions[VARIANTS_RUN]
     assert done.returncode == 1, done.stdout
     assert "1 failed, 1 passed, 2 skipped" in done.stdout
     assert "02_queue under spawn on " in done.stdout and "stdout is 'Hello, World!\\n', expected exactly 'Hello, world!\\n'" in done.stdout
-    assert f"{tmp_path} has no 01_processes.py" in done.stdout and f"{tmp_path} has no 03_lock.py" in done.stdout
+    assert f"{VARIANTS} has no 01_processes.py" in done.stdout and f"{VARIANTS} has no 03_lock.py" in done.stdout
 
 
-def test_a_folder_without_examples_is_an_error_not_a_pass(tmp_path):
-    (tmp_path / "02_queue_v2.py").write_text("print('Hello, world!')\n")
-    done = pytest_session("--examples-dir", tmp_path)
+def test_a_folder_without_examples_is_an_error_not_a_pass(variant_sessions):
+    done = variant_sessions[NO_EXAMPLES]
     assert done.returncode == 4, done.stdout
-    assert f"--examples-dir {tmp_path}: holds none of 01_processes.py, 02_queue.py, 03_lock.py, 04_pool.py" in done.stderr
+    assert f"--examples-dir {EMPTY}: holds none of 01_processes.py, 02_queue.py, 03_lock.py, 04_pool.py" in done.stderr

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SHIPPED_EXAMPLES
 from harness import compose_targets
 from harness.claims import EXAMPLES
+from harness.plugin import ROOT, SHIPPED_EXAMPLES
 from harness.runner import START_METHODS
 
 pytestmark = pytest.mark.docker
@@ -141,7 +141,8 @@ def test_no_engine_is_one_line_reason(compose_cli):
 
 def test_unknown_target_or_suite_is_one_line_reason(engine):
     done = compose("up", "sid-3.99", timeout=60)
-    assert done.returncode != 0 and done.stderr.strip() == "no such service: sid-3.99", done.stderr
+    assert done.returncode != 0
+    assert done.stderr.strip() == "no such service: sid-3.99", done.stderr
     done = subprocess.run([str(ROOT / "docker" / "bootstrap-images"), "no-such-suite"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
@@ -264,7 +265,7 @@ def test_broken_example_fails_the_matrix(fault):
 
 
 def test_missing_interpreter_is_one_line_reason(fault):
-    target = list(TARGETS)[0]
+    target = next(iter(TARGETS))
     done = fault({target: {"environment": {"TARGET_PYTHON": "python3.99"}}})
     assert done.returncode != 0
     assert failed_line(done) == f'service "{target}" didn\'t complete successfully: exit 3', done.stderr
@@ -272,7 +273,7 @@ def test_missing_interpreter_is_one_line_reason(fault):
 
 
 def test_killed_container_fails_the_matrix(fault):
-    target = list(TARGETS)[0]
+    target = next(iter(TARGETS))
 
     def kill_when_running(project: str) -> None:
         for _ in range(600):
@@ -295,7 +296,7 @@ def test_missing_base_image_is_one_line_reason(images, tmp_path):
     # A suite whose image is neither here nor in any registry: offline (no registry at all) or
     # online, compose's last line names the image the build could not get (the README says what
     # to do then: docker/bootstrap-images, which builds the suites compose.yaml uses).
-    target = list(TARGETS)[0]
+    target = next(iter(TARGETS))
     override = tmp_path / "override.yaml"
     override.write_text(json.dumps({"services": {target: {
         "image": f"{PROJECT}-missing-base",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHIPPED_EXAMPLES
+from harness.plugin import SHIPPED_EXAMPLES
 from harness.claims import EXAMPLES
 
 PINS = dict(reversed(line.split("  ", 1)) for line in (SHIPPED_EXAMPLES / "SHA256SUMS").read_text().splitlines())

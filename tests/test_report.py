@@ -8,68 +8,80 @@ from __future__ import annotations
 
 import html
 import json
-import multiprocessing
 import os
 import re
 import shutil
 import struct
 import subprocess
 import sys
+import tempfile
+import uuid
 import zlib
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SHIPPED_EXAMPLES
-from harness.claims import EXAMPLES
+from harness.plugin import ROOT, SHIPPED_EXAMPLES, Job, early, finished, once
+from harness.claims import EXAMPLES, START_METHODS
 from harness.report import CLAIMS, build, find_files, main
-from harness.runner import START_METHODS, interpreter_info
+from harness.runner import interpreter_info, platform_label
 
-TIMEOUT = 10  # seconds for the hanging copy; the others must finish well within it on a loaded machine
+TIMEOUT = 3  # seconds for the hanging copy of 04_pool; the others get the default, ample on a loaded machine
 INFO = interpreter_info(sys.executable)
-COLUMN = f"{INFO['name']} on {sys.platform}"
+PLATFORM = platform_label(INFO)
+COLUMN = f"{INFO['name']} on {PLATFORM}"
 WRONG = "Goodbye, world!"
 
 
 def has_forkserver() -> bool:
-    return "forkserver" in multiprocessing.get_all_start_methods()
+    return "forkserver" in INFO["methods"]  # of the interpreter under test, emulated or not
 
 
-def suite(cases: str, props: bool = True) -> str:
+def suite(cases: str) -> str:
     """A JUnit file shaped like pytest's, for the cases no real run here can make."""
-    head = ('<properties><property name="interpreter" value="CPython 3.12.1"/><property name="platform" value="linux"/>'
-            "</properties>") if props else ""
-    return f'<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest">{head}{cases}</testsuite></testsuites>'
+    return f'<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest">{cases}</testsuite></testsuites>'
 
 
-def case(example: str, method: str, result: str = "") -> str:
-    return f'<testcase classname="tests.test_claims" name="test_claims[{example}-{method}]">{result}</testcase>'
+def case(example: str, method: str, result: str = "", **props: str) -> str:
+    """A matrix cell as the harness records it: its properties say what it is and what happened."""
+    props = {"example": example, "start_method": method, "interpreter": "CPython 3.12.1", "platform": "linux", **props}
+    listed = "".join(f'<property name="{k}" value="{html.escape(v)}"/>' for k, v in props.items() if v is not None)
+    return f'<testcase classname="tests.test_claims" name="test_claims[{example}-{method}]"><properties>{listed}</properties>{result}</testcase>'
+
+
+# The two claims runs behind `results`, started by the launcher with the session's own runs.
+SCRATCH = Path(tempfile.gettempdir()) / f"report-{uuid.uuid4().hex[:8]}"
+BROKEN, RESULTS = SCRATCH / "broken", SCRATCH / "results"
+SESSIONS = {"default-spawn": ["--start-method", "default", "--start-method", "spawn"], "forkserver": ["--start-method", "forkserver"]}
+
+
+@once
+def write_broken() -> None:
+    BROKEN.mkdir(parents=True)
+    RESULTS.mkdir()
+    queue = (SHIPPED_EXAMPLES / "02_queue.py").read_text(encoding="utf-8")
+    (BROKEN / "02_queue.py").write_text(queue.replace("Hello, world!", WRONG), encoding="utf-8")
+    shutil.copy(SHIPPED_EXAMPLES / "03_lock.py", BROKEN)
+    pool = (SHIPPED_EXAMPLES / "04_pool.py").read_text(encoding="utf-8")
+    (BROKEN / "04_pool.py").write_text(pool.replace("return x * x", "import time; time.sleep(600)"), encoding="utf-8")
+
+
+RUNS = {name: Job((sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/test_claims.py", "--examples-dir", str(BROKEN),
+                   "--example-timeout", f"04_pool={TIMEOUT}", f"--junitxml={RESULTS / f'junit.{name}.xml'}", *args), prepare=write_broken)
+        for name, args in SESSIONS.items()}
+early("results", *RUNS.values())
 
 
 @pytest.fixture(scope="session")
-def results(tmp_path_factory) -> Path:
+def results(pytestconfig) -> Path:
     """results/junit.{default-spawn,forkserver}.xml from two real runs of the claims suite."""
-    base = tmp_path_factory.mktemp("report")
-    broken, results = base / "broken", base / "results"
-    broken.mkdir()
-    results.mkdir()
-    queue = (SHIPPED_EXAMPLES / "02_queue.py").read_text(encoding="utf-8")
-    (broken / "02_queue.py").write_text(queue.replace("Hello, world!", WRONG), encoding="utf-8")
-    shutil.copy(SHIPPED_EXAMPLES / "03_lock.py", broken)
-    pool = (SHIPPED_EXAMPLES / "04_pool.py").read_text(encoding="utf-8")
-    (broken / "04_pool.py").write_text(pool.replace("return x * x", "import time; time.sleep(600)"), encoding="utf-8")
-    runs = {"default-spawn": ["--start-method", "default", "--start-method", "spawn"], "forkserver": ["--start-method", "forkserver"]}
-    started = {
-        name: subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/test_claims.py",
-             "--examples-dir", str(broken), "--example-timeout", str(TIMEOUT), f"--junitxml={results / f'junit.{name}.xml'}", *args],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for name, args in runs.items()
-    }
-    for name, proc in started.items():
-        out, _ = proc.communicate(timeout=300)
-        assert proc.returncode == 1, f"the claims run {name} should have failed (exit 1), got {proc.returncode}:\n{out}"
-    return results
+    # Where forkserver is not available (Windows) every cell of that run is skipped: nothing fails.
+    expected = {"default-spawn": 1, "forkserver": 1 if has_forkserver() else 0}
+    for name, job in RUNS.items():
+        done = finished(pytestconfig, job)
+        assert done.returncode == expected[name], f"the claims run {name} should have exited {expected[name]}, got {done.returncode}:\n{done.stdout}"
+    yield RESULTS
+    shutil.rmtree(SCRATCH, ignore_errors=True)
 
 
 def report(*args: str | Path) -> subprocess.CompletedProcess:
@@ -89,7 +101,7 @@ def test_cells_of_real_runs(results):
     methods = ["default", "spawn"] + (["forkserver"] if has_forkserver() else [])
     for method in methods:
         missing = matrix.cell(column, "01_processes", method)
-        assert (missing.status, missing.diagnosis) == ("missing", f"{results.parent / 'broken'} has no 01_processes.py")
+        assert (missing.status, missing.diagnosis) == ("missing", f"{BROKEN} has no 01_processes.py")
         queue = matrix.cell(column, "02_queue", method)
         assert queue.status == "failed"
         assert queue.diagnosis == f"stdout is '{WRONG}\\n', expected exactly 'Hello, world!\\n'"
@@ -97,7 +109,9 @@ def test_cells_of_real_runs(results):
         assert matrix.cell(column, "03_lock", method).status == "passed"
         pool = matrix.cell(column, "04_pool", method)
         assert (pool.status, pool.diagnosis) == ("timed_out", f"timed out after {TIMEOUT} s; its processes were killed")
-    assert matrix.cell(column, "03_lock", "default").resolved_start_method == INFO["default"]
+    lock = matrix.cell(column, "03_lock", "default")
+    assert lock.observed_start_method == INFO["default"]
+    assert lock.evidence["children"] and Path(lock.trace).is_file()
     if not has_forkserver():
         assert matrix.cell(column, "03_lock", "forkserver").status == "not_available"
     for example in EXAMPLES:  # no run asked for fork: a gap, shown as such
@@ -124,36 +138,71 @@ def test_cli_writes_every_output_and_fails(results, tmp_path):
     queue = cells[COLUMN, "02_queue", "spawn"]
     assert queue["status"] == "failed" and queue["diagnosis"].startswith(f"stdout is '{WRONG}")
     assert cells[COLUMN, "04_pool", "spawn"]["status"] == "timed_out"
-    assert cells[COLUMN, "03_lock", "default"]["resolved_start_method"] == INFO["default"]
+    assert cells[COLUMN, "03_lock", "default"]["observed_start_method"] == INFO["default"]
+    assert cells[COLUMN, "02_queue", "spawn"]["claim"] == "output"
     assert {c["status"] for k, c in cells.items() if k[0] == "3.99: no results"} == {"not_run"}
 
     markdown = out["md"].read_text(encoding="utf-8")
-    assert f"| {INFO['name']}<br>{sys.platform}<br><sub>default-spawn, forkserver</sub> | 3.99<br>no results file |" in markdown
+    assert f"| {INFO['name']}<br>{PLATFORM}<br><sub>default-spawn, forkserver</sub> | 3.99<br>no results file |" in markdown
     assert f"| **03_lock**<br>{CLAIMS['03_lock']} | default | ✅ passed ({INFO['default']}) | ❔ not run |" in markdown
     assert f"|  | spawn | ❌ failed: stdout is '{WRONG}\\\\n', expected exactly 'Hello, world!\\\\n' | ❔ not run |" in markdown
-    assert "| ⏱️ timed out after 10 s; its processes were killed |" in markdown
+    assert f"| ⏱️ timed out after {TIMEOUT} s; its processes were killed |" in markdown
     assert "|  | fork | ❔ not run | ❔ not run |" in markdown
 
     page = out["html"].read_text(encoding="utf-8")
     assert "<details><summary>output</summary><pre>--- stdout (" in page and f"{WRONG}\n--- stderr ---\n&lt;empty&gt;" in page
-    assert not re.search(r"\b(src|href)=|@import|url\(", page), "the page must load nothing"
+    assert not re.search(r"\bsrc=|\bhref=\"[^#]|@import|url\(", page), "the page must load nothing"
+    # every failed or timed-out cell has its run's timeline drawn below the table, one lane per process
+    bad = sum(c["status"] in ("failed", "timed_out") for c in data["cells"])
+    assert page.count('<svg class="timeline"') == bad > 0
+    assert "the main process (pid" in page and "<title>stdout" in page
 
 
 def test_all_held_exits_0_and_gaps_still_show(tmp_path):
     single = tmp_path / "junit.one.xml"
-    single.write_text(suite(case("03_lock", "spawn")), encoding="utf-8")
+    single.write_text(suite(case("03_lock", "spawn", status="passed")), encoding="utf-8")
     done = report(single)
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"^03_lock +default +NOT RUN$", done.stdout, re.M)
     assert re.search(r"^ +spawn +passed$", done.stdout, re.M)
 
 
+def test_not_run_cells_of_an_expected_run_fail(tmp_path):
+    """--expect: the run must be there and every cell of its column must have run."""
+    (tmp_path / "junit.one.xml").write_text(suite(case("03_lock", "spawn", status="passed")), encoding="utf-8")
+    done = report(tmp_path, "--expect", "one")
+    assert done.returncode == 1, done.stdout
+    assert "Some claims do NOT hold" in done.stdout.splitlines()[0]
+    assert report(tmp_path, "--expect", "other").returncode == 1  # absent
+    missing = suite("".join(case(e, m, status="missing", diagnosis="DIR has no x.py") for e in EXAMPLES for m in START_METHODS))
+    (tmp_path / "junit.one.xml").write_text(missing, encoding="utf-8")
+    assert report(tmp_path, "--expect", "one").returncode == 0  # missing comes from --examples-dir: allowed
+
+
+@pytest.mark.parametrize(("file", "python"), [("junit.3.12.xml", None), ("junit.local.xml", "3.12")], ids=["tox-env", "local-column"])
+def test_a_run_named_for_a_python_must_have_run_it(tmp_path, file, python):
+    """tox -e 3.12 (junit.3.12.xml), or --python 3.12 in one session: the cells must come from 3.12."""
+    (tmp_path / file).write_text(suite(case("02_queue", "spawn", status="passed", interpreter="CPython 3.11.7", python=python)),
+                                 encoding="utf-8")
+    matrix = build(find_files([tmp_path]), expect=["3.12"])
+    cell = matrix.cell(matrix.columns[0], "02_queue", "spawn")
+    assert (cell.status, cell.diagnosis) == ("error", f"{file[6:-4]} was to run Python 3.12 but ran CPython 3.11.7")
+    assert not matrix.ok
+    (tmp_path / file).write_text(suite(case("02_queue", "spawn", status="passed", interpreter="CPython 3.12.1", python=python)),
+                                 encoding="utf-8")
+    matrix = build(find_files([tmp_path]), expect=["3.12"])
+    assert matrix.cell(matrix.columns[0], "02_queue", "spawn").status == "passed"
+    assert matrix.columns[0].expected and not matrix.ok  # 3.12's other cells did not run
+
+
 def test_the_worst_outcome_of_a_cell_wins(tmp_path):
-    (tmp_path / "junit.a.xml").write_text(suite(case("02_queue", "fork")), encoding="utf-8")
-    (tmp_path / "junit.b.xml").write_text(suite(case("02_queue", "fork", '<failure message="Failed: 02_queue under fork on CPython 3.12.1: stdout is wrong">...</failure>')), encoding="utf-8")
+    (tmp_path / "junit.a.xml").write_text(suite(case("02_queue", "fork", status="passed")), encoding="utf-8")
+    failure = '<failure message="Failed: 02_queue under fork on CPython 3.12.1: stdout is wrong">...</failure>'
+    (tmp_path / "junit.b.xml").write_text(suite(case("02_queue", "fork", failure, status="failed", claim="output", diagnosis="stdout is wrong")),
+                                          encoding="utf-8")
     matrix = build(find_files([tmp_path]))
     cell = matrix.cell(matrix.columns[0], "02_queue", "fork")
-    assert (cell.status, cell.diagnosis, Path(cell.source).name) == ("failed", "stdout is wrong", "junit.b.xml")
+    assert (cell.status, cell.claim, cell.diagnosis, Path(cell.source).name) == ("failed", "output", "stdout is wrong", "junit.b.xml")
 
 
 def test_a_test_that_could_not_run_is_an_error(tmp_path):
@@ -165,20 +214,22 @@ def test_a_test_that_could_not_run_is_an_error(tmp_path):
     assert not matrix.ok
 
 
-def test_platform_without_the_method_from_skips_alone(tmp_path):
-    """A file whose every case was skipped has no properties; the skip reason names the platform."""
-    reason = "start method fork is not available on win32 (CPython 3.12.1)"
-    (tmp_path / "junit.windows.xml").write_text(
-        suite(f'<testcase classname="tests.test_claims" name="test_claims[02_queue-fork]"><skipped type="pytest.skip" message="{reason}">x</skipped></testcase>', props=False),
-        encoding="utf-8")
+def test_a_cell_is_read_from_its_properties_not_its_wording(tmp_path):
+    """The status and reason come from the data the harness recorded, whatever the messages say."""
+    skipped = '<skipped type="pytest.skip" message="any wording at all">x</skipped>'
+    (tmp_path / "junit.windows.xml").write_text(suite(
+        case("02_queue", "fork", skipped, platform="win32", status="not_available", diagnosis="fork: not on Windows")
+        + case("02_queue", "spawn", '<failure message="Failed: anything">x</failure>', platform="win32", status="timed_out",
+               claim="timeout", diagnosis="timed out after 60 s")
+        + '<testcase classname="tests.test_pinned" name="test_claims[02_queue-spawn]"/>'), encoding="utf-8")  # not a cell: no properties
     matrix = build(find_files([tmp_path]))
     assert [c.title for c in matrix.columns] == ["CPython 3.12.1 on win32"]
-    cell = matrix.cell(matrix.columns[0], "02_queue", "fork")
-    assert (cell.status, cell.diagnosis) == ("not_available", reason)
-    assert matrix.ok
+    fork, spawn = (matrix.cell(matrix.columns[0], "02_queue", m) for m in ("fork", "spawn"))
+    assert (fork.status, fork.diagnosis) == ("not_available", "fork: not on Windows")
+    assert (spawn.status, spawn.claim, spawn.diagnosis) == ("timed_out", "timeout", "timed out after 60 s")
 
 
-NOT_CLAIMS = suite('<testcase classname="tests.test_pinned" name="test_pins_cover_exactly_the_examples"/>', props=False)
+NOT_CLAIMS = suite('<testcase classname="tests.test_pinned" name="test_pins_cover_exactly_the_examples"/>')
 
 
 @pytest.mark.parametrize(("content", "error"), [
@@ -216,12 +267,22 @@ def test_unusable_folder_is_a_one_line_error(tmp_path, name):
     assert (done.returncode, done.stderr) == (2, f"report: error: {expected}\n")
 
 
+def test_timeline_on_request(results, tmp_path):
+    """--timeline draws the named cells' runs too (all of them with `all`), passed ones included."""
+    page = tmp_path / "matrix.html"
+    assert report(results, "--html", page, "--timeline", "03_lock-spawn").returncode == 1
+    assert re.search(r'<h3 id="timeline-\d+">03_lock under spawn on .*: passed</h3><svg', page.read_text(encoding="utf-8"))
+    assert report(results, "--html", page, "--timeline", "all").returncode == 1
+    drawn = page.read_text(encoding="utf-8").count('<svg class="timeline"')
+    assert drawn == sum(1 for f in results.glob("traces/*/*.json"))
+
+
 def test_help_documents_the_cli_and_exit_status(capsys):
     with pytest.raises(SystemExit) as exited:
         main(["--help"])
     assert exited.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    for words in ("--expect NAME,...", "--markdown FILE", "--json FILE", "--html FILE", "default: results/",
+    for words in ("--expect NAME,...", "--markdown FILE", "--json FILE", "--html FILE", "--timeline CELL,...", "default: results/",
                   "Exit status: 0 when no cell failed; 1 when a cell failed"):
         assert words in text
 
@@ -243,6 +304,9 @@ probe.textContent = JSON.stringify({
   failure_outputs: document.querySelectorAll('td.failed details pre').length,
   table_width: table.getBoundingClientRect().width,
   resources: performance.getEntriesByType('resource').length,
+  timelines: document.querySelectorAll('svg.timeline').length,
+  bad_cells: document.querySelectorAll('td.failed, td.timed_out').length,
+  timeline_lanes: document.querySelector('svg.timeline') ? document.querySelector('svg.timeline').querySelectorAll('rect.process').length : 0,
 });
 document.body.append(probe);
 </script>"""
@@ -276,7 +340,8 @@ def test_html_page_renders_in_chromium(results, tmp_path, chromium):
     assert seen["failed_background"] == "rgb({}, {}, {})".format(*FAILED_RGB)
     assert seen["not_run_background"] != seen["failed_background"]
     assert seen["rows"] == len(EXAMPLES) * len(START_METHODS)
-    assert seen["headers"][:2] == ["example", "method"] and seen["headers"][2].split("\n")[:2] == [INFO["name"], sys.platform]
+    assert seen["headers"][:2] == ["example", "method"] and seen["headers"][2].split("\n")[:2] == [INFO["name"], PLATFORM]
+    assert seen["timelines"] == seen["bad_cells"] and seen["timeline_lanes"] >= 2
     assert seen["failure_outputs"] == (3 if has_forkserver() else 2)
     assert 0 < seen["table_width"] <= 1400
     assert seen["resources"] == 0, "the page loaded something"

@@ -1,4 +1,4 @@
-"""tox.ini's env_list is the one list of Python versions; the other places that name versions must
+"""tox.ini's `pythons` label is the one list of Python versions; the other places that name versions must
 agree with it: every compose.yaml target runs a version from it, and the CI workflows run every
 version in it, each free-threaded build from 3.14 on, and the next Python as a pre-release.
 
@@ -7,16 +7,15 @@ removed or added in one place, to show that it fails when they drift.
 """
 from __future__ import annotations
 
-import configparser
-import itertools
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import ROOT
 from harness import compose_targets
+from harness.plugin import ROOT
+from harness.pythons import expand, labels
 
 TOX_INI = ROOT / "tox.ini"
 COMPOSE = ROOT / "compose.yaml"
@@ -25,30 +24,9 @@ PYTHON_ENV = re.compile(r"(?P<cpython>3\.(?P<minor>\d+))(?P<t>t?)|pypy3(\.\d+)?"
 FREE_THREADED_FROM = 14  # 3.14: the first release where the free-threaded build is supported (PEP 779)
 
 
-def expand(env_list: str) -> list[str]:
-    """tox's generative env list: `3.1{0-5}, pypy3` -> 3.10 ... 3.15, pypy3 (ranges and comma lists)."""
-    envs = []
-    for item in re.split(r",(?![^{]*\})|\n", env_list):
-        item = item.strip()
-        if not item:
-            continue
-        parts = []
-        for literal, group in re.findall(r"([^{]*)(?:\{([^}]*)\})?", item):
-            parts.append([literal])
-            if group:
-                choices = []
-                for choice in group.split(","):
-                    low, dash, high = choice.strip().partition("-")
-                    choices += [str(n) for n in range(int(low), int(high) + 1)] if dash and low.isdigit() and high.isdigit() else [choice.strip()]
-                parts.append(choices)
-        envs += ["".join(combo) for combo in itertools.product(*parts)]
-    return envs
-
-
 def tox_versions(text: str) -> set[str]:
-    config = configparser.ConfigParser(interpolation=None)
-    config.read_string(text)
-    return {env for env in expand(config["tox"]["env_list"]) if PYTHON_ENV.fullmatch(env)}
+    """The Python versions of tox.ini's `pythons` label."""
+    return {env for env in labels(text).get("pythons", []) if PYTHON_ENV.fullmatch(env)}
 
 
 def compose_versions(text: str | None) -> dict[str, str] | None:
@@ -80,9 +58,9 @@ def disagreements(tox_ini: str, compose: str | None, workflow: str) -> list[str]
         problems += [f"compose.yaml: {line}" for line in str(broken).splitlines()]
     for service, version in sorted(versions.items()):
         if version not in tox:
-            problems.append(f"compose.yaml: target {service} runs {version}, which tox.ini's env_list lacks")
+            problems.append(f"compose.yaml: target {service} runs {version}, which tox.ini's pythons lack")
     for env in sorted(tox - ran):
-        problems.append(f"tox.ini: {env} is in env_list but not in the workflows' matrix (_tests.yml)")
+        problems.append(f"tox.ini: {env} is in tox.ini's pythons but not in the workflows' matrix (_tests.yml)")
     minors = sorted(int(m["minor"]) for env in tox if (m := PYTHON_ENV.fullmatch(env)) and m["cpython"])
     for minor in minors:
         if minor >= FREE_THREADED_FROM and f"3.{minor}t" not in ran:
@@ -94,7 +72,7 @@ def disagreements(tox_ini: str, compose: str | None, workflow: str) -> list[str]
     for env in sorted(ran - tox - prerelease):
         match = PYTHON_ENV.fullmatch(env)
         if not (match and match["t"] and match["cpython"] in tox):
-            problems.append(f"_tests.yml: runs {env}, which tox.ini's env_list lacks")
+            problems.append(f"_tests.yml: runs {env}, which tox.ini's pythons lack")
     return problems
 
 
@@ -107,8 +85,9 @@ def test_the_versions_agree():
     assert disagreements(read(TOX_INI), read(COMPOSE), read(MATRIX_WORKFLOW)) == []
 
 
-def test_expand_is_toxs_env_list():
+def test_expand_is_toxs_generative_list():
     assert expand("3.1{0-5}, pypy3, selftest") == ["3.10", "3.11", "3.12", "3.13", "3.14", "3.15", "pypy3", "selftest"]
+    assert labels("[tox]\nlabels =\n    pythons = 3.1{0-1}, pypy3\n    other = a\n") == {"pythons": ["3.10", "3.11", "pypy3"], "other": ["a"]}
     assert expand("3.{9,10}, lint\n  report") == ["3.9", "3.10", "lint", "report"]
 
 
@@ -126,7 +105,7 @@ services:
   bookworm-3.11: {build: {context: docker, args: {SUITE: bookworm, PYTHON: python3.11}}}
   sid-pypy3: {build: {context: docker, args: {SUITE: sid, PYTHON: pypy3}}}
   all-targets:
-    build: {context: docker, target: base, args: {SUITE: bookworm}}
+    build: {context: docker, target: base}
     depends_on:
       bookworm-3.11: {condition: service_completed_successfully}
       sid-pypy3: {condition: service_completed_successfully}
@@ -139,13 +118,13 @@ def edit(text: str, old: str, new: str) -> str:
 
 
 @pytest.mark.parametrize(("where", "old", "new", "problem"), [
-    ("tox", "3.1{0-5}", "3.10, 3.1{2-5}", "target bookworm-3.11 runs 3.11, which tox.ini's env_list lacks"),
-    ("tox", "3.1{0-5}", "3.1{1-5}", "_tests.yml: runs 3.10, which tox.ini's env_list lacks"),
-    ("tox", "3.1{0-5}", "3.1{0-5}, 3.9", "3.9 is in env_list but not in the workflows' matrix"),
+    ("tox", "3.1{0-5}", "3.10, 3.1{2-5}", "target bookworm-3.11 runs 3.11, which tox.ini's pythons lack"),
+    ("tox", "3.1{0-5}", "3.1{1-5}", "_tests.yml: runs 3.10, which tox.ini's pythons lack"),
+    ("tox", "3.1{0-5}", "3.1{0-5}, 3.9", "3.9 is in tox.ini's pythons but not in the workflows' matrix"),
     ("tox", "3.1{0-5}", "3.1{0-6}", "the pre-release entry should be the next Python, 3.17"),
     ("tox", "3.1{0-5}", "3.1{0-6}", "the free-threaded build 3.16t is not in the matrix"),
-    ("workflow", '"3.13", ', "", "3.13 is in env_list but not in the workflows' matrix"),
-    ("workflow", '["3.10", ', "[", "3.10 is in env_list but not in the workflows' matrix"),
+    ("workflow", '"3.13", ', "", "3.13 is in tox.ini's pythons but not in the workflows' matrix"),
+    ("workflow", '["3.10", ', "[", "3.10 is in tox.ini's pythons but not in the workflows' matrix"),
     ("workflow", '"3.15t", ', "", "the free-threaded build 3.15t is not in the matrix"),
     ("workflow", "prerelease: true", "prerelease: false", "not missing"),
 ], ids=["tox-drops-3.11", "tox-drops-3.10", "tox-adds-3.9", "next-moves", "free-threaded-3.16t",
@@ -168,7 +147,7 @@ def test_compose_target_for_a_python_tox_lacks_is_caught():
     # The target and its line in all-targets, renamed together: the file keeps the rule.
     compose = SAMPLE_COMPOSE.replace("sid-pypy3", "sid-3.9").replace("PYTHON: pypy3", "PYTHON: python3.9")
     problems = compose_problems(compose)
-    assert "compose.yaml: target sid-3.9 runs 3.9, which tox.ini's env_list lacks" in problems, problems
+    assert "compose.yaml: target sid-3.9 runs 3.9, which tox.ini's pythons lack" in problems, problems
 
 
 def test_compose_file_that_breaks_the_target_rule_is_caught():

@@ -1,12 +1,19 @@
-"""The GitHub Actions workflows are valid and hardened, and the README's badges point at them.
+"""The GitHub Actions workflows are valid and hardened, their structure holds, and the README's
+badges point at them.
 
 Offline, as everything here: check-jsonschema validates each file against its bundled copy of the
 workflow schema, zizmor audits them with `--offline`, and `policy()` holds the rules neither tool
-enforces (pins with version comments, commented grants, timeouts, ...). Each check is also run on
-a broken copy, to show that it can fail.
+enforces (pins with version comments, commented grants, timeouts, bash, the Python that runs tox
+named in one file, ...). The structure: the four badge workflows run on main, ci.yml runs the same
+jobs for a pull request, and its `alls-green` job needs every other one. Each check is also run on
+a broken copy, to show that it can fail; the broken copies take the pins from the workflows, so a
+new release of an action changes the workflows only.
 """
 from __future__ import annotations
 
+import configparser
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -17,13 +24,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT
+from harness.plugin import ROOT
+from test_versions_agree import tox_versions
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 REUSABLE = WORKFLOWS / "_tests.yml"
-# One badge per platform, each a workflow of its own; linux, macos and windows call _tests.yml.
+# One badge per platform, each a workflow of its own that runs on main: linux, macos and windows
+# call _tests.yml, containers calls _containers.yml. ci.yml calls them all for a pull request.
 BADGES = {"Linux": "linux.yml", "macOS": "macos.yml", "Windows": "windows.yml", "containers": "containers.yml"}
 CALLERS = ("linux.yml", "macos.yml", "windows.yml")
+CI = WORKFLOWS / "ci.yml"
+ALLS_GREEN = "alls-green"
+TOX_INI = ROOT / "tox.ini"
+# The Python that runs tox: read by setup-python (python-version-file) and tox (base_python_file).
+VERSION_FILE = ".python-version-default"
 PIN = re.compile(r"uses: (?P<action>[\w.-]+/[\w./-]+)@(?P<ref>\S+)(?P<comment>.*)")
 SHA_PIN = re.compile(r"[0-9a-f]{40}")
 VERSION_COMMENT = re.compile(r"\s+# v\d+\.\d+\.\d+$")
@@ -78,23 +92,120 @@ def policy(path: Path) -> list[str]:
         problems.append(f"{path.name}: top-level `permissions: {{}}` missing (each job grants only what it needs)")
     triggers = data["on"] if isinstance(data["on"], dict) else {}
     if "workflow_call" not in triggers:
-        if not {"schedule", "workflow_dispatch"} <= set(triggers):
-            problems.append(f"{path.name}: needs a weekly `schedule` and `workflow_dispatch`")
+        # The pull-request workflow (ci.yml) runs every job for a pull request; the badge
+        # workflows run the same jobs on main. A workflow on both would run each job twice.
+        if "pull_request" in triggers and set(triggers) != {"pull_request"}:
+            problems.append(f"{path.name}: runs on pull requests and on {', '.join(sorted(set(triggers) - {'pull_request'}))}: "
+                            "the pull-request workflow runs on nothing else, the badge workflows never on pull requests")
+        if "pull_request" not in triggers and not ({"schedule", "workflow_dispatch"} <= set(triggers)
+                                                   and (triggers.get("push") or {}).get("branches") == ["main"]):
+            problems.append(f"{path.name}: a badge workflow runs on push to main, a weekly `schedule` and `workflow_dispatch`")
         concurrency = data.get("concurrency") or {}
         if concurrency.get("cancel-in-progress") is not True or "github.ref" not in str(concurrency.get("group")):
             problems.append(f"{path.name}: `concurrency` keyed on PR number or ref, with cancel-in-progress")
     for name, job in data.get("jobs", {}).items():
         if "uses" not in job and "timeout-minutes" not in job:
             problems.append(f"{path.name}: job {name} has no timeout-minutes")
+        if "steps" in job and ((job.get("defaults") or {}).get("run") or {}).get("shell") != "bash":
+            problems.append(f"{path.name}: job {name}: needs `defaults: run: shell: bash` (one shell on every OS, with pipefail)")
         if "strategy" in job and job["strategy"].get("fail-fast") is not False:
             problems.append(f"{path.name}: job {name}: strategy needs `fail-fast: false`")
+        # A matrix row's `python` names an interpreter whose tox env is not its version (pypy3.11
+        # for pypy3); a CPython version there would be one more copy of .python-version-default's.
+        for row in ((job.get("strategy") or {}).get("matrix") or {}).get("include", []):
+            if re.fullmatch(r"3\.\d+t?", str(row.get("python", ""))):
+                problems.append(f"{path.name}: job {name}: matrix row {row} writes out a CPython version; "
+                                f"the env's name, or {VERSION_FILE}, gives it")
         for step in job.get("steps", []):
-            if str(step.get("uses", "")).startswith("actions/checkout@") and (step.get("with") or {}).get("persist-credentials") is not False:
+            uses, given = str(step.get("uses", "")), step.get("with") or {}
+            if uses.startswith("actions/checkout@") and given.get("persist-credentials") is not False:
                 problems.append(f"{path.name}: job {name}: checkout without `persist-credentials: false`")
+            # A Python version is either the matrix's (the Python under test) or the one in
+            # .python-version-default (the Python that runs tox): never written out here.
+            if uses.startswith("actions/setup-python@") and (
+                    "${{" not in str(given.get("python-version", "${{"))
+                    or ("python-version" not in given and given.get("python-version-file") != VERSION_FILE)):
+                problems.append(f"{path.name}: job {name}: setup-python step {step.get('name', '')!r} names its Python neither "
+                                f"from the matrix nor with `python-version-file: {VERSION_FILE}`")
             if "${{" in str(step.get("run", "")):
                 problems.append(f"{path.name}: job {name}: step {step.get('name', step['run'][:30])!r} has `${{{{ }}}}` "
                                 "inside `run:`; pass the value through `env:`")
     return problems
+
+
+def alls_green_problems(path: Path) -> list[str]:
+    """The pull-request workflow's one required check: a job that needs every other job and runs
+    whatever they did (`if: always()`), so that it is green only when each of them is."""
+    jobs = load(path)["jobs"]
+    if ALLS_GREEN not in jobs:
+        return [f"{path.name}: no `{ALLS_GREEN}` job"]
+    job, problems = jobs[ALLS_GREEN], []
+    needs = job.get("needs", [])
+    needs = {needs} if isinstance(needs, str) else set(needs)
+    if missing := sorted(set(jobs) - {ALLS_GREEN} - needs):
+        problems.append(f"{path.name}: `{ALLS_GREEN}` does not need {', '.join(missing)}: it would pass while they fail")
+    if str(job.get("if", "")).replace(" ", "") not in ("always()", "${{always()}}"):
+        problems.append(f"{path.name}: `{ALLS_GREEN}` needs `if: always()`: a failed job would skip it, and a skipped check passes")
+    return problems
+
+
+def calls(path: Path) -> list[tuple[str, dict]]:
+    """The reusable workflows a workflow calls, each with its inputs."""
+    return [(job["uses"], job.get("with") or {}) for job in load(path)["jobs"].values() if "uses" in job]
+
+
+def ci_coverage_problems(ci: Path, badges: list[Path]) -> list[str]:
+    """ci.yml runs, for a pull request, every job that a badge shows for main: same call, same inputs."""
+    in_ci = calls(ci)
+    return [f"{ci.name} does not call {uses} with {given} as {badge.name} does: a pull request would skip that job"
+            for badge in badges for uses, given in calls(badge) if (uses, given) not in in_ci]
+
+
+def pins(paths: list[Path]) -> dict[str, set[str]]:
+    """{action: {`SHA # vX.Y.Z`, ...}} over the given workflows."""
+    found: dict[str, set[str]] = {}
+    for path in paths:
+        for pin in PIN.finditer(path.read_text(encoding="utf-8")):
+            if not pin["action"].startswith("./"):
+                found.setdefault(pin["action"], set()).add(f"{pin['ref']}{pin['comment']}")
+    return found
+
+
+def pin_of(action: str, path: Path = REUSABLE) -> tuple[str, str]:
+    """(`action@SHA # vX.Y.Z` as written in PATH, the tag it names: `vX`), for broken copies that follow the pins."""
+    pin = next(p for p in PIN.finditer(path.read_text(encoding="utf-8")) if p["action"] == action)
+    return pin[0].removeprefix("uses: "), pin["comment"].split("#")[1].strip().split(".")[0]
+
+
+def tox_python_problems(tox_ini: str, version_file: str) -> list[str]:
+    """The Python that runs tox is named once, in .python-version-default, and tox reads that file:
+    one version line (setup-python would install every line), a version of tox.ini's pythons,
+    `base_python_file` on [testenv], and no base_python that would bypass it."""
+    lines = [line.strip() for line in version_file.splitlines() if line.strip() and not line.startswith("#")]
+    problems = []
+    if len(lines) != 1 or lines[0] not in tox_versions(tox_ini):
+        problems.append(f"{VERSION_FILE}: needs one version line, a version of tox.ini's pythons, not {lines}")
+    config = configparser.ConfigParser(interpolation=None)
+    config.read_string(tox_ini)
+    if config.get("testenv", "base_python_file", fallback=None) != VERSION_FILE:
+        problems.append(f"tox.ini: [testenv] needs `base_python_file = {VERSION_FILE}`")
+    for section in config.sections():
+        if {"base_python", "basepython"} & set(config[section]):
+            problems.append(f"tox.ini: [{section}] sets base_python, which bypasses {VERSION_FILE}")
+    return problems
+
+
+TOX_REQUIREMENT = re.compile(r"tox>=[\d.]+")
+
+
+def tox_requirement_problems(tox_ini: str, texts: dict[str, str]) -> list[str]:
+    """CI, .ci/run and the README's set-up install the tox that tox.ini requires (an older one
+    would first provision the required one into .tox)."""
+    config = configparser.ConfigParser(interpolation=None)
+    config.read_string(tox_ini)
+    required = config["tox"]["requires"].strip()
+    return [f"{name} installs {found}, tox.ini requires {required}"
+            for name, text in texts.items() for found in TOX_REQUIREMENT.findall(text) if found != required]
 
 
 def badge_problems(readme: str, workflows: Path = WORKFLOWS) -> list[str]:
@@ -123,7 +234,7 @@ def badge_problems(readme: str, workflows: Path = WORKFLOWS) -> list[str]:
 
 
 def test_the_workflows_are_the_expected_ones():
-    assert [p.name for p in workflow_files()] == sorted(["_tests.yml", *BADGES.values()])
+    assert [p.name for p in workflow_files()] == sorted(["_tests.yml", "_containers.yml", CI.name, *BADGES.values()])
 
 
 def test_workflows_match_the_schema():
@@ -153,11 +264,46 @@ def test_each_platform_runs_on_its_own_runner():
         "linux.yml": "ubuntu", "macos.yml": "macos", "windows.yml": "windows"}
 
 
-def test_the_containers_job_is_bootstrap_then_compose_up():
-    # Generic on purpose: compose.yaml, not the workflow, lists the targets.
-    runs = [step.get("run", "") for job in load(WORKFLOWS / "containers.yml")["jobs"].values() for step in job["steps"]]
-    assert any("docker/bootstrap-images" in run for run in runs)
-    assert any(run.strip() == "docker compose up" for run in runs)
+def containers_job_problems(path: Path) -> list[str]:
+    """Generic on purpose: compose.yaml, not the workflow, lists the targets, and `docker compose up`
+    pulls the official Debian images it names; nothing is bootstrapped here. So: checkout, compose
+    up, upload the JUnit files (then the summary table), and no set-up of base images."""
+    steps = [step for job in load(path)["jobs"].values() for step in job["steps"]]
+    kinds = [step["uses"].split("@")[0] if "uses" in step else step["run"].strip() for step in steps]
+    problems = []
+    if kinds[:3] != ["actions/checkout", "docker compose up", "actions/upload-artifact"]:
+        problems.append(f"{path.name}: starts {kinds[:3]}, not checkout, `docker compose up`, upload")
+    commands = [line for kind in kinds for line in kind.splitlines() if not line.lstrip().startswith("#")]
+    problems += [f"{path.name}: `{line.strip()}`: the base images are pulled, not built here" for line in commands
+                 if re.search(r"bootstrap|sudo|apt-get", line)]
+    return problems
+
+
+def test_the_containers_job_is_compose_up():
+    assert [job["uses"] for job in load(WORKFLOWS / "containers.yml")["jobs"].values()] == ["./.github/workflows/_containers.yml"]
+    assert containers_job_problems(WORKFLOWS / "_containers.yml") == []
+
+
+def test_alls_green_needs_every_other_job():
+    assert alls_green_problems(CI) == []
+
+
+def test_ci_runs_every_job_the_badges_show():
+    assert ci_coverage_problems(CI, [WORKFLOWS / name for name in BADGES.values()]) == []
+
+
+def test_each_action_has_one_pin():
+    assert {action: refs for action, refs in pins(workflow_files()).items() if len(refs) > 1} == {}
+
+
+def test_the_python_that_runs_tox_is_named_once():
+    assert tox_python_problems(TOX_INI.read_text(encoding="utf-8"), (ROOT / VERSION_FILE).read_text(encoding="utf-8")) == []
+
+
+def test_everything_installs_the_tox_that_tox_ini_requires():
+    texts = {p.name: p.read_text(encoding="utf-8") for p in [*workflow_files(), ROOT / "README.md", ROOT / ".ci" / "run"]}
+    assert tox_requirement_problems(TOX_INI.read_text(encoding="utf-8"), texts) == []
+    assert sum(len(TOX_REQUIREMENT.findall(text)) for text in texts.values()) >= 5  # the check found the installs
 
 
 def test_badges():
@@ -171,10 +317,15 @@ def broken_copy(tmp_path: Path, old: str, new: str, source: Path = REUSABLE) -> 
     text = source.read_text(encoding="utf-8")
     assert old in text, f"{source.name} no longer contains {old!r}: update this test"
     folder = tmp_path / ".github" / "workflows"
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     copy = folder / source.name
     copy.write_text(text.replace(old, new, 1), encoding="utf-8")
     return copy
+
+
+# The checkout pin as the workflows write it (`actions/checkout@SHA # vX.Y.Z`) and its major tag.
+CHECKOUT, CHECKOUT_MAJOR = pin_of("actions/checkout")
+CHECKOUT_SHA_AND_COMMENT = CHECKOUT.removeprefix("actions/checkout")
 
 
 def test_schema_check_rejects_an_unknown_key(tmp_path):
@@ -186,11 +337,11 @@ def test_schema_check_rejects_an_unknown_key(tmp_path):
 
 BROKEN = {
     # audit zizmor reports: (workflow, text in it, its broken replacement)
-    "unpinned-uses": ("_tests.yml", "actions/checkout@de0fac2e4500dabe0009e67214ff5f5447ce83dd # v6.0.2", "actions/checkout@v6"),
+    "unpinned-uses": ("_tests.yml", CHECKOUT, f"actions/checkout@{CHECKOUT_MAJOR}"),
     "template-injection": ("_tests.yml", '-e "$TOX_ENV"', "-e ${{ github.event.pull_request.title }}"),
     "artipacked": ("_tests.yml", "        with:\n          persist-credentials: false\n", ""),
-    # (In the reusable workflow the caller's grants cap the job's, so it takes a caller to show it.)
-    "excessive-permissions": ("containers.yml", "    permissions:\n      contents: read  # actions/checkout reads the repository; nothing else is needed\n",
+    # (In a reusable workflow the caller's grants cap the job's, so it takes a caller to show it.)
+    "excessive-permissions": ("ci.yml", "    permissions:\n      contents: read  # actions/checkout reads the repository; nothing else is needed\n",
                               "    permissions: write-all\n"),
 }
 
@@ -204,27 +355,128 @@ def test_zizmor_rejects(tmp_path, audit):
 
 
 @pytest.mark.parametrize(("old", "new", "problem"), [
-    ("@de0fac2e4500dabe0009e67214ff5f5447ce83dd # v6.0.2", "@de0fac2e4500dabe0009e67214ff5f5447ce83dd", "not pinned"),
-    ("@de0fac2e4500dabe0009e67214ff5f5447ce83dd # v6.0.2", "@v6 # v6.0.2", "not pinned"),
+    (CHECKOUT_SHA_AND_COMMENT, CHECKOUT_SHA_AND_COMMENT.split(" #")[0], "not pinned"),
+    (CHECKOUT_SHA_AND_COMMENT, f"@{CHECKOUT_MAJOR} #{CHECKOUT_SHA_AND_COMMENT.split('#')[1]}", "not pinned"),
     ("contents: read  # actions/checkout", "contents: read  ", "without a comment"),
     ("permissions: {}", "permissions: read-all", "top-level `permissions: {}`"),
     ("timeout-minutes: 20", "", "no timeout-minutes"),
     ("fail-fast: false", "fail-fast: true", "fail-fast: false"),
     ("persist-credentials: false", "persist-credentials: true", "persist-credentials"),
     ('-e "$TOX_ENV"', "-e ${{ matrix.tox-env }}", "inside `run:`"),
-], ids=["no-version-comment", "tag", "uncommented-grant", "permissions", "timeout", "fail-fast", "credentials", "expression-in-run"])
+    ("shell: bash", "shell: pwsh", "shell: bash"),
+    (f"python-version-file: {VERSION_FILE}", 'python-version: "3.13"', "names its Python neither"),
+    (f"python-version-file: {VERSION_FILE}", "python-version-file: .python-version", "names its Python neither"),
+    ("        include:\n", '        include:\n          - tox-env: selftest\n            python: "3.13"\n', "writes out a CPython version"),
+], ids=["no-version-comment", "tag", "uncommented-grant", "permissions", "timeout", "fail-fast", "credentials", "expression-in-run",
+        "not-bash", "python-written-out", "other-version-file", "python-in-matrix"])
 def test_policy_rejects(tmp_path, old, new, problem):
     problems = policy(broken_copy(tmp_path, old, new))
     assert any(problem in p for p in problems), problems
 
 
-@pytest.mark.parametrize(("old", "new", "problem"), [
-    ("cancel-in-progress: true", "cancel-in-progress: false", "concurrency"),
-    ("  workflow_dispatch:\n", "", "workflow_dispatch"),
-], ids=["concurrency", "no-dispatch"])
-def test_policy_rejects_a_caller(tmp_path, old, new, problem):
-    problems = policy(broken_copy(tmp_path, old, new, source=WORKFLOWS / "linux.yml"))
+@pytest.mark.parametrize(("source", "old", "new", "problem"), [
+    ("linux.yml", "cancel-in-progress: true", "cancel-in-progress: false", "concurrency"),
+    ("linux.yml", "  workflow_dispatch:\n", "", "a badge workflow runs on push to main"),
+    ("linux.yml", "branches: [main]", "branches: [main, dev]", "a badge workflow runs on push to main"),
+    # A badge workflow that also ran for pull requests would run every job of ci.yml a second time.
+    ("linux.yml", "\non:\n", "\non:\n  pull_request:\n", "runs on pull requests and on push, schedule, workflow_dispatch"),
+    ("ci.yml", "\non:\n", "\non:\n  push:\n", "runs on pull requests and on push"),
+], ids=["concurrency", "no-dispatch", "not-main", "badge-on-pull-requests", "ci-on-push"])
+def test_policy_rejects_a_caller(tmp_path, source, old, new, problem):
+    problems = policy(broken_copy(tmp_path, old, new, source=WORKFLOWS / source))
     assert any(problem in p for p in problems), problems
+
+
+@pytest.mark.parametrize(("old", "new", "problem"), [
+    ("needs: [lint, linux, macos, windows, containers]", "needs: [lint, linux, windows, containers]", "does not need macos"),
+    ("needs: [lint, linux, macos, windows, containers]", "needs: linux", "does not need containers, lint, macos, windows"),
+    # A new job that alls-green does not wait for.
+    ("jobs:\n", "jobs:\n  docs:\n    uses: ./.github/workflows/_tests.yml\n", "does not need docs"),
+    ("    if: always()\n", "", "needs `if: always()`"),
+    ("    if: always()\n", "    if: success()\n", "needs `if: always()`"),
+    ("  alls-green:\n", "  all-green:\n", "no `alls-green` job"),
+], ids=["drops-one", "needs-one", "new-job", "no-always", "success-only", "renamed"])
+def test_alls_green_check_rejects(tmp_path, old, new, problem):
+    problems = alls_green_problems(broken_copy(tmp_path, old, new, source=CI))
+    assert any(problem in p for p in problems), problems
+
+
+# alls-green runs on ubuntu-latest; Windows has no `python3` command to run its step with.
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="alls-green's step runs on Linux (bash, python3)")
+
+
+def run_alls_green(needs: dict[str, str]) -> subprocess.CompletedProcess:
+    """alls-green's step as the runner runs it (bash -eo pipefail, python3 on PATH), given the jobs' results."""
+    step = load(CI)["jobs"][ALLS_GREEN]["steps"][-1]
+    assert set(step["env"]) == {"NEEDS"}, "the step reads the jobs' results from NEEDS only"
+    results = json.dumps({job: {"result": result, "outputs": {}} for job, result in needs.items()})
+    # python3 from this interpreter's folder first: a tox env's, as the runner's is on its PATH.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+                          env={**os.environ, "NEEDS": results, "PATH": path}, capture_output=True, text=True, timeout=60)
+
+
+@posix_only
+def test_alls_green_passes_when_every_job_succeeded():
+    result = run_alls_green({"lint": "success", "linux": "success", "containers": "success"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 of 3 jobs succeeded" in result.stdout
+
+
+@posix_only
+@pytest.mark.parametrize("result", ["failure", "cancelled", "skipped"])
+def test_alls_green_fails_when_one_job_did_not_succeed(result):
+    run = run_alls_green({"lint": "success", "macos": result, "containers": "success"})
+    assert run.returncode == 1
+    assert f"::error title=Not all jobs succeeded::macos: {result}" in run.stdout
+
+
+@posix_only
+def test_alls_green_fails_with_no_jobs():
+    assert run_alls_green({}).returncode == 1
+
+
+def test_ci_coverage_check_rejects_a_missing_platform(tmp_path):
+    copy = broken_copy(tmp_path, "runner: macos-latest", "runner: macos-15", source=CI)
+    problems = ci_coverage_problems(copy, [WORKFLOWS / "macos.yml"])
+    assert any("does not call ./.github/workflows/_tests.yml with {'runner': 'macos-latest'" in p for p in problems), problems
+    copy = broken_copy(tmp_path, "    uses: ./.github/workflows/_containers.yml\n", "    uses: ./.github/workflows/_tests.yml\n", source=CI)
+    assert ci_coverage_problems(copy, [WORKFLOWS / "containers.yml"]), "ci.yml without the containers job passed"
+
+
+@pytest.mark.parametrize(("old", "new", "problem"), [
+    ("      - name: docker compose up\n", "      - run: sudo docker/bootstrap-images\n      - name: docker compose up\n", "starts"),
+    ("        run: docker compose up\n", "        run: docker compose up sid-3.15\n", "starts"),
+    ("          python -m pip install", "          sudo apt-get install -y debootstrap\n          python -m pip install", "`sudo apt-get"),
+], ids=["bootstrap-step", "one-target", "apt-get"])
+def test_containers_job_check_rejects(tmp_path, old, new, problem):
+    problems = containers_job_problems(broken_copy(tmp_path, old, new, source=WORKFLOWS / "_containers.yml"))
+    assert any(problem in p for p in problems), problems
+
+
+def test_pin_check_rejects_two_pins_of_one_action(tmp_path):
+    copy = broken_copy(tmp_path, CHECKOUT_SHA_AND_COMMENT, "@" + "0" * 40 + " #" + CHECKOUT_SHA_AND_COMMENT.split("#")[1], source=CI)
+    assert set(pins([REUSABLE, copy])) >= {"actions/checkout"}
+    assert len(pins([REUSABLE, copy])["actions/checkout"]) == 2
+
+
+@pytest.mark.parametrize(("where", "old", "new", "problem"), [
+    ("file", "\n3.", "\n3.12\n3.", "needs one version line"),
+    ("file", "\n3.", "\n2.", "needs one version line"),
+    ("tox", f"base_python_file = {VERSION_FILE}", "base_python_file = .python-version", "[testenv] needs `base_python_file"),
+    ("tox", "[testenv:report]\n", "[testenv:report]\nbase_python = python3\n", "[testenv:report] sets base_python"),
+], ids=["two-versions", "not-in-env-list", "other-file", "base-python"])
+def test_tox_python_check_rejects(where, old, new, problem):
+    files = {"tox": TOX_INI.read_text(encoding="utf-8"), "file": (ROOT / VERSION_FILE).read_text(encoding="utf-8")}
+    assert old in files[where], f"{old!r} is gone: update this test"
+    files[where] = files[where].replace(old, new, 1)
+    problems = tox_python_problems(files["tox"], files["file"])
+    assert any(problem in p for p in problems), problems
+
+
+def test_tox_requirement_check_rejects_another_version():
+    problems = tox_requirement_problems(TOX_INI.read_text(encoding="utf-8"), {"ci.yml": "pip install 'tox>=4.0'"})
+    assert any(p.startswith("ci.yml installs tox>=4.0, tox.ini requires tox>=") for p in problems), problems
 
 
 @pytest.mark.parametrize(("old", "new", "problem"), [

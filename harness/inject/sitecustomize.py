@@ -8,9 +8,28 @@ sitecustomize, which only matters for crash reporters such as Debian's apport.)
 import os
 import sys
 
-# In a terminal stdout is line-buffered; written to a file it would be block-buffered and each
-# child's output would arrive in one piece at its exit, hiding how the processes interleaved.
-if sys.stdout is not None:
+# HARNESS_EMULATE=win32 or darwin: another platform's start methods, so that the suite's
+# platform-dependent branches run on Linux too (tox -e emulate-windows, emulate-macos).
+_emulate = os.environ.get("HARNESS_EMULATE")
+if _emulate:
+    import multiprocessing.context as _context
+
+    _methods = {"win32": ["spawn"], "darwin": ["spawn", "fork", "forkserver"]}[_emulate]
+    for _name in list(_context._concrete_contexts):
+        if _name not in _methods:
+            del _context._concrete_contexts[_name]  # set_start_method('fork') now fails as there
+    _context._default_context._default_context = _context._concrete_contexts["spawn"]
+    _context.DefaultContext.get_all_start_methods = lambda self: list(_methods)
+    sys.modules["multiprocessing"].get_all_start_methods = _context._default_context.get_all_start_methods
+
+if os.environ.get("HARNESS_EVIDENCE"):
+    # Records what the process does; its stdout is line-buffered as in a terminal.
+    import mp_evidence
+
+    mp_evidence.install()
+elif sys.stdout is not None:
+    # In a terminal stdout is line-buffered; written to a file it would be block-buffered and each
+    # child's output would arrive in one piece at its exit, hiding how the processes interleaved.
     sys.stdout.reconfigure(line_buffering=True, write_through=False)
 
 _method = os.environ.get("HARNESS_START_METHOD")

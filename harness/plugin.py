@@ -1,0 +1,321 @@
+"""The pytest plugin of the harness: options, the example x start-method matrix, and the launcher
+that starts every example run of a session at once.
+
+A test that takes a `run` parameter (a harness.runner.Run, built by `make_run`) gets its `outcome`
+from the launcher: all the session's runs start as soon as collection ends, the slow ones first,
+so the whole matrix takes about as long as its slowest run instead of the sum of them. The outcome
+fixture records each cell as data in the JUnit file (testcase properties: status, broken claim,
+diagnosis, observed start method, a summary of the evidence) and writes the run's timeline in the
+Trace Event Format beside it. Loaded by the repository's root conftest.py.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from harness import pythons
+from harness.claims import EXAMPLES, START_METHODS
+from harness.runner import InterpreterError, Outcome, Run, interpreter_info, platform_label, stop_all
+
+ROOT = Path(__file__).resolve().parent.parent  # the repository
+SHIPPED_EXAMPLES = ROOT / "examples"
+LAUNCHED = pytest.StashKey[dict]()
+PYTHONS = pytest.StashKey[dict]()  # {name: interpreter} the matrix runs the examples under
+TIMEOUTS = pytest.StashKey[dict]()  # {example or "": seconds}
+TRACES = pytest.StashKey[dict]()  # {run: its timeline's file}, for the runs of the matrix
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("examples", "running the article's examples")
+    group.addoption("--examples-dir", type=Path, default=SHIPPED_EXAMPLES, metavar="DIR",
+                    help="check the examples in DIR (same file names) instead of the shipped ones")
+    group.addoption("--python", action="append", metavar="PATH|NAME|all",
+                    help="interpreter that runs the examples, repeatable: a path, a name of tox.ini's `pythons` list "
+                         "(3.12, pypy3, 3.14t: found on PATH or in pyenv), or `all`, every one of them found here; "
+                         "each is a column of its own (default: the one running pytest)")
+    group.addoption("--start-method", action="append", choices=START_METHODS, metavar="METHOD",
+                    help=f"run only these start methods, repeatable (default: all of {', '.join(START_METHODS)})")
+    group.addoption("--example-timeout", action="append", default=[], metavar="[EXAMPLE=]SECONDS",
+                    help="kill a run and its processes after this long (default: 60); EXAMPLE=SECONDS for one example, repeatable")
+    group.addoption("--trace-dir", type=Path, metavar="DIR",
+                    help="write each run's timeline (Trace Event Format) here (default: traces/NAME/ beside --junitxml)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cell(status): the matrix cell's status when it cannot run (not_available, missing)")
+    config.stash[TIMEOUTS] = timeouts(config.option.example_timeout)
+    examples_dir = config.option.examples_dir
+    if not examples_dir.is_dir():
+        raise pytest.UsageError(f"--examples-dir {examples_dir}: no such folder")
+    if not any((examples_dir / f"{name}.py").is_file() for name in EXAMPLES):
+        raise pytest.UsageError(f"--examples-dir {examples_dir}: holds none of {', '.join(f'{n}.py' for n in EXAMPLES)}")
+    config.option.examples_dir = examples_dir.resolve()
+    config.stash[PYTHONS] = chosen = resolve_pythons(config.option.python or [sys.executable])
+    for name, python in chosen.items():
+        try:
+            info = interpreter_info(python)
+        except InterpreterError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        if not pythons.matches(name, info["name"]):
+            raise pytest.UsageError(f"--python {name}: {python} is {info['name']}, not Python {name}")
+    xml = getattr(config.option, "xmlpath", None)
+    if config.option.trace_dir is None and xml:
+        xml = Path(xml)
+        config.option.trace_dir = xml.parent / "traces" / xml.stem.removeprefix("junit.")
+
+
+def timeouts(asked: list[str]) -> dict[str, float]:
+    """--example-timeout 30 --example-timeout 04_pool=5 -> {"": 30.0, "04_pool": 5.0}."""
+    found = {"": 60.0}
+    for spec in asked:
+        example, _, seconds = spec.rpartition("=")
+        if example and example not in EXAMPLES:
+            raise pytest.UsageError(f"--example-timeout {spec}: no example {example!r} (the examples: {', '.join(EXAMPLES)})")
+        try:
+            found[example] = float(seconds)
+        except ValueError:
+            found[example] = 0.0
+        if not found[example] > 0:
+            raise pytest.UsageError(f"--example-timeout {spec}: must be a positive number of seconds")
+    return found
+
+
+def resolve_pythons(asked: list[str]) -> dict[str, str]:
+    """{name: interpreter} for --python: paths as given, names found on PATH or in pyenv, `all`
+    for every name of tox.ini's list found here. A name asked for by itself must be found."""
+    chosen: dict[str, str] = {}
+    for spec in asked:
+        if spec == "all":
+            found = {name: path for name in pythons.listed() if (path := pythons.find(name))}
+            if not found:
+                raise pytest.UsageError(f"--python all: none of tox.ini's pythons ({', '.join(pythons.listed())}) is on this machine")
+            chosen.update(found)
+        elif pythons.NAME.fullmatch(spec):
+            path = pythons.find(spec)
+            if path is None:
+                raise pytest.UsageError(f"--python {spec}: no such Python on PATH or among pyenv's versions")
+            chosen[spec] = path
+        else:
+            chosen[spec] = spec
+    return chosen
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [f"examples: {config.option.examples_dir}"]
+    for name, python in config.stash[PYTHONS].items():
+        info = interpreter_info(python)
+        lines.append(f"python {name}: {info['name']} ({python}) on {platform_label(info)}; "
+                     f"default start method {info['default']}, available: {', '.join(info['methods'])}")
+    if "all" in (config.option.python or []):
+        missing = [name for name in pythons.listed() if name not in config.stash[PYTHONS]]
+        lines.append(f"not on this machine: {', '.join(missing) or 'none'}")
+    return lines
+
+
+def session_python(config: pytest.Config) -> str:
+    """The interpreter of runs that name none (the harness's own test copies): the one asked for,
+    if one was, else the one running pytest."""
+    chosen = list(config.stash[PYTHONS].values())
+    return chosen[0] if len(chosen) == 1 else sys.executable
+
+
+def make_run(config: pytest.Config, example: str, method: str, **how) -> Run:
+    """The one way a Run is built: the session's interpreter and timeout unless given; only the slow
+    examples run at normal priority."""
+    how.setdefault("python", session_python(config))
+    limits = config.stash[TIMEOUTS]
+    how.setdefault("timeout", limits.get(example, limits[""]))
+    return Run(example, method, background=not EXAMPLES[example].slow, **how)
+
+
+def unavailable(config: pytest.Config, method: str, python: str | None = None) -> str | None:
+    """Why this start method cannot run here, or None."""
+    info = interpreter_info(python or session_python(config))
+    if method != "default" and method not in info["methods"]:
+        return f"start method {method} is not available on {platform_label(info)} ({info['name']})"
+    return None
+
+
+def matrix_params(config: pytest.Config) -> list:
+    """One Run per interpreter, example and start method: `03_lock-spawn` (`3.12-03_lock-spawn` when
+    there are several interpreters); a method an interpreter lacks is skipped with the reason, and
+    so is an example missing from --examples-dir."""
+    methods = config.option.start_method or START_METHODS
+    chosen = config.stash[PYTHONS]
+    params = []
+    for name, python in chosen.items():
+        for example in EXAMPLES:
+            script = config.option.examples_dir / f"{example}.py"
+            for method in START_METHODS:
+                if method not in methods:
+                    continue
+                run = make_run(config, example, method, script=script, python=python)
+                marks = []
+                if not script.is_file():
+                    marks = [pytest.mark.skip(reason=f"{config.option.examples_dir} has no {script.name}"), pytest.mark.cell("missing")]
+                elif why := unavailable(config, method, python):
+                    marks = [pytest.mark.skip(reason=why), pytest.mark.cell("not_available")]
+                params.append(pytest.param(run, id=f"{name}-{run.id}" if len(chosen) > 1 else run.id, marks=marks))
+    return params
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "matrix_run" in metafunc.fixturenames:
+        metafunc.parametrize("run", matrix_params(metafunc.config))
+
+
+def cell_properties(config: pytest.Config, run: Run) -> list[tuple[str, str]]:
+    info = interpreter_info(run.python)
+    name = next((name for name, python in config.stash[PYTHONS].items() if python == run.python), run.python)
+    return [("example", run.example), ("start_method", run.method), ("python", name), ("interpreter", info["name"]),
+            ("platform", platform_label(info))]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A cell that cannot run still says what it is and why, as data (its test is skipped before
+    # any fixture runs).
+    for item in items:
+        cell = item.get_closest_marker("cell")
+        run = getattr(item, "callspec", None) and item.callspec.params.get("run")
+        if cell and isinstance(run, Run):
+            reason = item.get_closest_marker("skip").kwargs["reason"]
+            item.user_properties += [*cell_properties(item.config, run), ("status", cell.args[0]), ("diagnosis", reason)]
+
+
+@dataclass(frozen=True)
+class Job:
+    """A command the launcher starts with the session's runs (a pytest session of the harness's own
+    tests, say), so that its wait overlaps theirs instead of adding to them."""
+
+    argv: tuple[str, ...]
+    timeout: float = 300.0
+    prepare: Callable[[], object] | None = None  # run first, in the launcher's thread (writes the files it needs)
+    env: tuple[tuple[str, str], ...] = ()  # added to the environment
+
+    def launch(self) -> subprocess.CompletedProcess:
+        if self.prepare:
+            self.prepare()
+        with subprocess.Popen(self.argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              encoding="utf-8", errors="backslashreplace", env={**os.environ, **dict(self.env)}) as proc:
+            JOBS.add(proc)
+            try:
+                out, err = proc.communicate(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
+            finally:
+                JOBS.discard(proc)
+        return subprocess.CompletedProcess(self.argv, proc.returncode, out, err)
+
+
+JOBS: set[subprocess.Popen] = set()  # the jobs under way, killed if the session ends first
+EARLY: dict[str, list[Job]] = {}  # fixture name -> the jobs it waits for
+
+
+def once(prepare: Callable[[], object]) -> Callable[[], None]:
+    """`prepare` for several jobs: the first to start runs it, the others wait until it is done."""
+    lock, done = threading.Lock(), []
+
+    def run_once() -> None:
+        with lock:
+            if not done:
+                prepare()
+                done.append(True)
+
+    return run_once
+
+
+def early(fixture: str, *jobs: Job) -> tuple[Job, ...]:
+    """Declare the jobs a fixture waits for: the launcher starts them when collection ends, if a
+    selected test uses that fixture; the fixture gets each one's result with `finished`."""
+    EARLY.setdefault(fixture, []).extend(jobs)
+    return jobs
+
+
+def launch(launchable, trace: Path | None = None):
+    result = launchable.launch()
+    if trace:
+        trace.parent.mkdir(parents=True, exist_ok=True)
+        trace.write_text(json.dumps(result.evidence.trace()), encoding="utf-8")
+    return result
+
+
+def finished(config: pytest.Config, launchable):
+    """The result of a run or job the launcher started (or of starting it now, if it did not)."""
+    future: Future | None = config.stash.get(LAUNCHED, {}).get(launchable)
+    return future.result() if future else launch(launchable, config.stash.get(TRACES, {}).get(launchable))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    found = []
+    for item in session.items:
+        params = getattr(item, "callspec", None) and item.callspec.params or {}
+        if not item.get_closest_marker("skip"):
+            found += [p for p in params.values() if isinstance(p, (Run, Job))]
+    used = {name for item in session.items for name in item.fixturenames}
+    found += [job for name, jobs in EARLY.items() if name in used for job in jobs]
+    # Each run of the matrix writes its timeline as soon as it ends (a progress count for `tox -e all`).
+    folder: Path | None = session.config.option.trace_dir
+    session.config.stash[TRACES] = traces = {
+        item.callspec.params["run"]: folder / f"{item.callspec.id}.json"
+        for item in session.items if folder and "matrix_run" in item.fixturenames and not item.get_closest_marker("skip")}
+    # Jobs and the slow runs first: the rest run at a lower priority.
+    found = list(dict.fromkeys(sorted(found, key=lambda p: isinstance(p, Run) and p.background)))
+    if not found:
+        return
+    # One thread each: each mostly waits on its process, and all of them must run at once.
+    pool = ThreadPoolExecutor(max_workers=len(found), thread_name_prefix="launcher")
+    session.config.stash[LAUNCHED] = {p: pool.submit(launch, p, traces.get(p)) for p in found}
+
+    def finish() -> None:
+        # What no test waited for (after -x, or an interrupt) is stopped, not left running.
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_all()
+        for proc in list(JOBS):
+            proc.kill()
+        pool.shutdown(wait=True)
+
+    session.config.add_cleanup(finish)
+
+
+@pytest.fixture
+def matrix_run() -> None:
+    """Requested by a test to be parametrized over the interpreter x example x start-method matrix;
+    its outcome is then recorded as a cell of the matrix."""
+
+
+@pytest.fixture
+def outcome(request: pytest.FixtureRequest, run: Run) -> Outcome:
+    result = finished(request.config, run)
+    trace = relative_trace(request.config, run)
+    if "matrix_run" in request.fixturenames:  # a cell of the matrix, as data for the report
+        judged = result.verdict
+        request.node.user_properties += [
+            *cell_properties(request.config, run), ("status", judged.status), ("claim", judged.claim),
+            ("diagnosis", judged.diagnosis), ("observed_start_method", result.observed_method),
+            ("seconds", f"{result.seconds:.2f}"), ("evidence", json.dumps(result.evidence.summary())),
+            *([("trace", trace)] if trace else [])]
+    return result
+
+
+def relative_trace(config: pytest.Config, run: Run) -> str | None:
+    """Where the run's timeline is, relative to the JUnit file's folder (where the report looks)."""
+    path = config.stash.get(TRACES, {}).get(run)
+    if path is None or not path.is_file():
+        return None
+    xml = getattr(config.option, "xmlpath", None)
+    base = Path(xml).resolve().parent if xml else Path.cwd()
+    try:
+        return path.resolve().relative_to(base).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()

@@ -1,0 +1,231 @@
+"""Run one example's main process and contain every process it creates, however it was started.
+
+    python -I harness/supervisor.py --report FILE [--timeout S] [--settle S] [--grace S] [--nice]
+                                    [--runner PID] -- PYTHON -X dev EXAMPLE.py
+
+The runner starts one supervisor per run (stdout and stderr are the run's files, passed on to the
+example). On Linux the supervisor is a child subreaper (PR_SET_CHILD_SUBREAPER): every process the
+example creates stays its descendant, even one started with an empty environment in a new session
+or orphaned by a double fork, so "the run's processes" is simply its process tree. It dies with
+the runner (PR_SET_PDEATHSIG, and a check of its parent every tick for the rest): a cancelled CI
+job, an OOM kill or a closed terminal takes the whole run down, never leaves it running.
+
+Elsewhere (macOS: no subreaper) the tree is supplemented by the run's marker in the environment
+(psutil); an orphan started with an empty environment escapes that, as the README says. `--tree`
+forces that mode on Linux, so the selftest can run it here.
+
+When the main process exits, the example's own processes get SETTLE seconds to finish exiting, the
+fork server and resource tracker GRACE seconds; whatever is still alive is a leftover, reported and
+killed, the resource tracker last so that it can still unlink the run's semaphores. At TIMEOUT the
+whole tree is killed the same way. The report (JSON) says what happened; stdlib only, so that the
+supervisor starts fast under `-I` and needs nothing from the example's environment.
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import signal
+import sys
+import time
+
+TRACKER = "multiprocessing.resource_tracker"
+HELPERS = (TRACKER, "multiprocessing.forkserver")  # they outlive a correct main process briefly
+TICK = 0.2  # seconds between checks of the deadline and of the runner while waiting
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+MARKER = "HARNESS_RUN_ID"
+EXITING = "<exiting>"  # the command line of a process that is exiting: empty
+
+
+class Stop(Exception):
+    """Waiting ends early: the deadline passed, or the runner is gone."""
+
+
+def prctl(option: int, value: int) -> bool:
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(option, value, 0, 0, 0) == 0
+
+
+class Tree:
+    """The live processes of the run, other than the supervisor itself."""
+
+    def __init__(self, subreaper: bool, marker: str | None):
+        self.subreaper, self.marker, self.me = subreaper, marker, os.getpid()
+        self.exits: dict[int, int] = {}  # pid -> wait status of every child this supervisor reaped
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.exits[pid] = status
+
+    def members(self) -> dict[int, str]:
+        """{pid: command line} of every live descendant (zombies are gone, not alive)."""
+        self.reap()
+        if self.subreaper:
+            return self._proc_tree()
+        import psutil  # not needed on Linux; the tox envs and containers have it
+
+        found = {}
+        procs = {p.pid: p for p in psutil.Process(self.me).children(recursive=True)}
+        if self.marker:  # an orphan is no longer in the tree: its marker still says whose it is
+            for proc in psutil.process_iter():
+                try:
+                    if proc.pid not in procs and proc.pid != self.me and proc.environ().get(MARKER) == self.marker:
+                        procs[proc.pid] = proc
+                except (psutil.Error, OSError):
+                    pass  # gone, or another user's
+        for pid, proc in procs.items():
+            try:
+                with proc.oneshot():
+                    if proc.status() != psutil.STATUS_ZOMBIE:
+                        found[pid] = one_line(" ".join(proc.cmdline()))
+            except (psutil.Error, OSError):
+                pass
+        return found
+
+    def _proc_tree(self) -> dict[int, str]:
+        children: dict[int, list[int]] = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue  # gone
+            # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+            state, ppid = stat[stat.rindex(b")") + 2:].split(b" ", 2)[:2]
+            if state != b"Z":
+                children.setdefault(int(ppid), []).append(int(entry.name))
+        found, todo = {}, list(children.get(self.me, []))
+        while todo:
+            pid = todo.pop()
+            found[pid] = cmdline(pid)
+            todo += children.get(pid, [])
+        return found
+
+    def wait_gone(self, seconds: float, which=lambda cmd: True) -> dict[int, str]:
+        """Wait until no live member matches `which` (its command line), new members included;
+        return those still alive after `seconds`."""
+        deadline = time.monotonic() + seconds
+        while True:
+            alive = {pid: cmd for pid, cmd in self.members().items() if which(cmd)}
+            if not alive or time.monotonic() >= deadline:
+                return alive
+            time.sleep(0.02)
+
+    def stop(self, grace: float) -> None:
+        """Kill every process of the run, the resource tracker last: killed together with the
+        others it would leave the run's semaphores in /dev/shm for good; alone, it unlinks them
+        and exits once the rest are dead."""
+        for _ in range(10):  # a process may fork while its siblings are being killed
+            alive = self.members()
+            if not alive:
+                return
+            kill(pid for pid, cmd in alive.items() if TRACKER not in cmd)
+            self.wait_gone(grace, lambda cmd: TRACKER not in cmd)
+            kill(self.wait_gone(grace))
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return one_line(f.read().replace(b"\0", b" ").decode("utf-8", "backslashreplace"))
+    except OSError:
+        return "<gone>"
+
+
+def one_line(command: str) -> str:
+    """A command line for a one-line report: an argument may hold newlines (python -c)."""
+    return " ".join(command.split()) or EXITING
+
+
+def kill(pids) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--report", required=True, help="write the outcome here, as JSON")
+    parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--settle", type=float, default=1.0)
+    parser.add_argument("--grace", type=float, default=15.0)
+    parser.add_argument("--nice", action="store_true", help="run the example at a lower CPU priority")
+    parser.add_argument("--runner", type=int, default=os.getppid(), help="stop everything when this process is gone")
+    parser.add_argument("--tree", action="store_true", help="no subreaper, as on macOS (selftest on Linux)")
+    parser.add_argument("command", nargs="+")
+    args = parser.parse_args()
+
+    subreaper = sys.platform == "linux" and not args.tree and prctl(PR_SET_CHILD_SUBREAPER, 1)
+    if sys.platform == "linux":
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    tree = Tree(subreaper, os.environ.get(MARKER))
+    main_pid = None
+    started = time.monotonic()
+    deadline = started + args.timeout
+
+    def tick(*_):
+        if os.getppid() != args.runner:
+            raise Stop("runner gone")
+        if time.monotonic() >= deadline:
+            raise Stop("timeout")
+
+    def runner_gone(*_):
+        raise Stop("runner gone")
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, runner_gone)
+    signal.signal(signal.SIGALRM, tick)
+    try:
+        tick()  # the runner may have died before PR_SET_PDEATHSIG was in place
+        if args.nice:
+            os.nice(10)  # inherited by every process of the example
+        try:
+            main_pid = os.posix_spawnp(args.command[0], args.command, os.environ,
+                                       setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))  # as subprocess does
+        except OSError as exc:
+            print(f"supervisor: cannot start {args.command[0]}: {exc.strerror}", file=sys.stderr)
+            return 2
+        signal.setitimer(signal.ITIMER_REAL, TICK, TICK)
+        while main_pid not in tree.exits:
+            pid, status = os.waitpid(-1, 0)  # interrupted by the tick when it raises
+            tree.exits[pid] = status
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        returncode = os.waitstatus_to_exitcode(tree.exits[main_pid])
+        # A process whose command line is empty has released its memory: it is past running any
+        # code of its own (its writes are done) and only the kernel is finishing it, which on a
+        # loaded machine can take seconds. It is gone as far as the run is concerned.
+        running = lambda cmd: cmd != EXITING  # noqa: E731
+        late = tree.wait_gone(args.settle, lambda cmd: running(cmd) and not any(helper in cmd for helper in HELPERS))
+        if not late:  # the example's own processes are gone: the helpers may finish their work
+            late = tree.wait_gone(args.grace, running)
+        outcome = {"returncode": returncode, "leftovers": [f"pid {pid}: {cmd[:200]}" for pid, cmd in sorted(late.items())]}
+        if late:
+            tree.stop(args.grace)
+    except Stop as stop:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for sig in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # nothing may interrupt the clean-up
+        tree.stop(args.grace if str(stop) == "timeout" else 1.0)
+        if str(stop) != "timeout":
+            return 1  # nobody is waiting for a report
+        outcome = {"returncode": None, "leftovers": []}
+    outcome.update(main_pid=main_pid, seconds=time.monotonic() - started, subreaper=subreaper,
+                   reaped={str(pid): os.waitstatus_to_exitcode(status) for pid, status in tree.exits.items()})
+    with open(args.report, "w", encoding="utf-8") as f:
+        json.dump(outcome, f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
