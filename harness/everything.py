@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from harness import pythons, report
+from harness import compose_targets, pythons, report
 from harness.claims import EXAMPLES, START_METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,9 +38,11 @@ def docker_missing() -> str | None:
 
 
 def targets() -> list[str]:
+    """compose.yaml's targets, by the one rule (harness/compose_targets.py)."""
     done = subprocess.run(["docker", "compose", "config", "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    services = json.loads(done.stdout)["services"] if done.returncode == 0 else {}
-    return sorted(name for name, service in services.items() if "SUITE" in (service.get("build") or {}).get("args", {}))
+    if done.returncode != 0:
+        raise SystemExit(f"all: docker compose config failed: {(done.stderr.strip().splitlines() or ['no output'])[-1]}")
+    return list(compose_targets.targets(json.loads(done.stdout)))
 
 
 def main(argv: list[str]) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+import uuid
 from dataclasses import dataclass
 
 import psutil
@@ -48,14 +49,15 @@ LEFTOVER = "import subprocess, sys\n    subprocess.Popen([sys.executable, '-c', 
 # Started with an empty environment in a new session, then double-forked (on Windows: detached, in
 # a new process group): nothing of the run's marker or process group is left on it; only a
 # subreaper (Linux) or the job object (Windows) still has it.
+ESCAPEE_TOKEN = f"escapee-{uuid.uuid4().hex[:12]}"  # this session's: another session's escapee is not ours
 ESCAPEE = """import os, subprocess, sys
     if sys.platform == 'win32':
-        subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)  # escapee'], env={'SYSTEMROOT': os.environ['SYSTEMROOT']},
+        subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)  # ESCAPEE'], env={'SYSTEMROOT': os.environ['SYSTEMROOT']},
                          creationflags=subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP)
     else:
-        subprocess.Popen([sys.executable, '-c', 'import os, time\\nif os.fork() == 0:\\n    time.sleep(120)  # escapee'],
+        subprocess.Popen([sys.executable, '-c', 'import os, time\\nif os.fork() == 0:\\n    time.sleep(120)  # ESCAPEE'],
                          env={}, start_new_session=True)
-"""
+""".replace("ESCAPEE", ESCAPEE_TOKEN)
 TOGETHER = '''
 class Together:
     """A 'lock' that lets every worker in at once."""
@@ -228,7 +230,7 @@ PRINTS_THEN_HANGS = Copy("01-prints-then-hangs", "01_processes", (("    process1
                                                                   ("for i in range(10):", "for i in __import__('itertools').count():")),
                          r"timed out after 10 s", "timeout", timeout=10.0)
 CONTAINED = Copy("02-escapee-left", "02_queue", (("    q.put('Hello, world!')\n", f"    {ESCAPEE}    q.put('Hello, world!')\n"),),
-                 r"\d process\(es\) still running after the main process exited: pid \d+: .*# escapee", "leftovers")
+                 rf"\d process\(es\) still running after the main process exited: pid \d+: .*# {ESCAPEE_TOKEN}", "leftovers")
 
 
 def params(config, copies, methods=None) -> list:
@@ -278,7 +280,7 @@ def escapees() -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter():
         try:
-            if "# escapee" in " ".join(proc.cmdline()) and proc.status() != psutil.STATUS_ZOMBIE:
+            if ESCAPEE_TOKEN in " ".join(proc.cmdline()) and proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc)
         except psutil.Error:
             pass
