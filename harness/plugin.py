@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ import pytest
 
 from harness import pythons
 from harness.claims import EXAMPLES, START_METHODS
-from harness.runner import InterpreterError, Outcome, Run, interpreter_info, platform_label, stop_all
+from harness.runner import InterpreterError, Outcome, Run, interpreter_info, platform_label, stop_all, workers_going
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
 SHIPPED_EXAMPLES = ROOT / "examples"
@@ -32,6 +33,7 @@ LAUNCHED = pytest.StashKey[dict]()
 PYTHONS = pytest.StashKey[dict]()  # {name: interpreter} the matrix runs the examples under
 TIMEOUTS = pytest.StashKey[dict]()  # {example or "": seconds}
 TRACES = pytest.StashKey[dict]()  # {run: its timeline's file}, for the runs of the matrix
+GATE = 5.0  # seconds the other runs wait at most for the slow runs' workers to get going
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -269,16 +271,40 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     session.config.stash[TRACES] = traces = {
         item.callspec.params["run"]: folder / f"{item.callspec.id}.json"
         for item in session.items if folder and "matrix_run" in item.fixturenames and not item.get_closest_marker("skip")}
-    # Jobs and the slow runs first: the rest run at a lower priority.
-    found = list(dict.fromkeys(sorted(found, key=lambda p: isinstance(p, Run) and p.background)))
-    if not found:
+    # The slow runs (01_processes: ten seconds of sleeps, the session's critical path) start first
+    # and alone, at normal priority; everything else, at a lower priority, once each slow run's
+    # workers are going (they then mostly sleep), or after GATE seconds at most. On one machine
+    # the priority would do; across containers, each with an equal share of the CPU, it cannot.
+    first = [p for p in dict.fromkeys(found) if isinstance(p, Run) and not p.background]
+    later = [p for p in dict.fromkeys(found) if p not in first]
+    if not first + later:
         return
-    # One thread each: each mostly waits on its process, and all of them must run at once.
-    pool = ThreadPoolExecutor(max_workers=len(found), thread_name_prefix="launcher")
-    session.config.stash[LAUNCHED] = {p: pool.submit(launch, p, traces.get(p)) for p in found}
+    gate, stopping = threading.Event(), threading.Event()
+
+    def after_gate(launchable, trace):
+        gate.wait(GATE)
+        if stopping.is_set():
+            raise RuntimeError("the session was stopped before this run started")
+        return launch(launchable, trace)
+
+    # One thread each (and one to open the gate): each mostly waits on its process.
+    pool = ThreadPoolExecutor(max_workers=len(first) + len(later) + 1, thread_name_prefix="launcher")
+    launched = {p: pool.submit(launch, p, traces.get(p)) for p in first}
+    launched.update({p: pool.submit(after_gate, p, traces.get(p)) for p in later})
+    session.config.stash[LAUNCHED] = launched
+
+    def open_gate() -> None:
+        deadline = time.monotonic() + GATE
+        while time.monotonic() < deadline and not all(launched[p].done() or workers_going(p) for p in first):
+            time.sleep(0.05)
+        gate.set()
+
+    pool.submit(open_gate)
 
     def finish() -> None:
         # What no test waited for (after -x, or an interrupt) is stopped, not left running.
+        stopping.set()
+        gate.set()
         pool.shutdown(wait=False, cancel_futures=True)
         stop_all()
         for proc in list(JOBS):

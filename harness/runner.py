@@ -11,6 +11,7 @@ Containment does not trust the example:
 """
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import os
@@ -137,6 +138,18 @@ def emulated_env() -> dict:
 
 
 ACTIVE: dict[str, subprocess.Popen] = {}  # the supervisors of the runs under way, for stop_all()
+RECORDS: dict[Run, Path] = {}  # the evidence folder of each run under way, for workers_going()
+
+
+def workers_going(run: Run) -> bool:
+    """Whether every child the run's main process has started so far is running its Process (its
+    records say so), and there is at least one: the run's processes are going."""
+    folder = RECORDS.get(run)
+    if folder is None:
+        return False
+    text = b"".join(path.read_bytes() for path in folder.glob("*.log"))
+    started = text.count(b"'e': 'started'")
+    return started > 0 and text.count(b"'e': 'bootstrap'") >= started
 
 
 def stop_all() -> None:
@@ -171,13 +184,15 @@ def execute(run: Run) -> Outcome:
         records = Path(tmp, "evidence")
         records.mkdir()
         env[EVIDENCE_DIR] = str(records)
+        RECORDS[run] = records
         out_path, err_path = Path(tmp, "stdout"), Path(tmp, "stderr")
         command = [info["executable"], "-X", "dev", str(script.resolve())]
         # Files, not pipes: a leftover process holding a pipe open would block the reader, and
         # append mode keeps each line-buffered write of concurrent processes whole.
         with open(out_path, "ab") as out, open(err_path, "ab") as err:
             contain = contained_windows if sys.platform == "win32" else supervised
-            report = contain(run, command, env, out, err, script.parent, Path(tmp, "report.json"), token)
+            report = contain(run, command, env, out, err, script.parent, Path(tmp, "report"), token)
+        RECORDS.pop(run, None)
         return Outcome(
             run=run,
             interpreter=info["name"],
@@ -193,9 +208,9 @@ def execute(run: Run) -> Outcome:
 
 
 def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: str) -> dict:
-    args = [sys.executable, "-I", str(SUPERVISOR), "--report", str(report_path), "--timeout", str(run.timeout),
-            "--settle", str(SETTLE), "--grace", str(run.grace), "--runner", str(os.getpid())]
-    args += ["--nice"] * run.background + ["--tree"] * (CONTAINMENT == "tree")
+    tree = CONTAINMENT == "tree"  # it then needs psutil, from site-packages: no -S
+    args = [sys.executable, "-I", *["-S"] * (not tree), str(SUPERVISOR), f"report={report_path}", f"timeout={run.timeout}",
+            f"settle={SETTLE}", f"grace={run.grace}", f"runner={os.getpid()}", f"nice={int(run.background)}", f"tree={int(tree)}"]
     supervisor = subprocess.Popen([*args, "--", *command], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env)
     ACTIVE[token] = supervisor
     try:
@@ -207,8 +222,8 @@ def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: 
     finally:
         del ACTIVE[token]
     try:
-        return json.loads(report_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return ast.literal_eval(report_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, SyntaxError):
         raise RuntimeError(f"the supervisor of {run.id} exited {supervisor.returncode} without a report; see the run's stderr") from None
 
 

@@ -1,7 +1,7 @@
 """Run one example's main process and contain every process it creates, however it was started.
 
-    python -I harness/supervisor.py --report FILE [--timeout S] [--settle S] [--grace S] [--nice]
-                                    [--runner PID] -- PYTHON -X dev EXAMPLE.py
+    python -I -S harness/supervisor.py report=FILE timeout=S settle=S grace=S runner=PID [nice=1]
+                                       [tree=1] -- PYTHON -X dev EXAMPLE.py
 
 The runner starts one supervisor per run (stdout and stderr are the run's files, passed on to the
 example). On Linux the supervisor is a child subreaper (PR_SET_CHILD_SUBREAPER): every process the
@@ -17,14 +17,13 @@ forces that mode on Linux, so the selftest can run it here.
 When the main process exits, the example's own processes get SETTLE seconds to finish exiting, the
 fork server and resource tracker GRACE seconds; whatever is still alive is a leftover, reported and
 killed, the resource tracker last so that it can still unlink the run's semaphores. At TIMEOUT the
-whole tree is killed the same way. The report (JSON) says what happened; stdlib only, so that the
-supervisor starts fast under `-I` and needs nothing from the example's environment.
+whole tree is killed the same way. The report (a Python literal) says what happened. There is one
+supervisor per run, so it starts as fast as it can: standard library only, no argparse or json
+(their imports cost more than the rest together), under `-I -S` where it needs no psutil.
 """
 from __future__ import annotations
 
-import argparse
 import ctypes
-import json
 import os
 import signal
 import sys
@@ -154,17 +153,22 @@ def kill(pids) -> None:
             pass
 
 
+class Options:
+    """key=value arguments, then -- and the command: the runner writes them, nobody types them."""
+
+    def __init__(self, argv: list[str]):
+        cut = argv.index("--")
+        given = dict(arg.split("=", 1) for arg in argv[:cut])
+        self.command = argv[cut + 1:]
+        self.report = given["report"]
+        self.timeout, self.settle, self.grace = (float(given[k]) for k in ("timeout", "settle", "grace"))
+        self.runner = int(given["runner"])  # stop everything when this process is gone
+        self.nice = given.get("nice") == "1"  # run the example at a lower CPU priority
+        self.tree = given.get("tree") == "1"  # no subreaper, as on macOS (selftest on Linux)
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--report", required=True, help="write the outcome here, as JSON")
-    parser.add_argument("--timeout", type=float, default=60.0)
-    parser.add_argument("--settle", type=float, default=1.0)
-    parser.add_argument("--grace", type=float, default=15.0)
-    parser.add_argument("--nice", action="store_true", help="run the example at a lower CPU priority")
-    parser.add_argument("--runner", type=int, default=os.getppid(), help="stop everything when this process is gone")
-    parser.add_argument("--tree", action="store_true", help="no subreaper, as on macOS (selftest on Linux)")
-    parser.add_argument("command", nargs="+")
-    args = parser.parse_args()
+    args = Options(sys.argv[1:])
 
     subreaper = sys.platform == "linux" and not args.tree and prctl(PR_SET_CHILD_SUBREAPER, 1)
     if sys.platform == "linux":
@@ -223,7 +227,7 @@ def main() -> int:
     outcome.update(main_pid=main_pid, seconds=time.monotonic() - started, subreaper=subreaper,
                    reaped={str(pid): os.waitstatus_to_exitcode(status) for pid, status in tree.exits.items()})
     with open(args.report, "w", encoding="utf-8") as f:
-        json.dump(outcome, f)
+        f.write(repr(outcome))
     return 0
 
 
