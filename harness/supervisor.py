@@ -123,13 +123,15 @@ class Tree:
         """Kill every process of the run, the resource tracker last: killed together with the
         others it would leave the run's semaphores in /dev/shm for good; alone, it unlinks them
         and exits once the rest are dead."""
-        for _ in range(10):  # a process may fork while its siblings are being killed
-            alive = self.members()
-            if not alive:
-                return
-            kill(pid for pid, cmd in alive.items() if TRACKER not in cmd)
-            self.wait_gone(grace, lambda cmd: TRACKER not in cmd)
-            kill(self.wait_gone(grace))
+        deadline = time.monotonic() + grace
+        while True:  # again and again: the main process may be starting a child as we kill
+            others = [pid for pid, cmd in self.members().items() if TRACKER not in cmd]
+            if not others or time.monotonic() >= deadline:
+                break
+            kill(others)
+            time.sleep(0.02)
+        kill(self.wait_gone(grace))  # the tracker, if it has not exited by itself
+        kill(self.members())
 
 
 def cmdline(pid: int) -> str:
