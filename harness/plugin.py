@@ -130,13 +130,14 @@ def session_python(config: pytest.Config) -> str:
     return chosen[0] if len(chosen) == 1 else sys.executable
 
 
-def make_run(config: pytest.Config, example: str, method: str, **how) -> Run:
-    """The one way a Run is built: the session's interpreter and timeout unless given; only the slow
-    examples run at normal priority."""
+def make_run(config: pytest.Config, example: str, method: str, *, cell: bool = False, **how) -> Run:
+    """The one way a Run is built: the session's interpreter and timeout unless given. The slow
+    examples run at normal priority; the other cells of the matrix below them, and the harness's
+    own copies of the fast examples below those: the matrix first, then the checks of the checks."""
     how.setdefault("python", session_python(config))
     limits = config.stash[TIMEOUTS]
     how.setdefault("timeout", limits.get(example, limits[""]))
-    return Run(example, method, background=not EXAMPLES[example].slow, **how)
+    return Run(example, method, nice=0 if EXAMPLES[example].slow else 10 if cell else 15, **how)
 
 
 def unavailable(config: pytest.Config, method: str, python: str | None = None) -> str | None:
@@ -160,7 +161,7 @@ def matrix_params(config: pytest.Config) -> list:
             for method in START_METHODS:
                 if method not in methods:
                     continue
-                run = make_run(config, example, method, script=script, python=python)
+                run = make_run(config, example, method, cell=True, script=script, python=python)
                 marks = []
                 if not script.is_file():
                     marks = [pytest.mark.skip(reason=f"{config.option.examples_dir} has no {script.name}"), pytest.mark.cell("missing")]
@@ -183,6 +184,16 @@ def cell_properties(config: pytest.Config, run: Run) -> list[tuple[str, str]]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # While the runs take their ten seconds, the tests that need none of them go first: those that
+    # wait for jobs (done in seconds), then those that wait for nothing. The rest of the time is
+    # spent waiting for the runs anyway.
+    def waits_for(item: pytest.Item) -> int:
+        params = (getattr(item, "callspec", None) and item.callspec.params or {}).values()
+        if set(item.fixturenames) & set(EARLY) or any(isinstance(p, Job) for p in params):
+            return 0
+        return 2 if any(isinstance(p, Run) for p in params) else 1
+
+    items.sort(key=waits_for)
     # A cell that cannot run still says what it is and why, as data (its test is skipped before
     # any fixture runs).
     for item in items:
@@ -271,11 +282,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     session.config.stash[TRACES] = traces = {
         item.callspec.params["run"]: folder / f"{item.callspec.id}.json"
         for item in session.items if folder and "matrix_run" in item.fixturenames and not item.get_closest_marker("skip")}
-    # The slow runs (01_processes: ten seconds of sleeps, the session's critical path) start first
-    # and alone, at normal priority; everything else, at a lower priority, once each slow run's
-    # workers are going (they then mostly sleep), or after GATE seconds at most. On one machine
-    # the priority would do; across containers, each with an equal share of the CPU, it cannot.
-    first = [p for p in dict.fromkeys(found) if isinstance(p, Run) and not p.background]
+    # The matrix's slow runs (01_processes: ten seconds of sleeps, the session's critical path)
+    # start first and alone; everything else once each of them has its workers going (they then
+    # mostly sleep), or after GATE seconds at most, the fast examples at a lower priority. On one
+    # machine the priority would do; across containers, each with an equal share of the CPU, it
+    # cannot.
+    cells = {item.callspec.params["run"] for item in session.items if "matrix_run" in item.fixturenames}
+    # (Jobs too: the suite's own sessions each start their few runs in the first second.)
+    first = [p for p in dict.fromkeys(found) if isinstance(p, Job) or (p in cells and not p.nice)]
     later = [p for p in dict.fromkeys(found) if p not in first]
     if not first + later:
         return
@@ -295,7 +309,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
     def open_gate() -> None:
         deadline = time.monotonic() + GATE
-        while time.monotonic() < deadline and not all(launched[p].done() or workers_going(p) for p in first):
+        while time.monotonic() < deadline and not all(launched[p].done() or workers_going(p) for p in first if isinstance(p, Run)):
             time.sleep(0.05)
         gate.set()
 

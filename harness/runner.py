@@ -54,9 +54,10 @@ class Run:
     # How long the tracker and fork server may take to exit once the main process has: a few ms
     # usually, seconds on a heavily loaded machine; waiting longer costs only a genuinely stuck one.
     grace: float = 15.0
-    # Run at a lower CPU priority, so that the slow runs started beside it get their workers going
-    # first: all runs then finish in about the time of the slowest one. Output order is unaffected.
-    background: bool = False
+    # A lower CPU priority (a nice value: 0, 10, 15), so that the slow runs started beside it get
+    # their workers going first: all runs then finish in about the time of the slowest one. Output
+    # order is unaffected.
+    nice: int = 0
 
     @property
     def id(self) -> str:
@@ -210,7 +211,7 @@ def execute(run: Run) -> Outcome:
 def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: str) -> dict:
     tree = CONTAINMENT == "tree"  # it then needs psutil, from site-packages: no -S
     args = [sys.executable, "-I", *["-S"] * (not tree), str(SUPERVISOR), f"report={report_path}", f"timeout={run.timeout}",
-            f"settle={SETTLE}", f"grace={run.grace}", f"runner={os.getpid()}", f"nice={int(run.background)}", f"tree={int(tree)}"]
+            f"settle={SETTLE}", f"grace={run.grace}", f"runner={os.getpid()}", f"nice={run.nice}", f"tree={int(tree)}"]
     supervisor = subprocess.Popen([*args, "--", *command], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env)
     ACTIVE[token] = supervisor
     try:
@@ -233,7 +234,7 @@ def contained_windows(run: Run, command, env, out, err, cwd, report_path: Path, 
     from harness import winjob
 
     started = time.monotonic()
-    flags = subprocess.BELOW_NORMAL_PRIORITY_CLASS if run.background else 0
+    flags = (0 if not run.nice else subprocess.BELOW_NORMAL_PRIORITY_CLASS if run.nice <= 10 else subprocess.IDLE_PRIORITY_CLASS)
     with winjob.Job() as job:
         main = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env, creationflags=flags)
         job.add(main)

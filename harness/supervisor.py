@@ -1,6 +1,6 @@
 """Run one example's main process and contain every process it creates, however it was started.
 
-    python -I -S harness/supervisor.py report=FILE timeout=S settle=S grace=S runner=PID [nice=1]
+    python -I -S harness/supervisor.py report=FILE timeout=S settle=S grace=S runner=PID [nice=N]
                                        [tree=1] -- PYTHON -X dev EXAMPLE.py
 
 The runner starts one supervisor per run (stdout and stderr are the run's files, passed on to the
@@ -165,7 +165,7 @@ class Options:
         self.report = given["report"]
         self.timeout, self.settle, self.grace = (float(given[k]) for k in ("timeout", "settle", "grace"))
         self.runner = int(given["runner"])  # stop everything when this process is gone
-        self.nice = given.get("nice") == "1"  # run the example at a lower CPU priority
+        self.nice = int(given.get("nice", 0))  # run the example at a lower CPU priority: this nice value
         self.tree = given.get("tree") == "1"  # no subreaper, as on macOS (selftest on Linux)
 
 
@@ -195,7 +195,7 @@ def main() -> int:
     try:
         tick()  # the runner may have died before PR_SET_PDEATHSIG was in place
         if args.nice:
-            os.nice(10)  # inherited by every process of the example
+            os.nice(args.nice)  # inherited by every process of the example
         try:
             main_pid = os.posix_spawnp(args.command[0], args.command, os.environ,
                                        setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))  # as subprocess does
