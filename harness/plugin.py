@@ -62,17 +62,25 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--examples-dir {examples_dir}: holds none of {', '.join(f'{n}.py' for n in EXAMPLES)}")
     config.option.examples_dir = examples_dir.resolve()
     config.stash[PYTHONS] = chosen = resolve_pythons(config.option.python or [sys.executable])
+    with ThreadPoolExecutor() as pool:  # each probe starts an interpreter: all at once
+        probes = dict(zip(chosen, pool.map(probe, chosen.values())))
     for name, python in chosen.items():
-        try:
-            info = interpreter_info(python)
-        except InterpreterError as exc:
-            raise pytest.UsageError(str(exc)) from None
+        info = probes[name]
+        if isinstance(info, InterpreterError):
+            raise pytest.UsageError(str(info))
         if not pythons.matches(name, info["name"]):
             raise pytest.UsageError(f"--python {name}: {python} is {info['name']}, not Python {name}")
     xml = getattr(config.option, "xmlpath", None)
     if config.option.trace_dir is None and xml:
         xml = Path(xml)
         config.option.trace_dir = xml.parent / "traces" / xml.stem.removeprefix("junit.")
+
+
+def probe(python: str) -> dict | InterpreterError:
+    try:
+        return interpreter_info(python)
+    except InterpreterError as exc:
+        return exc
 
 
 def timeouts(asked: list[str]) -> dict[str, float]:
@@ -270,6 +278,8 @@ def finished(config: pytest.Config, launchable):
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly:
+        return  # nothing will run
     found = []
     for item in session.items:
         params = getattr(item, "callspec", None) and item.callspec.params or {}
