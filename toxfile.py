@@ -2,13 +2,14 @@
 This inline plugin offers every pyenv-installed interpreter to tox's discovery as well (the same
 ones harness/pythons.py finds for `tox -e local`), so `tox -e 3.12` finds its Python wherever
 pyenv keeps it, and a machine without pyenv is unaffected."""
+
 import sys
 from pathlib import Path
 
 from tox.plugin import impl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness.pythons import pyenv_versions  # noqa: E402
+from harness.pythons import pyenv_versions
 
 
 @impl

@@ -12,6 +12,7 @@ the slowest example, and how many runs failed with a 95 % upper bound on the fal
   matrix   the local claims matrix alone (`tox -e local -- tests/test_claims.py`)
 Run each once before, so that the tox envs (and the container images) are warm.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,9 +59,11 @@ def main() -> int:
             status = "ok" if done.returncode == 0 else f"FAILED (exit {done.returncode})"
             print(f"{' '.join(COMMANDS[name])} {attempt:2}/{args.repeat}: {walls[-1]:6.2f} s  ratio {walls[-1] / alone:4.2f}  {status}", flush=True)
         median = sorted(walls)[len(walls) // 2]
-        print(f"{' '.join(COMMANDS[name])}: median of {len(walls)} {median:6.2f} s, ratio to the slowest example alone "
-              f"{median / alone:4.2f}; failed runs {failures}/{len(walls)} (false-failure rate below "
-              f"{upper_bound(failures, len(walls)):.1%} at 95 %)")
+        print(
+            f"{' '.join(COMMANDS[name])}: median of {len(walls)} {median:6.2f} s, ratio to the slowest example alone "
+            f"{median / alone:4.2f}; failed runs {failures}/{len(walls)} (false-failure rate below "
+            f"{upper_bound(failures, len(walls)):.1%} at 95 %)"
+        )
         failed_any |= failures > 0
     return 1 if failed_any else 0
 

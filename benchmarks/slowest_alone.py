@@ -1,5 +1,6 @@
 """The yardstick of both benchmarks: the slowest example (01_processes, 10 s of sleeps) run alone,
 as a reader runs it, with its claims checked (claims.py needs no psutil, so a bare python3 will do)."""
+
 import os
 import subprocess
 import sys
@@ -16,8 +17,7 @@ def slowest_alone() -> float:
     started = time.monotonic()
     env = dict(os.environ, PYTHONPATH=str(ROOT / "harness" / "inject"))  # line-buffered, as in the matrix
     env.pop("PYTHONUNBUFFERED", None)
-    done = subprocess.run([sys.executable, "-X", "dev", "examples/01_processes.py"], cwd=ROOT,
-                          capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run([sys.executable, "-X", "dev", "examples/01_processes.py"], cwd=ROOT, capture_output=True, text=True, env=env, check=False)
     seconds = time.monotonic() - started
     try:
         if done.returncode or done.stderr:

@@ -8,6 +8,7 @@ runs the rate is below about 3/n, so 100 clean runs bound it at 3 %.
 
 Exit status 1 if any run failed. Standard library only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,15 +84,21 @@ def main() -> int:
                 by_claim.update({claim for claim, _, _ in broken} or {f"exit {done.returncode}"})
                 by_method.update({method for _, method, _ in broken if method != "-"})
                 print(done.stdout[-2000:])
-            status = "ok" if done.returncode == 0 and not broken else f"FAILED: {', '.join(sorted({c for c, _, n in broken})) or f'exit {done.returncode}'}"
+            status = (
+                "ok"
+                if done.returncode == 0 and not broken
+                else f"FAILED: {', '.join(sorted({c for c, _, n in broken})) or f'exit {done.returncode}'}"
+            )
             print(f"run {attempt:3}/{args.runs}: {walls[-1]:6.1f} s  {status}", flush=True)
     finally:
         for busy in load:
             busy.kill()
 
     n = len(walls)
-    print(f"\n{n} runs of `{' '.join(args.command)}` with {args.load} busy process(es) added: "
-          f"median {sorted(walls)[n // 2]:.1f} s, {failed_runs} failed")
+    print(
+        f"\n{n} runs of `{' '.join(args.command)}` with {args.load} busy process(es) added: "
+        f"median {sorted(walls)[n // 2]:.1f} s, {failed_runs} failed"
+    )
     print(f"  {'':24} {'runs failed':>11}  95 % upper bound on the false-failure rate")
     print(f"  {'any claim':24} {failed_runs:>11}  {upper_bound(failed_runs, n):6.1%}")
     claims = ["start_method", "child_exit", "output", "evidence", "leftovers", "exit_status", "stderr", "timeout"]

@@ -6,14 +6,16 @@ who held a lock, which worker ran a task). Both raise ClaimBroken with a one-lin
 `EXAMPLES` and `START_METHODS` are the one list of each: the shipped files, test ids and reports
 follow them. Nothing here needs psutil: the report imports this module.
 """
+
 from __future__ import annotations
 
 import ast
 import re
 import signal
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from harness.evidence import Evidence
@@ -69,7 +71,7 @@ def check_lock(stdout: str) -> None:
     lines.pop()
     workers = []
     for step in range(5):
-        entered, modified = (lines[2 * step : 2 * step + 2] + ["<nothing>", "<nothing>"])[:2]
+        entered, modified = ([*lines[2 * step : 2 * step + 2], "<nothing>", "<nothing>"])[:2]
         enter = ENTERED.fullmatch(entered)
         if not enter:
             raise ClaimBroken(f"line {2 * step + 1}: expected 'Process-Process-N:1 entered critical section', got {entered!r}")
@@ -160,7 +162,7 @@ def prove_processes(ev: Evidence, stdout: bytes) -> None:
 
 def prove_queue(ev: Evidence, stdout: bytes) -> None:
     """The line main printed is a value a child process put on a multiprocessing queue and main got from it."""
-    (text, writers, _, _), = ev.lines(stdout)
+    ((text, writers, _, _),) = ev.lines(stdout)
     printer = [ev.procs[pid] for pid in sorted(writers)]
     if [p.pid for p in printer] != [ev.main_pid]:
         raise ClaimBroken(f"{text!r} printed by {', '.join(p.label for p in printer)}, not by the main process")
@@ -191,8 +193,10 @@ def prove_lock(ev: Evidence, stdout: bytes) -> None:
         printers.append(proc)
     shared = set.intersection(*(set(h) for h in held_at))
     if not shared:
-        raise ClaimBroken("no multiprocessing lock was held by every worker as it printed: "
-                          + "; ".join(f"line {n} under {', '.join(sorted(h))}" for n, h in enumerate(held_at, 1)))
+        raise ClaimBroken(
+            "no multiprocessing lock was held by every worker as it printed: "
+            + "; ".join(f"line {n} under {', '.join(sorted(h))}" for n, h in enumerate(held_at, 1))
+        )
     for step in range(0, 10, 2):
         if all(held_at[step][lock].start != held_at[step + 1][lock].start for lock in shared):
             raise ClaimBroken(f"line {step + 2}: {printers[step].label} released the lock between 'entered' and 'modified'")
@@ -203,7 +207,7 @@ def prove_lock(ev: Evidence, stdout: bytes) -> None:
 def prove_pool(ev: Evidence, stdout: bytes) -> None:
     """The squares were computed by `square` in the pool's worker processes, and main printed what
     the pool returned."""
-    (text, writers, _, _), = ev.lines(stdout)
+    ((text, writers, _, _),) = ev.lines(stdout)
     if writers != {ev.main_pid}:
         raise ClaimBroken(f"{text!r} printed by {', '.join(ev.procs[p].label for p in sorted(writers))}, not by the main process")
     tasks = [r for r in ev.of("task") if r["func"] == "square" and "result" in r]
@@ -240,11 +244,16 @@ class Example:
 
 
 EXAMPLES = {
-    "01_processes": Example(check_processes, prove_processes, "0-9 and a-j once each, each in order, the digits "
-                            "by one worker and the letters by another, alive at once", slow=True),
+    "01_processes": Example(
+        check_processes,
+        prove_processes,
+        "0-9 and a-j once each, each in order, the digits by one worker and the letters by another, alive at once",
+        slow=True,
+    ),
     "02_queue": Example(check_queue, prove_queue, "prints exactly Hello, world!, which a child put on a queue and main got from it"),
-    "03_lock": Example(check_lock, prove_lock, "five workers take the lock in turn, each printing while it holds "
-                       "the shared lock: counter 0 to 5, final value 5"),
+    "03_lock": Example(
+        check_lock, prove_lock, "five workers take the lock in turn, each printing while it holds the shared lock: counter 0 to 5, final value 5"
+    ),
     "04_pool": Example(check_pool, prove_pool, "prints exactly [1, 4, 9, 16, 25], computed by square in the pool's worker processes"),
 }
 
@@ -262,7 +271,9 @@ def verdict(outcome: Outcome) -> Verdict:
     if outcome.timed_out:
         return Verdict("timed_out", "timeout", f"timed out after {run.timeout:g} s; its processes were killed")
     if outcome.leftovers:
-        return Verdict("failed", "leftovers", f"{len(outcome.leftovers)} process(es) still running after the main process exited: {outcome.leftovers[0]}")
+        return Verdict(
+            "failed", "leftovers", f"{len(outcome.leftovers)} process(es) still running after the main process exited: {outcome.leftovers[0]}"
+        )
     if outcome.returncode != 0:
         return Verdict("failed", "exit_status", f"exit status {outcome.returncode}: {gist(outcome.stderr)}")
     if outcome.stderr:
@@ -270,10 +281,12 @@ def verdict(outcome: Outcome) -> Verdict:
     from harness.evidence import Unaccounted
 
     example = EXAMPLES[run.example]
-    for claim, check in (("start_method", lambda: check_started(ev, outcome.expected_method, run.method)),
-                         ("child_exit", lambda: check_child_exits(ev)),
-                         ("output", lambda: example.check(outcome.stdout)),
-                         ("evidence", lambda: example.prove(ev, outcome.raw_stdout))):
+    for claim, check in (
+        ("start_method", lambda: check_started(ev, outcome.expected_method, run.method)),
+        ("child_exit", lambda: check_child_exits(ev)),
+        ("output", lambda: example.check(outcome.stdout)),
+        ("evidence", lambda: example.prove(ev, outcome.raw_stdout)),
+    ):
         try:
             check()
         except (ClaimBroken, Unaccounted) as broken:
@@ -288,7 +301,7 @@ def gist(stderr: str) -> str:
         return "nothing on stderr" if not stderr else repr(stderr)
     tracebacks = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
     if tracebacks:
-        return next((line for line in lines[tracebacks[0] + 1:] if not line.startswith(" ")), lines[-1])
+        return next((line for line in lines[tracebacks[0] + 1 :] if not line.startswith(" ")), lines[-1])
     return lines[0]
 
 
@@ -300,8 +313,12 @@ def headline(outcome: Outcome) -> str:
 
 
 def evidence(outcome: Outcome) -> str:
-    parts = [f"--- stdout ({outcome.seconds:.1f} s) ---", outcome.stdout.rstrip("\n") or "<empty>",
-             "--- stderr ---", outcome.stderr.rstrip("\n") or "<empty>"]
+    parts = [
+        f"--- stdout ({outcome.seconds:.1f} s) ---",
+        outcome.stdout.rstrip("\n") or "<empty>",
+        "--- stderr ---",
+        outcome.stderr.rstrip("\n") or "<empty>",
+    ]
     if outcome.leftovers:
         parts += ["--- left running (killed) ---", *outcome.leftovers]
     ev = outcome.evidence

@@ -8,6 +8,7 @@ Without a Docker engine (or compose v2) the local part runs alone, and one line 
 containers were skipped. Exit status: the report's (0 when every claim holds), or 1 if a part
 failed to run at all.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,10 @@ def docker_missing() -> str | None:
     """Why the containers cannot run here, in a few words; None when they can."""
     if shutil.which("docker") is None:
         return "no docker command on PATH"
-    for args, why in ((["info"], "no Docker engine reachable (docker info failed)"),
-                      (["compose", "version"], "no compose v2 plugin (docker compose version failed)")):
+    for args, why in (
+        (["info"], "no Docker engine reachable (docker info failed)"),
+        (["compose", "version"], "no compose v2 plugin (docker compose version failed)"),
+    ):
         if subprocess.run(["docker", *args], capture_output=True, timeout=60).returncode != 0:
             return why
     return None
@@ -49,23 +52,38 @@ def main(argv: list[str]) -> int:
     local = [name for name in pythons.listed() if pythons.find(name)]
     for folder in (LOCAL / "traces" / "local", CONTAINERS / "traces"):
         shutil.rmtree(folder, ignore_errors=True)  # the progress count is of this run's timelines
-    parts = {"local": subprocess.Popen(
-        [sys.executable, "-m", "pytest", "tests/test_claims.py", "--python", "all", "-q", "-p", "no:cacheprovider",
-         f"--junitxml={LOCAL / 'junit.local.xml'}"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)}
+    parts = {
+        "local": subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "tests/test_claims.py",
+                "--python",
+                "all",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                f"--junitxml={LOCAL / 'junit.local.xml'}",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    }
     expected = {"local": CELLS * len(local)}
     why = docker_missing()
     if why:
         print(f"all: containers skipped: {why}; the local Pythons only")
     else:
         expected["containers"] = CELLS * len(targets())
-        parts["containers"] = subprocess.Popen(["docker", "compose", "up"], cwd=ROOT, stdout=subprocess.PIPE,
-                                               stderr=subprocess.STDOUT, text=True)
+        parts["containers"] = subprocess.Popen(["docker", "compose", "up"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     outputs = {}
     readers = {name: _drain(proc, outputs.setdefault(name, [])) for name, proc in parts.items()}
     started = time.monotonic()
     while any(proc.poll() is None for proc in parts.values()):
-        done = {"local": len(list((LOCAL / "traces" / "local").glob("*.json"))),
-                "containers": len(list(CONTAINERS.glob("traces/*/*.json")))}
+        done = {"local": len(list((LOCAL / "traces" / "local").glob("*.json"))), "containers": len(list(CONTAINERS.glob("traces/*/*.json")))}
         line = ", ".join(f"{name} {done[name]}/{expected[name]}" for name in parts)
         print(f"\rcells done: {line} ({time.monotonic() - started:.0f} s)", end="", flush=True)
         time.sleep(0.5)

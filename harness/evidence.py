@@ -9,6 +9,7 @@
 - `trace()`: the run as Trace Event Format JSON (Perfetto, chrome://tracing).
 Standard library only: the report reads traces without the harness's dependencies.
 """
+
 from __future__ import annotations
 
 import ast
@@ -211,14 +212,14 @@ class Evidence:
                         nexts.append((write["t0"], k, write))
             for _, k, write in sorted(nexts, key=lambda n: n[:2], reverse=True):  # earliest popped first
                 step = Segment(write["pid"], pos, write["data"], write["t0"], write["t"])
-                todo.append((pos + len(write["data"]), done[:k] + (done[k] + 1,) + done[k + 1:], path + (step,)))
+                todo.append((pos + len(write["data"]), (*done[:k], done[k] + 1, *done[k + 1 :]), (*path, step)))
         if reached < len(stdout):
-            rest = stdout[reached:reached + 40].decode("utf-8", "backslashreplace")
-            raise Unaccounted(f"stdout from byte {reached} ({rest!r}) was written by no process of the run "
-                              "through its sys.stdout")
+            rest = stdout[reached : reached + 40].decode("utf-8", "backslashreplace")
+            raise Unaccounted(f"stdout from byte {reached} ({rest!r}) was written by no process of the run through its sys.stdout")
         leftover = [(pid, r["data"]) for pid in pids for r in streams[pid]]
-        raise Unaccounted(f"the recorded writes do not add up to stdout (e.g. pid {leftover[0][0]} wrote "
-                          f"{leftover[0][1][:40]!r}): some output never reached it")
+        raise Unaccounted(
+            f"the recorded writes do not add up to stdout (e.g. pid {leftover[0][0]} wrote {leftover[0][1][:40]!r}): some output never reached it"
+        )
 
     def lines(self, stdout: bytes) -> list[tuple[str, set[int], int, int]]:
         """Each line of stdout (without its newline) with its writers and the time its writes
@@ -262,28 +263,70 @@ class Evidence:
         for order, proc in enumerate(sorted(own, key=lambda p: (p.role != "main", p.first))):
             lane = {"pid": proc.pid, "tid": proc.pid}
             title = proc.label if proc.role != "child" else f"{proc.name} ({proc.how or '?'}, pid {proc.pid})"
-            events += [{"ph": "M", "name": "process_name", **lane, "args": {"name": title}},
-                       {"ph": "M", "name": "process_sort_index", **lane, "args": {"sort_index": order}},
-                       {"ph": "X", "name": proc.role or "unexplained", "cat": "process", "ts": us(proc.first),
-                        "dur": max(us(proc.last) - us(proc.first), 1), **lane,
-                        "args": {"method": proc.method, "how": proc.how, "exit": proc.exit_status, "argv": " ".join(proc.argv)[:200]}}]
+            events += [
+                {"ph": "M", "name": "process_name", **lane, "args": {"name": title}},
+                {"ph": "M", "name": "process_sort_index", **lane, "args": {"sort_index": order}},
+                {
+                    "ph": "X",
+                    "name": proc.role or "unexplained",
+                    "cat": "process",
+                    "ts": us(proc.first),
+                    "dur": max(us(proc.last) - us(proc.first), 1),
+                    **lane,
+                    "args": {"method": proc.method, "how": proc.how, "exit": proc.exit_status, "argv": " ".join(proc.argv)[:200]},
+                },
+            ]
             for hold in self.holds(proc.pid):
                 end = hold.end if hold.end != float("inf") else proc.last
-                events.append({"ph": "X", "name": f"holds {hold.kind} {hold.lock}", "cat": "lock", "ts": us(hold.start),
-                               "dur": max(us(end) - us(hold.start), 0.1), **lane})
+                events.append(
+                    {
+                        "ph": "X",
+                        "name": f"holds {hold.kind} {hold.lock}",
+                        "cat": "lock",
+                        "ts": us(hold.start),
+                        "dur": max(us(end) - us(hold.start), 0.1),
+                        **lane,
+                    }
+                )
         for r in self.records:
             lane = {"pid": r["pid"], "tid": r["pid"]}
             if r["e"] == "write":
                 text = r["data"].decode("utf-8", "backslashreplace")
-                events.append({"ph": "X", "name": f"stdout {text.strip()[:40]!r}", "cat": "stdout", "ts": us(r["t0"]),
-                               "dur": max(us(r["t"]) - us(r["t0"]), 0.1), **lane, "args": {"data": text}})
+                events.append(
+                    {
+                        "ph": "X",
+                        "name": f"stdout {text.strip()[:40]!r}",
+                        "cat": "stdout",
+                        "ts": us(r["t0"]),
+                        "dur": max(us(r["t"]) - us(r["t0"]), 0.1),
+                        **lane,
+                        "args": {"data": text},
+                    }
+                )
             elif r["e"] in ("put", "get"):
-                events.append({"ph": "i", "s": "t", "name": f"{r['e']} {r['value'][:40]}", "cat": "queue", "ts": us(r["t"]), **lane,
-                               "args": {"queue": r["queue"], "kind": r["kind"], "value": r["value"]}})
+                events.append(
+                    {
+                        "ph": "i",
+                        "s": "t",
+                        "name": f"{r['e']} {r['value'][:40]}",
+                        "cat": "queue",
+                        "ts": us(r["t"]),
+                        **lane,
+                        "args": {"queue": r["queue"], "kind": r["kind"], "value": r["value"]},
+                    }
+                )
             elif r["e"] == "task":
-                events.append({"ph": "X", "name": f"{r['func']}{r['inputs'][:30]}", "cat": "pool", "ts": us(r["t0"]),
-                               "dur": max(us(r["t"]) - us(r["t0"]), 0.1), **lane,
-                               "args": {"job": r["job"], "i": r["i"], "result": r.get("result"), "error": r.get("error")}})
+                events.append(
+                    {
+                        "ph": "X",
+                        "name": f"{r['func']}{r['inputs'][:30]}",
+                        "cat": "pool",
+                        "ts": us(r["t0"]),
+                        "dur": max(us(r["t"]) - us(r["t0"]), 0.1),
+                        **lane,
+                        "args": {"job": r["job"], "i": r["i"], "result": r.get("result"), "error": r.get("error")},
+                    }
+                )
             elif r["e"] in ("started", "terminate", "returncode", "pool_result"):
                 about = {k: v for k, v in r.items() if k not in ("e", "pid", "t")}
                 events.append({"ph": "i", "s": "t", "name": r["e"], "cat": "process", "ts": us(r["t"]), **lane, "args": about})

@@ -8,6 +8,7 @@ fixture records each cell as data in the JUnit file (testcase properties: status
 diagnosis, observed start method, a summary of the evidence) and writes the run's timeline in the
 Trace Event Format beside it. Loaded by the repository's root conftest.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -38,18 +39,38 @@ GATE = 5.0  # seconds the other runs wait at most for the slow runs' workers to 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("examples", "running the article's examples")
-    group.addoption("--examples-dir", type=Path, default=SHIPPED_EXAMPLES, metavar="DIR",
-                    help="check the examples in DIR (same file names) instead of the shipped ones")
-    group.addoption("--python", action="append", metavar="PATH|NAME|all",
-                    help="interpreter that runs the examples, repeatable: a path, a name of tox.ini's `pythons` list "
-                         "(3.12, pypy3, 3.14t: found on PATH or in pyenv), or `all`, every one of them found here; "
-                         "each is a column of its own (default: the one running pytest)")
-    group.addoption("--start-method", action="append", choices=START_METHODS, metavar="METHOD",
-                    help=f"run only these start methods, repeatable (default: all of {', '.join(START_METHODS)})")
-    group.addoption("--example-timeout", action="append", default=[], metavar="[EXAMPLE=]SECONDS",
-                    help="kill a run and its processes after this long (default: 60); EXAMPLE=SECONDS for one example, repeatable")
-    group.addoption("--trace-dir", type=Path, metavar="DIR",
-                    help="write each run's timeline (Trace Event Format) here (default: traces/NAME/ beside --junitxml)")
+    group.addoption(
+        "--examples-dir",
+        type=Path,
+        default=SHIPPED_EXAMPLES,
+        metavar="DIR",
+        help="check the examples in DIR (same file names) instead of the shipped ones",
+    )
+    group.addoption(
+        "--python",
+        action="append",
+        metavar="PATH|NAME|all",
+        help="interpreter that runs the examples, repeatable: a path, a name of tox.ini's `pythons` list "
+        "(3.12, pypy3, 3.14t: found on PATH or in pyenv), or `all`, every one of them found here; "
+        "each is a column of its own (default: the one running pytest)",
+    )
+    group.addoption(
+        "--start-method",
+        action="append",
+        choices=START_METHODS,
+        metavar="METHOD",
+        help=f"run only these start methods, repeatable (default: all of {', '.join(START_METHODS)})",
+    )
+    group.addoption(
+        "--example-timeout",
+        action="append",
+        default=[],
+        metavar="[EXAMPLE=]SECONDS",
+        help="kill a run and its processes after this long (default: 60); EXAMPLE=SECONDS for one example, repeatable",
+    )
+    group.addoption(
+        "--trace-dir", type=Path, metavar="DIR", help="write each run's timeline (Trace Event Format) here (default: traces/NAME/ beside --junitxml)"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -63,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.option.examples_dir = examples_dir.resolve()
     config.stash[PYTHONS] = chosen = resolve_pythons(config.option.python or [sys.executable])
     with ThreadPoolExecutor() as pool:  # each probe starts an interpreter: all at once
-        probes = dict(zip(chosen, pool.map(probe, chosen.values())))
+        probes = dict(zip(chosen, pool.map(probe, chosen.values()), strict=True))
     for name, python in chosen.items():
         info = probes[name]
         if isinstance(info, InterpreterError):
@@ -123,8 +144,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [f"examples: {config.option.examples_dir}"]
     for name, python in config.stash[PYTHONS].items():
         info = interpreter_info(python)
-        lines.append(f"python {name}: {info['name']} ({python}) on {platform_label(info)}; "
-                     f"default start method {info['default']}, available: {', '.join(info['methods'])}")
+        lines.append(
+            f"python {name}: {info['name']} ({python}) on {platform_label(info)}; "
+            f"default start method {info['default']}, available: {', '.join(info['methods'])}"
+        )
     if "all" in (config.option.python or []):
         missing = [name for name in pythons.listed() if name not in config.stash[PYTHONS]]
         lines.append(f"not on this machine: {', '.join(missing) or 'none'}")
@@ -187,8 +210,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def cell_properties(config: pytest.Config, run: Run) -> list[tuple[str, str]]:
     info = interpreter_info(run.python)
     name = next((name for name, python in config.stash[PYTHONS].items() if python == run.python), run.python)
-    return [("example", run.example), ("start_method", run.method), ("python", name), ("interpreter", info["name"]),
-            ("platform", platform_label(info))]
+    return [
+        ("example", run.example),
+        ("start_method", run.method),
+        ("python", name),
+        ("interpreter", info["name"]),
+        ("platform", platform_label(info)),
+    ]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -196,7 +224,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # wait for jobs (done in seconds), then those that wait for nothing. The rest of the time is
     # spent waiting for the runs anyway.
     def waits_for(item: pytest.Item) -> int:
-        params = (getattr(item, "callspec", None) and item.callspec.params or {}).values()
+        params = ((getattr(item, "callspec", None) and item.callspec.params) or {}).values()
         if set(item.fixturenames) & set(EARLY) or any(isinstance(p, Job) for p in params):
             return 0
         return 2 if any(isinstance(p, Run) for p in params) else 1
@@ -225,8 +253,16 @@ class Job:
     def launch(self) -> subprocess.CompletedProcess:
         if self.prepare:
             self.prepare()
-        with subprocess.Popen(self.argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              encoding="utf-8", errors="backslashreplace", env={**os.environ, **dict(self.env)}) as proc:
+        with subprocess.Popen(
+            self.argv,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="backslashreplace",
+            env={**os.environ, **dict(self.env)},
+        ) as proc:
             JOBS.add(proc)
             try:
                 out, err = proc.communicate(timeout=self.timeout)
@@ -282,7 +318,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return  # nothing will run
     found = []
     for item in session.items:
-        params = getattr(item, "callspec", None) and item.callspec.params or {}
+        params = (getattr(item, "callspec", None) and item.callspec.params) or {}
         if not item.get_closest_marker("skip"):
             found += [p for p in params.values() if isinstance(p, (Run, Job))]
     used = {name for item in session.items for name in item.fixturenames}
@@ -291,7 +327,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     folder: Path | None = session.config.option.trace_dir
     session.config.stash[TRACES] = traces = {
         item.callspec.params["run"]: folder / f"{item.callspec.id}.json"
-        for item in session.items if folder and "matrix_run" in item.fixturenames and not item.get_closest_marker("skip")}
+        for item in session.items
+        if folder and "matrix_run" in item.fixturenames and not item.get_closest_marker("skip")
+    }
     # The matrix's slow runs (01_processes: ten seconds of sleeps, the session's critical path)
     # start first and alone; everything else once each of them has its workers going (they then
     # mostly sleep), or after GATE seconds at most, the fast examples at a lower priority. On one
@@ -351,10 +389,15 @@ def outcome(request: pytest.FixtureRequest, run: Run) -> Outcome:
     if "matrix_run" in request.fixturenames:  # a cell of the matrix, as data for the report
         judged = result.verdict
         request.node.user_properties += [
-            *cell_properties(request.config, run), ("status", judged.status), ("claim", judged.claim),
-            ("diagnosis", judged.diagnosis), ("observed_start_method", result.observed_method),
-            ("seconds", f"{result.seconds:.2f}"), ("evidence", json.dumps(result.evidence.summary())),
-            *([("trace", trace)] if trace else [])]
+            *cell_properties(request.config, run),
+            ("status", judged.status),
+            ("claim", judged.claim),
+            ("diagnosis", judged.diagnosis),
+            ("observed_start_method", result.observed_method),
+            ("seconds", f"{result.seconds:.2f}"),
+            ("evidence", json.dumps(result.evidence.summary())),
+            *([("trace", trace)] if trace else []),
+        ]
     return result
 
 

@@ -8,6 +8,7 @@ pyenv has them active (toxfile.py hands the same interpreters to tox's own disco
 
     python -m harness.pythons      # NAME PATH of each version found here; exit 1 if none is
 """
+
 from __future__ import annotations
 
 import configparser
@@ -77,7 +78,7 @@ def find(name: str) -> str | None:
         return on_path
     for version in reversed(pyenv_versions()):  # the newest patch release first
         exe = version / "bin" / command
-        if exe.is_file() and (match["pypy"] or version.name.startswith(f"{match['cpython']}.") and version.name.endswith("t") == bool(match["t"])):
+        if exe.is_file() and (match["pypy"] or (version.name.startswith(f"{match['cpython']}.") and version.name.endswith("t") == bool(match["t"]))):
             return str(exe)
     return None
 

@@ -35,6 +35,7 @@ left no file or a cell not run; 2 when an input is unusable (missing, empty, not
 JUnit files, no test_claims results in any file) or an output cannot be written, with a one-line
 error naming it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,14 +59,27 @@ CLAIMS = {name: example.claim for name, example in EXAMPLES.items()}
 # Worst first: when two files have the same cell, the one that ranks first wins.
 STATUSES = ("failed", "timed_out", "error", "not_run", "passed", "not_available", "missing", "skipped")
 BAD = {"failed", "timed_out", "error"}
-TEXT = {"passed": "passed", "failed": "failed", "timed_out": "timed out", "error": "error", "not_run": "not run",
-        "not_available": "n/a", "missing": "missing", "skipped": "skipped"}
-ICON = {"passed": "✅", "failed": "❌", "timed_out": "⏱️", "error": "💥", "not_run": "❔",
-        "not_available": "➖", "missing": "⏭️", "skipped": "⏭️"}
-LEGEND = {"passed": "passed (for default: the start method its processes were started by)", "failed": "a claim broke",
-          "timed_out": "killed at its timeout", "error": "the test could not run",
-          "not_run": "no result: a gap, not a pass (a failure in a column given to --expect)", "not_available": "start method not available on that platform",
-          "missing": "example file missing from --examples-dir", "skipped": "skipped for another reason"}
+TEXT = {
+    "passed": "passed",
+    "failed": "failed",
+    "timed_out": "timed out",
+    "error": "error",
+    "not_run": "not run",
+    "not_available": "n/a",
+    "missing": "missing",
+    "skipped": "skipped",
+}
+ICON = {"passed": "✅", "failed": "❌", "timed_out": "⏱️", "error": "💥", "not_run": "❔", "not_available": "➖", "missing": "⏭️", "skipped": "⏭️"}  # noqa: RUF001 (the icons are meant)
+LEGEND = {
+    "passed": "passed (for default: the start method its processes were started by)",
+    "failed": "a claim broke",
+    "timed_out": "killed at its timeout",
+    "error": "the test could not run",
+    "not_run": "no result: a gap, not a pass (a failure in a column given to --expect)",
+    "not_available": "start method not available on that platform",
+    "missing": "example file missing from --examples-dir",
+    "skipped": "skipped for another reason",
+}
 
 
 class ReportError(Exception):
@@ -122,7 +136,8 @@ class Matrix:
     @property
     def ok(self) -> bool:
         return not any(c.absent for c in self.columns) and not any(
-            cell.status in BAD or (cell.status == "not_run" and column.expected) for column, *_, cell in self.all_cells())
+            cell.status in BAD or (cell.status == "not_run" and column.expected) for column, *_, cell in self.all_cells()
+        )
 
 
 def find_files(paths: list[Path]) -> list[Path]:
@@ -165,10 +180,15 @@ def properties(element) -> dict[str, str]:
 def judge(case, props: dict[str, str], source: Path) -> Cell:
     """A cell from its test case: the harness's properties say what happened; a test case without
     a status (it could not run: an error in setup) is judged by its JUnit result."""
-    cell = Cell(props.get("status", "passed"), diagnosis=props.get("diagnosis", ""), claim=props.get("claim", ""),
-                observed_start_method=props.get("observed_start_method", ""), source=str(source),
-                seconds=float(props["seconds"]) if "seconds" in props else None,
-                evidence=json.loads(props.get("evidence") or "{}"))
+    cell = Cell(
+        props.get("status", "passed"),
+        diagnosis=props.get("diagnosis", ""),
+        claim=props.get("claim", ""),
+        observed_start_method=props.get("observed_start_method", ""),
+        source=str(source),
+        seconds=float(props["seconds"]) if "seconds" in props else None,
+        evidence=json.loads(props.get("evidence") or "{}"),
+    )
     if props.get("trace"):
         cell.trace = str(source.parent / props["trace"])
     results = case.result
@@ -261,8 +281,7 @@ def noted(cell: Cell) -> bool:
 
 def to_text(matrix: Matrix) -> str:
     notes: list[str] = []
-    header = [["example", "method", *(c.interpreter for c in matrix.columns)],
-              ["", "", *(c.platform or "(no file)" for c in matrix.columns)]]
+    header = [["example", "method", *(c.interpreter for c in matrix.columns)], ["", "", *(c.platform or "(no file)" for c in matrix.columns)]]
     rows = []
     for example in EXAMPLES:
         for method in START_METHODS:
@@ -278,7 +297,7 @@ def to_text(matrix: Matrix) -> str:
     widths = [max(len(r[i]) for r in header + rows) for i in range(len(header[0]))]
     lines = [summary(matrix), ""]
     for row in header + rows:
-        lines.append("  ".join(text.ljust(width) for text, width in zip(row, widths)).rstrip())
+        lines.append("  ".join(text.ljust(width) for text, width in zip(row, widths, strict=True)).rstrip())
     lines.insert(4, "  ".join("-" * width for width in widths))
     lines += ["", *notes] if notes else []
     lines += ["", "Claims:", *(f"  {name}: {claim}" for name, claim in CLAIMS.items())]
@@ -305,8 +324,12 @@ def md_escape(text: str, limit: int = 160) -> str:
 
 def to_markdown(matrix: Matrix) -> str:
     lines = [summary(matrix), ""]
-    heads = [f"{md_escape(c.interpreter)}<br>{md_escape(c.platform)}<br><sub>{md_escape(', '.join(c.runs))}</sub>" if not c.absent
-             else f"{md_escape(c.interpreter)}<br>no results file" for c in matrix.columns]
+    heads = [
+        f"{md_escape(c.interpreter)}<br>{md_escape(c.platform)}<br><sub>{md_escape(', '.join(c.runs))}</sub>"
+        if not c.absent
+        else f"{md_escape(c.interpreter)}<br>no results file"
+        for c in matrix.columns
+    ]
     lines += ["| example | method | " + " | ".join(heads) + " |", "|---|---|" + "---|" * len(heads)]
     for example in EXAMPLES:
         for method in START_METHODS:
@@ -316,7 +339,9 @@ def to_markdown(matrix: Matrix) -> str:
                 cell = matrix.cell(column, example, method)
                 words = f"{ICON[cell.status]} {cell_words(cell, method)}"
                 if noted(cell):
-                    words = f"{ICON[cell.status]} {md_escape(cell.diagnosis)}" if cell.status == "timed_out" else f"{words}: {md_escape(cell.diagnosis)}"
+                    words = (
+                        f"{ICON[cell.status]} {md_escape(cell.diagnosis)}" if cell.status == "timed_out" else f"{words}: {md_escape(cell.diagnosis)}"
+                    )
                 row.append(words)
             lines.append("| " + " | ".join(row) + " |")
     lines += ["", " · ".join(f"{ICON[s]} {TEXT[s]}: {LEGEND[s]}" for s in matrix.totals())]
@@ -324,19 +349,34 @@ def to_markdown(matrix: Matrix) -> str:
 
 
 def to_json(matrix: Matrix) -> str:
-    return json.dumps({
-        "ok": matrix.ok,
-        "summary": summary(matrix),
-        "totals": matrix.totals(),
-        "examples": [{"name": name, "claim": CLAIMS[name]} for name in EXAMPLES],
-        "start_methods": list(START_METHODS),
-        "columns": [{"title": c.title, "interpreter": c.interpreter if not c.absent else None,
-                     "platform": c.platform if not c.absent else None, "runs": c.runs,
-                     "expected_but_absent": c.interpreter if c.absent else None} for c in matrix.columns],
-        "cells": [{"example": example, "start_method": method, "column": column.title, **asdict(cell)}
-                  for column, example, method, cell in matrix.all_cells()],
-        "files": [{"path": path, "gave": what} for path, what in matrix.files],
-    }, indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "ok": matrix.ok,
+                "summary": summary(matrix),
+                "totals": matrix.totals(),
+                "examples": [{"name": name, "claim": CLAIMS[name]} for name in EXAMPLES],
+                "start_methods": list(START_METHODS),
+                "columns": [
+                    {
+                        "title": c.title,
+                        "interpreter": c.interpreter if not c.absent else None,
+                        "platform": c.platform if not c.absent else None,
+                        "runs": c.runs,
+                        "expected_but_absent": c.interpreter if c.absent else None,
+                    }
+                    for c in matrix.columns
+                ],
+                "cells": [
+                    {"example": example, "start_method": method, "column": column.title, **asdict(cell)}
+                    for column, example, method, cell in matrix.all_cells()
+                ],
+                "files": [{"path": path, "gave": what} for path, what in matrix.files],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 CSS = """
@@ -372,9 +412,15 @@ def timeline(cell: Cell) -> str:
 
 def to_html(matrix: Matrix, timelines: set[str] = frozenset()) -> str:
     e = html.escape
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', "<title>Claims matrix</title>",
-           f"<style>{CSS}</style></head><body>", "<h1>Does the article hold?</h1>", f"<p id=\"summary\">{e(summary(matrix))}</p>",
-           "<table><thead><tr><th>example</th><th>method</th>"]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>Claims matrix</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<h1>Does the article hold?</h1>",
+        f'<p id="summary">{e(summary(matrix))}</p>',
+        "<table><thead><tr><th>example</th><th>method</th>",
+    ]
     drawings: list[tuple[str, str]] = []
     for column in matrix.columns:
         runs = ", ".join(column.runs) if not column.absent else "no results file"
@@ -401,9 +447,11 @@ def to_html(matrix: Matrix, timelines: set[str] = frozenset()) -> str:
             out.append("</tr>")
     out.append("</tbody></table>")
     if drawings:
-        out.append("<h2>Timelines</h2><p>One lane per process: its lifetime (grey), lock holds (orange), pool tasks (blue), "
-                   "queue puts and gets (green triangles), writes to stdout (black ticks). Hover for details; the same "
-                   "trace opens in Perfetto (ui.perfetto.dev) or chrome://tracing.</p>")
+        out.append(
+            "<h2>Timelines</h2><p>One lane per process: its lifetime (grey), lock holds (orange), pool tasks (blue), "
+            "queue puts and gets (green triangles), writes to stdout (black ticks). Hover for details; the same "
+            "trace opens in Perfetto (ui.perfetto.dev) or chrome://tracing.</p>"
+        )
         out += [f'<h3 id="timeline-{n}">{e(title)}</h3>{drawing}' for n, (title, drawing) in enumerate(drawings, 1)]
     out.append('<p class="legend">' + "".join(f'<span class="{s}">{e(TEXT[s])}: {e(LEGEND[s])}</span>' for s in matrix.totals()) + "</p>")
     out.append("<h2>Files</h2><ul>" + "".join(f"<li><code>{e(path)}</code>: {e(what)}</li>" for path, what in matrix.files) + "</ul>")
@@ -412,19 +460,26 @@ def to_html(matrix: Matrix, timelines: set[str] = frozenset()) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                        help=f"JUnit XML files, or folders searched for junit*.xml (default: {DEFAULT_PATH}/)")
-    parser.add_argument("--expect", default="", metavar="NAME,...",
-                        help="runs that must be there, NAME as in junit.NAME.xml (a tox env or compose service); "
-                             "each one absent shows as a column of 'not run' cells and fails the report")
+    parser = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "paths", nargs="*", type=Path, metavar="PATH", help=f"JUnit XML files, or folders searched for junit*.xml (default: {DEFAULT_PATH}/)"
+    )
+    parser.add_argument(
+        "--expect",
+        default="",
+        metavar="NAME,...",
+        help="runs that must be there, NAME as in junit.NAME.xml (a tox env or compose service); "
+        "each one absent shows as a column of 'not run' cells and fails the report",
+    )
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the matrix as GitHub Markdown")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every cell as JSON")
     parser.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML page")
-    parser.add_argument("--timeline", default="", metavar="CELL,...",
-                        help="in the HTML page, also draw the timeline of these cells (EXAMPLE-METHOD, e.g. 03_lock-spawn, "
-                             "or all); every failed cell has one anyway")
+    parser.add_argument(
+        "--timeline",
+        default="",
+        metavar="CELL,...",
+        help="in the HTML page, also draw the timeline of these cells (EXAMPLE-METHOD, e.g. 03_lock-spawn, or all); every failed cell has one anyway",
+    )
     args = parser.parse_args(argv)
     try:
         matrix = build(find_files(args.paths or [DEFAULT_PATH]), [n.strip() for n in args.expect.split(",") if n.strip()])

@@ -9,6 +9,7 @@ Containment does not trust the example:
   processes by a marker in their environment.
 - Windows: a job object that kills its processes when closed, so also when the runner dies.
 """
+
 from __future__ import annotations
 
 import ast
@@ -38,7 +39,7 @@ EVIDENCE_DIR = "HARNESS_EVIDENCE"  # read by inject/mp_evidence.py
 CONTAINMENT = os.environ.get("HARNESS_CONTAINMENT", "subreaper" if sys.platform == "linux" else "tree")
 SETTLE = 1.0  # seconds a process of the example itself may take to finish exiting after main did
 
-__all__ = ["START_METHODS", "Run", "Outcome", "InterpreterError", "interpreter_info", "execute", "stop_all"]
+__all__ = ["START_METHODS", "InterpreterError", "Outcome", "Run", "execute", "interpreter_info", "stop_all"]
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ class InterpreterError(Exception):
     """The interpreter is missing or does not run."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def interpreter_info(python: str) -> dict:
     """Name, version, default and available start methods of `python`."""
     probe = (
@@ -210,8 +211,19 @@ def execute(run: Run) -> Outcome:
 
 def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: str) -> dict:
     tree = CONTAINMENT == "tree"  # it then needs psutil, from site-packages: no -S
-    args = [sys.executable, "-I", *["-S"] * (not tree), str(SUPERVISOR), f"report={report_path}", f"timeout={run.timeout}",
-            f"settle={SETTLE}", f"grace={run.grace}", f"runner={os.getpid()}", f"nice={run.nice}", f"tree={int(tree)}"]
+    args = [
+        sys.executable,
+        "-I",
+        *["-S"] * (not tree),
+        str(SUPERVISOR),
+        f"report={report_path}",
+        f"timeout={run.timeout}",
+        f"settle={SETTLE}",
+        f"grace={run.grace}",
+        f"runner={os.getpid()}",
+        f"nice={run.nice}",
+        f"tree={int(tree)}",
+    ]
     supervisor = subprocess.Popen([*args, "--", *command], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env)
     ACTIVE[token] = supervisor
     try:
@@ -228,13 +240,13 @@ def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: 
         raise RuntimeError(f"the supervisor of {run.id} exited {supervisor.returncode} without a report; see the run's stderr") from None
 
 
-def contained_windows(run: Run, command, env, out, err, cwd, report_path: Path, token: str) -> dict:
+def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, token: str) -> dict:
     """Windows: the run in a job object (kill on close: the runner's death ends it too); leftovers
     are the job's processes still alive once the main process has exited."""
     from harness import winjob
 
     started = time.monotonic()
-    flags = (0 if not run.nice else subprocess.BELOW_NORMAL_PRIORITY_CLASS if run.nice <= 10 else subprocess.IDLE_PRIORITY_CLASS)
+    flags = 0 if not run.nice else subprocess.BELOW_NORMAL_PRIORITY_CLASS if run.nice <= 10 else subprocess.IDLE_PRIORITY_CLASS
     with winjob.Job() as job:
         main = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env, creationflags=flags)
         job.add(main)

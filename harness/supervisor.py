@@ -21,6 +21,7 @@ whole tree is killed the same way. The report (a Python literal) says what happe
 supervisor per run, so it starts as fast as it can: standard library only, no argparse or json
 (their imports cost more than the rest together), under `-I -S` where it needs no psutil.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -99,7 +100,7 @@ class Tree:
             except OSError:
                 continue  # gone
             # "pid (comm) state ppid ...": comm may hold spaces and parentheses
-            state, ppid = stat[stat.rindex(b")") + 2:].split(b" ", 2)[:2]
+            state, ppid = stat[stat.rindex(b")") + 2 :].split(b" ", 2)[:2]
             if state != b"Z":
                 children.setdefault(int(ppid), []).append(int(entry.name))
         found, todo = {}, list(children.get(self.me, []))
@@ -109,7 +110,7 @@ class Tree:
             todo += children.get(pid, [])
         return found
 
-    def wait_gone(self, seconds: float, which=lambda cmd: True) -> dict[int, str]:
+    def wait_gone(self, seconds: float, which=lambda _cmd: True) -> dict[int, str]:
         """Wait until no live member matches `which` (its command line), new members included;
         return those still alive after `seconds`."""
         deadline = time.monotonic() + seconds
@@ -161,7 +162,7 @@ class Options:
     def __init__(self, argv: list[str]):
         cut = argv.index("--")
         given = dict(arg.split("=", 1) for arg in argv[:cut])
-        self.command = argv[cut + 1:]
+        self.command = argv[cut + 1 :]
         self.report = given["report"]
         self.timeout, self.settle, self.grace = (float(given[k]) for k in ("timeout", "settle", "grace"))
         self.runner = int(given["runner"])  # stop everything when this process is gone
@@ -197,8 +198,7 @@ def main() -> int:
         if args.nice:
             os.nice(args.nice)  # inherited by every process of the example
         try:
-            main_pid = os.posix_spawnp(args.command[0], args.command, os.environ,
-                                       setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))  # as subprocess does
+            main_pid = os.posix_spawnp(args.command[0], args.command, os.environ, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))  # as subprocess does
         except OSError as exc:
             print(f"supervisor: cannot start {args.command[0]}: {exc.strerror}", file=sys.stderr)
             return 2
@@ -226,8 +226,12 @@ def main() -> int:
         if str(stop) != "timeout":
             return 1  # nobody is waiting for a report
         outcome = {"returncode": None, "leftovers": []}
-    outcome.update(main_pid=main_pid, seconds=time.monotonic() - started, subreaper=subreaper,
-                   reaped={str(pid): os.waitstatus_to_exitcode(status) for pid, status in tree.exits.items()})
+    outcome.update(
+        main_pid=main_pid,
+        seconds=time.monotonic() - started,
+        subreaper=subreaper,
+        reaped={str(pid): os.waitstatus_to_exitcode(status) for pid, status in tree.exits.items()},
+    )
     with open(args.report, "w", encoding="utf-8") as f:
         f.write(repr(outcome))
     return 0

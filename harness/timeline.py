@@ -1,6 +1,7 @@
 """A run's timeline (the Trace Event Format JSON that harness/evidence.py writes) drawn as inline SVG:
 one lane per process, with its lifetime, lock holds, pool tasks, writes to stdout and queue puts and
 gets; every mark has a tooltip with the details. Standard library only."""
+
 from __future__ import annotations
 
 from html import escape
@@ -26,29 +27,42 @@ def svg(trace: dict) -> str:
     def x(ts: float) -> float:
         return round(LABEL + ts * scale, 1)
 
-    out = [f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-           f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="11">']
+    out = [
+        f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+        f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="11">'
+    ]
     for pid in lanes:
         y = row[pid] * LANE
         out.append(f'<text x="4" y="{y + 16}">{escape(names[pid][:34])}</text>')
         out.append(f'<line x1="{LABEL}" y1="{y + LANE}" x2="{WIDTH}" y2="{y + LANE}" stroke="#eee"/>')
     for e in sorted(marks, key=lambda e: LAYER.get(e.get("cat"), 0)):
         y, cat = row[e["pid"]] * LANE, e.get("cat", "process")
-        tip = escape(f"{e['name']} at {e['ts'] / 1000:.1f} ms" + (f" for {e['dur'] / 1000:.1f} ms" if "dur" in e else "")
-                     + "".join(f"\n{k}: {v}" for k, v in (e.get("args") or {}).items() if v not in (None, "")))
+        tip = escape(
+            f"{e['name']} at {e['ts'] / 1000:.1f} ms"
+            + (f" for {e['dur'] / 1000:.1f} ms" if "dur" in e else "")
+            + "".join(f"\n{k}: {v}" for k, v in (e.get("args") or {}).items() if v not in (None, ""))
+        )
         colour = COLOURS.get(cat, "#888")
         if e["ph"] == "X" and cat in ("process", "lock", "pool"):
             top, tall = {"process": (y + 4, LANE - 8), "lock": (y + 7, LANE - 14), "pool": (y + 9, LANE - 18)}[cat]
-            out.append(f'<rect class="{cat}" x="{x(e["ts"])}" y="{top}" width="{max(e["dur"] * scale, 1):.1f}" height="{tall}" '
-                       f'fill="{colour}"><title>{tip}</title></rect>')
+            out.append(
+                f'<rect class="{cat}" x="{x(e["ts"])}" y="{top}" width="{max(e["dur"] * scale, 1):.1f}" height="{tall}" '
+                f'fill="{colour}"><title>{tip}</title></rect>'
+            )
         elif cat == "stdout":
             text = escape(str((e.get("args") or {}).get("data", "")).strip()[:12])
-            out.append(f'<g class="stdout"><title>{tip}</title><line x1="{x(e["ts"])}" y1="{y + 3}" x2="{x(e["ts"])}" '
-                       f'y2="{y + LANE - 3}" stroke="{colour}" stroke-width="2"/>'
-                       f'<text x="{x(e["ts"]) + 2}" y="{y + 11}" font-size="9">{text}</text></g>')
+            out.append(
+                f'<g class="stdout"><title>{tip}</title><line x1="{x(e["ts"])}" y1="{y + 3}" x2="{x(e["ts"])}" '
+                f'y2="{y + LANE - 3}" stroke="{colour}" stroke-width="2"/>'
+                f'<text x="{x(e["ts"]) + 2}" y="{y + 11}" font-size="9">{text}</text></g>'
+            )
         elif cat == "queue":
             cx, cy = x(e["ts"]), y + LANE / 2
-            shape = f"{cx - 4},{cy + 4} {cx},{cy - 4} {cx + 4},{cy + 4}" if e["name"].startswith("put") else f"{cx - 4},{cy - 4} {cx},{cy + 4} {cx + 4},{cy - 4}"
+            shape = (
+                f"{cx - 4},{cy + 4} {cx},{cy - 4} {cx + 4},{cy + 4}"
+                if e["name"].startswith("put")
+                else f"{cx - 4},{cy - 4} {cx},{cy + 4} {cx + 4},{cy - 4}"
+            )
             out.append(f'<polygon class="queue" points="{shape}" fill="{colour}"><title>{tip}</title></polygon>')
         else:
             out.append(f'<circle class="event" cx="{x(e["ts"])}" cy="{y + LANE - 5}" r="2.5" fill="#666"><title>{tip}</title></circle>')

@@ -4,6 +4,7 @@ Every process the run's main process creates joins its job (child processes inhe
 their environment or console), so `pids()` lists the whole run; the job's handle belongs to the
 runner, so when the runner dies, however it dies, Windows closes the handle and kills the run.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -15,9 +16,17 @@ JobObjectExtendedLimitInformation = 9
 
 
 class IO_COUNTERS(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_ulonglong) for name in (
-        "ReadOperationCount", "WriteOperationCount", "OtherOperationCount",
-        "ReadTransferCount", "WriteTransferCount", "OtherTransferCount")]
+    _fields_ = [
+        (name, ctypes.c_ulonglong)
+        for name in (
+            "ReadOperationCount",
+            "WriteOperationCount",
+            "OtherOperationCount",
+            "ReadTransferCount",
+            "WriteTransferCount",
+            "OtherTransferCount",
+        )
+    ]
 
 
 class JOBOBJECT_BASIC_LIMIT_INFORMATION(ctypes.Structure):
@@ -59,8 +68,7 @@ def _kernel32():
     k.CreateJobObjectW.argtypes, k.CreateJobObjectW.restype = (ctypes.c_void_p, wintypes.LPCWSTR), wintypes.HANDLE
     k.SetInformationJobObject.argtypes = (wintypes.HANDLE, ctypes.c_int, ctypes.c_void_p, wintypes.DWORD)
     k.SetInformationJobObject.restype = wintypes.BOOL
-    k.QueryInformationJobObject.argtypes = (wintypes.HANDLE, ctypes.c_int, ctypes.c_void_p, wintypes.DWORD,
-                                            ctypes.POINTER(wintypes.DWORD))
+    k.QueryInformationJobObject.argtypes = (wintypes.HANDLE, ctypes.c_int, ctypes.c_void_p, wintypes.DWORD, ctypes.POINTER(wintypes.DWORD))
     k.QueryInformationJobObject.restype = wintypes.BOOL
     k.AssignProcessToJobObject.argtypes, k.AssignProcessToJobObject.restype = (wintypes.HANDLE, wintypes.HANDLE), wintypes.BOOL
     k.TerminateJobObject.argtypes, k.TerminateJobObject.restype = (wintypes.HANDLE, wintypes.UINT), wintypes.BOOL
@@ -80,8 +88,10 @@ class Job:
         _check(self.handle, "CreateJobObjectW")
         limits = JOBOBJECT_EXTENDED_LIMIT_INFORMATION()
         limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
-        _check(self._k.SetInformationJobObject(self.handle, JobObjectExtendedLimitInformation,
-                                               ctypes.byref(limits), ctypes.sizeof(limits)), "SetInformationJobObject")
+        _check(
+            self._k.SetInformationJobObject(self.handle, JobObjectExtendedLimitInformation, ctypes.byref(limits), ctypes.sizeof(limits)),
+            "SetInformationJobObject",
+        )
 
     def add(self, popen) -> None:
         # A Python process needs tens of milliseconds to start before it can create a child, and
@@ -90,8 +100,10 @@ class Job:
 
     def pids(self) -> list[int]:
         listing = JOBOBJECT_BASIC_PROCESS_ID_LIST()
-        _check(self._k.QueryInformationJobObject(self.handle, JobObjectBasicProcessIdList, ctypes.byref(listing),
-                                                 ctypes.sizeof(listing), None), "QueryInformationJobObject")
+        _check(
+            self._k.QueryInformationJobObject(self.handle, JobObjectBasicProcessIdList, ctypes.byref(listing), ctypes.sizeof(listing), None),
+            "QueryInformationJobObject",
+        )
         return [int(listing.ProcessIdList[i]) for i in range(listing.NumberOfProcessIdsInList)]
 
     def describe(self) -> list[tuple[int, str]]:

@@ -3,6 +3,7 @@
 
 Each case is a pytest session of its own, as a user would start it; the launcher starts them all
 with the session's runs (harness.plugin.Job), and each test reads its session's result."""
+
 import os
 import shutil
 import subprocess

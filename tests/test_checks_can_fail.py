@@ -7,6 +7,7 @@ copies print exactly the article's text: they cheat on what the processes do (th
 thread prints, the start method is forced, the lock is not shared, the pool is a thread pool), and
 only the evidence of what the processes did can reject them.
 """
+
 from __future__ import annotations
 
 import re
@@ -68,151 +69,456 @@ class Together:
     def __exit__(self, *exc):
         pass
 '''
-MAIN_PRINTS_01 = '''if __name__ == '__main__':
+MAIN_PRINTS_01 = """if __name__ == '__main__':
     for i, letter in zip(range(10), 'abcdefghij'):
         print(i)
         print(letter)
-'''
+"""
 # Shorter sleeps, for the copies broken in ways found before the check that the workers ran at once:
 # the run takes a second instead of ten.
-FAST_01 = (("time.sleep(1)\n        print(i)", "time.sleep(0.05)\n        print(i)"),
-           ("time.sleep(1)\n        print(letter)", "time.sleep(0.05)\n        print(letter)"))
+FAST_01 = (
+    ("time.sleep(1)\n        print(i)", "time.sleep(0.05)\n        print(i)"),
+    ("time.sleep(1)\n        print(letter)", "time.sleep(0.05)\n        print(letter)"),
+)
 ONE_AFTER_ANOTHER_03 = ("        p.start()\n", "        p.start()\n        p.join()\n")  # no two workers at once: no lock needed
 
 BROKEN = [
     # 01_processes: twenty tokens, each once, in order, from two workers running at once
-    Copy("01-digit-missing", "01_processes", (*FAST_01, ("range(10)", "range(9)"),), r"never printed: 9$", "output"),
-    Copy("01-letter-twice", "01_processes", (*FAST_01, ("'abcdefghij'", "'abcdefghijj'"),), r"printed more than once: j \(2 times\)", "output"),
-    Copy("01-digits-reversed", "01_processes", (*FAST_01, ("range(10)", "reversed(range(10))"),), r"digits out of order: 9 8 7", "output"),
-    Copy("01-letters-shuffled", "01_processes", (*FAST_01, ("'abcdefghij'", "'abcdefhgij'"),), r"letters out of order", "output"),
-    Copy("01-extra-output", "01_processes", (*FAST_01, ("    process2.join()\n", "    process2.join()\n    print('done')\n"),),
-         r"unexpected output", "output"),
-    Copy("01-one-worker", "01_processes", (*FAST_01, ("    process2.start()\n", ""), ("    process2.join()\n", "")), r"never printed: a b c", "output"),
-    Copy("01-one-after-the-other", "01_processes",
-         (("time.sleep(1)\n        print(i)", "time.sleep(0.1)\n        print(i)"),
-          ("time.sleep(1)\n        print(letter)", "time.sleep(0.1)\n        print(letter)"),
-          ("    process2.start()\n\n    process1.join()", "    process1.join()\n    process2.start()\n")),
-         r"did not run at the same time: all digits came before the first of the letters", "output"),
-    Copy("01-worker-raises", "01_processes", (*FAST_01, ("print(letter)", "print(letter)\n        if letter == 'c':\n            raise RuntimeError('boom')"),),
-         r"wrote to stderr under -X dev: RuntimeError: boom$", "stderr"),
-    Copy("01-warning", "01_processes", (*FAST_01, ("import time\n", "import time\nimport warnings\nwarnings.warn('new in this release', DeprecationWarning)\n"),),
-         r"wrote to stderr under -X dev: .*DeprecationWarning: new in this release", "stderr"),
-    Copy("01-hang", "01_processes", (("for i in range(10):", "for i in __import__('itertools').count():"),),
-         r"timed out after 5 s", "timeout", timeout=HANG_TIMEOUT),
-    Copy("01-exit-status", "01_processes", (*FAST_01, ("    process2.join()\n", "    process2.join()\n    raise SystemExit(3)\n"),),
-         r"exit status 3: nothing on stderr", "exit_status"),
+    Copy(
+        "01-digit-missing",
+        "01_processes",
+        (
+            *FAST_01,
+            ("range(10)", "range(9)"),
+        ),
+        r"never printed: 9$",
+        "output",
+    ),
+    Copy(
+        "01-letter-twice",
+        "01_processes",
+        (
+            *FAST_01,
+            ("'abcdefghij'", "'abcdefghijj'"),
+        ),
+        r"printed more than once: j \(2 times\)",
+        "output",
+    ),
+    Copy(
+        "01-digits-reversed",
+        "01_processes",
+        (
+            *FAST_01,
+            ("range(10)", "reversed(range(10))"),
+        ),
+        r"digits out of order: 9 8 7",
+        "output",
+    ),
+    Copy(
+        "01-letters-shuffled",
+        "01_processes",
+        (
+            *FAST_01,
+            ("'abcdefghij'", "'abcdefhgij'"),
+        ),
+        r"letters out of order",
+        "output",
+    ),
+    Copy(
+        "01-extra-output",
+        "01_processes",
+        (
+            *FAST_01,
+            ("    process2.join()\n", "    process2.join()\n    print('done')\n"),
+        ),
+        r"unexpected output",
+        "output",
+    ),
+    Copy(
+        "01-one-worker", "01_processes", (*FAST_01, ("    process2.start()\n", ""), ("    process2.join()\n", "")), r"never printed: a b c", "output"
+    ),
+    Copy(
+        "01-one-after-the-other",
+        "01_processes",
+        (
+            ("time.sleep(1)\n        print(i)", "time.sleep(0.1)\n        print(i)"),
+            ("time.sleep(1)\n        print(letter)", "time.sleep(0.1)\n        print(letter)"),
+            ("    process2.start()\n\n    process1.join()", "    process1.join()\n    process2.start()\n"),
+        ),
+        r"did not run at the same time: all digits came before the first of the letters",
+        "output",
+    ),
+    Copy(
+        "01-worker-raises",
+        "01_processes",
+        (
+            *FAST_01,
+            ("print(letter)", "print(letter)\n        if letter == 'c':\n            raise RuntimeError('boom')"),
+        ),
+        r"wrote to stderr under -X dev: RuntimeError: boom$",
+        "stderr",
+    ),
+    Copy(
+        "01-warning",
+        "01_processes",
+        (
+            *FAST_01,
+            ("import time\n", "import time\nimport warnings\nwarnings.warn('new in this release', DeprecationWarning)\n"),
+        ),
+        r"wrote to stderr under -X dev: .*DeprecationWarning: new in this release",
+        "stderr",
+    ),
+    Copy(
+        "01-hang",
+        "01_processes",
+        (("for i in range(10):", "for i in __import__('itertools').count():"),),
+        r"timed out after 5 s",
+        "timeout",
+        timeout=HANG_TIMEOUT,
+    ),
+    Copy(
+        "01-exit-status",
+        "01_processes",
+        (
+            *FAST_01,
+            ("    process2.join()\n", "    process2.join()\n    raise SystemExit(3)\n"),
+        ),
+        r"exit status 3: nothing on stderr",
+        "exit_status",
+    ),
     # ... the right text, by other means
-    Copy("01-main-prints", "01_processes", (("if __name__ == '__main__':\n", MAIN_PRINTS_01 + "if False:\n"),),
-         r"^the digits printed by the main process \(pid \d+\), not by a worker process$", "evidence"),
-    Copy("01-threads", "01_processes", (*FAST_01, ("from multiprocessing import Process\n", "from threading import Thread as Process\n"),),
-         r"^the digits printed by the main process \(pid \d+\), not by a worker process$", "evidence"),
-    Copy("01-one-process-prints-both", "01_processes",
-         (("    process1 = Process(target=print_numbers)\n", "    process1 = Process(target=both)\n"),
-          ("    process2.start()\n", ""), ("    process2.join()\n", ""),
-          ("if __name__", "def both():\n    for i, letter in zip(range(10), 'abcdefghij'):\n        print(i)\n        print(letter)\n\nif __name__")),
-         r"^the digits and the letters were printed by the same process, Process-1 \(pid \d+\)$", "evidence"),
-    Copy("01-os-fork", "01_processes",
-         (*FAST_01, ("if __name__ == '__main__':\n", "if __name__ == '__main__':\n    import os\n    for job in (print_numbers, print_letters):\n"
-           "        if os.fork() == 0:\n            job()\n            os._exit(0)\n    os.wait(); os.wait()\nif False:\n"),),
-         r"^pid \d+ was not started by multiprocessing: forked by pid \d+ outside multiprocessing$", "start_method", needs="fork"),
-    Copy("01-subprocess", "01_processes",
-         (*FAST_01, ("if __name__ == '__main__':\n", "if __name__ == '__main__':\n    import subprocess, sys\n    jobs = [subprocess.Popen([sys.executable, "
-           "'-c', f'import __main__; exec(open({__file__!r}).read().split(\"if __name__\")[0]); {job}()']) "
-           "for job in ('print_numbers', 'print_letters')]\n    [job.wait() for job in jobs]\nif False:\n"),),
-         r"^pid \d+ was not started by multiprocessing: started by pid \d+ as: .+ -c import __main__", "start_method"),
-    Copy("01-empty-environment", "01_processes",
-         (("if __name__ == '__main__':\n", "if __name__ == '__main__':\n    import subprocess, sys\n    jobs = [subprocess.Popen([sys.executable, "
-           "'-u', '-c', f'exec(open({__file__!r}).read().split(\"if __name__\")[0]); {job}()'], env={}) "
-           "for job in ('print_numbers', 'print_letters')]\n    [job.wait() for job in jobs]\nif False:\n"),),
-         r"^stdout from byte 0 \(.*\) was written by no process of the run through its sys.stdout$", "evidence", posix_only=True),
-    Copy("01-os-write", "01_processes", (("        print(letter)", "        __import__('os').write(1, f'{letter}\\n'.encode())"),),
-         r"^stdout from byte \d+ \('[a-j]\\n.*was written by no process of the run", "evidence"),
-    Copy("01-forced-fork", "01_processes", (*FAST_01, ("import time\n", "import time\nimport multiprocessing\nmultiprocessing.set_start_method('fork', force=True)\n"),),
-         r"^requested spawn, but Process-1 \(pid \d+\) was started by fork$", "start_method", method="spawn", needs="fork"),
+    Copy(
+        "01-main-prints",
+        "01_processes",
+        (("if __name__ == '__main__':\n", MAIN_PRINTS_01 + "if False:\n"),),
+        r"^the digits printed by the main process \(pid \d+\), not by a worker process$",
+        "evidence",
+    ),
+    Copy(
+        "01-threads",
+        "01_processes",
+        (
+            *FAST_01,
+            ("from multiprocessing import Process\n", "from threading import Thread as Process\n"),
+        ),
+        r"^the digits printed by the main process \(pid \d+\), not by a worker process$",
+        "evidence",
+    ),
+    Copy(
+        "01-one-process-prints-both",
+        "01_processes",
+        (
+            ("    process1 = Process(target=print_numbers)\n", "    process1 = Process(target=both)\n"),
+            ("    process2.start()\n", ""),
+            ("    process2.join()\n", ""),
+            (
+                "if __name__",
+                "def both():\n    for i, letter in zip(range(10), 'abcdefghij'):\n        print(i)\n        print(letter)\n\nif __name__",
+            ),
+        ),
+        r"^the digits and the letters were printed by the same process, Process-1 \(pid \d+\)$",
+        "evidence",
+    ),
+    Copy(
+        "01-os-fork",
+        "01_processes",
+        (
+            *FAST_01,
+            (
+                "if __name__ == '__main__':\n",
+                "if __name__ == '__main__':\n    import os\n    for job in (print_numbers, print_letters):\n"
+                "        if os.fork() == 0:\n            job()\n            os._exit(0)\n    os.wait(); os.wait()\nif False:\n",
+            ),
+        ),
+        r"^pid \d+ was not started by multiprocessing: forked by pid \d+ outside multiprocessing$",
+        "start_method",
+        needs="fork",
+    ),
+    Copy(
+        "01-subprocess",
+        "01_processes",
+        (
+            *FAST_01,
+            (
+                "if __name__ == '__main__':\n",
+                "if __name__ == '__main__':\n    import subprocess, sys\n    jobs = [subprocess.Popen([sys.executable, "
+                "'-c', f'import __main__; exec(open({__file__!r}).read().split(\"if __name__\")[0]); {job}()']) "
+                "for job in ('print_numbers', 'print_letters')]\n    [job.wait() for job in jobs]\nif False:\n",
+            ),
+        ),
+        r"^pid \d+ was not started by multiprocessing: started by pid \d+ as: .+ -c import __main__",
+        "start_method",
+    ),
+    Copy(
+        "01-empty-environment",
+        "01_processes",
+        (
+            (
+                "if __name__ == '__main__':\n",
+                "if __name__ == '__main__':\n    import subprocess, sys\n    jobs = [subprocess.Popen([sys.executable, "
+                "'-u', '-c', f'exec(open({__file__!r}).read().split(\"if __name__\")[0]); {job}()'], env={}) "
+                "for job in ('print_numbers', 'print_letters')]\n    [job.wait() for job in jobs]\nif False:\n",
+            ),
+        ),
+        r"^stdout from byte 0 \(.*\) was written by no process of the run through its sys.stdout$",
+        "evidence",
+        posix_only=True,
+    ),
+    Copy(
+        "01-os-write",
+        "01_processes",
+        (("        print(letter)", "        __import__('os').write(1, f'{letter}\\n'.encode())"),),
+        r"^stdout from byte \d+ \('[a-j]\\n.*was written by no process of the run",
+        "evidence",
+    ),
+    Copy(
+        "01-forced-fork",
+        "01_processes",
+        (
+            *FAST_01,
+            ("import time\n", "import time\nimport multiprocessing\nmultiprocessing.set_start_method('fork', force=True)\n"),
+        ),
+        r"^requested spawn, but Process-1 \(pid \d+\) was started by fork$",
+        "start_method",
+        method="spawn",
+        needs="fork",
+    ),
     # 02_queue: exactly one line, Hello, world!
     Copy("02-other-message", "02_queue", (("'Hello, world!'", "'Hello world!'"),), r"stdout is 'Hello world!\\n', expected exactly", "output"),
     Copy("02-no-newline", "02_queue", (("print(q.get())", "print(q.get(), end='')"),), r"stdout is 'Hello, world!', expected", "output"),
-    Copy("02-said-twice", "02_queue", (("    print(q.get())\n", "    print(q.get())\n    print('Hello, world!')\n"),), r"stdout is 'Hello, world!\\nHello", "output"),
+    Copy(
+        "02-said-twice",
+        "02_queue",
+        (("    print(q.get())\n", "    print(q.get())\n    print('Hello, world!')\n"),),
+        r"stdout is 'Hello, world!\\nHello",
+        "output",
+    ),
     Copy("02-nothing-sent", "02_queue", (("q.put('Hello, world!')", "pass"),), r"timed out after 5 s", "timeout", timeout=HANG_TIMEOUT),
     Copy("02-worker-crashes", "02_queue", (("q.put('Hello, world!')", "q.put(1 / 0)"),), r"timed out|wrote to stderr", timeout=HANG_TIMEOUT),
-    Copy("02-grandchild-left", "02_queue", (("    q.put('Hello, world!')\n", f"    {LEFTOVER}    q.put('Hello, world!')\n"),),
-         r"\d process\(es\) still running after the main process exited: pid \d+: .*time.sleep\(120\)", "leftovers"),
-    Copy("02-main-crashes", "02_queue", (("    p.join()\n", "    p.join()\n    {}['missing']\n"),), r"exit status 1: KeyError: 'missing'", "exit_status"),
+    Copy(
+        "02-grandchild-left",
+        "02_queue",
+        (("    q.put('Hello, world!')\n", f"    {LEFTOVER}    q.put('Hello, world!')\n"),),
+        r"\d process\(es\) still running after the main process exited: pid \d+: .*time.sleep\(120\)",
+        "leftovers",
+    ),
+    Copy(
+        "02-main-crashes",
+        "02_queue",
+        (("    p.join()\n", "    p.join()\n    {}['missing']\n"),),
+        r"exit status 1: KeyError: 'missing'",
+        "exit_status",
+    ),
     # ... the right text, by other means
-    Copy("02-main-prints-without-queue", "02_queue", (("    print(q.get())\n", "    print('Hello, world!')\n"),),
-         r"^the main process printed 'Hello, world!' but got nothing from a multiprocessing queue$", "evidence"),
-    Copy("02-child-prints", "02_queue", (("    q.put('Hello, world!')", "    print('Hello, world!')"), ("    print(q.get())\n", "")),
-         r"^'Hello, world!' printed by Process-1 \(pid \d+\), not by the main process$", "evidence"),
-    Copy("02-thread", "02_queue", (("from multiprocessing import Process, Queue", "from multiprocessing import Queue\nfrom threading import Thread as Process"),),
-         r"^the main process got 'Hello, world!' from a queue, but no child process put it there \(put by: the main process \(pid \d+\)\)$", "evidence"),
-    Copy("02-forced-fork", "02_queue", (("def main():\n", "def main():\n    import multiprocessing\n    multiprocessing.set_start_method('fork', force=True)\n"),),
-         r"^requested forkserver, but Process-1 \(pid \d+\) was started by fork$", "start_method", method="forkserver", needs="fork"),
-    Copy("02-child-fails-silently", "02_queue", (("    q.put('Hello, world!')\n", "    q.put('Hello, world!')\n    raise SystemExit(7)\n"),),
-         r"^Process-1 \(pid \d+\) exited with status 7$", "child_exit"),
+    Copy(
+        "02-main-prints-without-queue",
+        "02_queue",
+        (("    print(q.get())\n", "    print('Hello, world!')\n"),),
+        r"^the main process printed 'Hello, world!' but got nothing from a multiprocessing queue$",
+        "evidence",
+    ),
+    Copy(
+        "02-child-prints",
+        "02_queue",
+        (("    q.put('Hello, world!')", "    print('Hello, world!')"), ("    print(q.get())\n", "")),
+        r"^'Hello, world!' printed by Process-1 \(pid \d+\), not by the main process$",
+        "evidence",
+    ),
+    Copy(
+        "02-thread",
+        "02_queue",
+        (("from multiprocessing import Process, Queue", "from multiprocessing import Queue\nfrom threading import Thread as Process"),),
+        r"^the main process got 'Hello, world!' from a queue, but no child process put it there \(put by: the main process \(pid \d+\)\)$",
+        "evidence",
+    ),
+    Copy(
+        "02-forced-fork",
+        "02_queue",
+        (("def main():\n", "def main():\n    import multiprocessing\n    multiprocessing.set_start_method('fork', force=True)\n"),),
+        r"^requested forkserver, but Process-1 \(pid \d+\) was started by fork$",
+        "start_method",
+        method="forkserver",
+        needs="fork",
+    ),
+    Copy(
+        "02-child-fails-silently",
+        "02_queue",
+        (("    q.put('Hello, world!')\n", "    q.put('Hello, world!')\n    raise SystemExit(7)\n"),),
+        r"^Process-1 \(pid \d+\) exited with status 7$",
+        "child_exit",
+    ),
     # 03_lock: five workers, one at a time, counter 0 -> 5
     Copy("03-no-increment", "03_lock", (("current_value + 1", "current_value"),), r"line 2: counter went 0 -> 0, expected 0 -> 1", "output"),
     Copy("03-six-workers", "03_lock", (("range(5)", "range(6)"),), r"blank line then 'Final counter value: 5", "output"),
     Copy("03-four-workers", "03_lock", (("range(5)", "range(4)"),), r"line 9: expected 'Process-Process-N:1 entered", "output"),
-    Copy("03-other-names", "03_lock", (('f"Process-{Process().name}"', 'f"Process-{current_process().name}"'),
-                                        ("import Process, Lock, Value", "import Process, Lock, Value, current_process")),
-         r"line 1: expected 'Process-Process-N:1 entered critical section', got 'Process-Process-\d entered", "output"),
-    Copy("03-no-lock", "03_lock", (("import random\n", "import random\nfrom multiprocessing import Barrier\n" + TOGETHER),
-                                    ("    with lock:", "    with Together(lock):"),
-                                    ("time.sleep(0.1)  #", "time.sleep(1)  #"),
-                                    ("process_lock = Lock()", "process_lock = Barrier(5)")),
-         r"line 2: expected 'Process-Process-\d:1 modified counter: 0 -> 1' after it entered, got 'Process-Process-\d:1 entered", "output"),
+    Copy(
+        "03-other-names",
+        "03_lock",
+        (
+            ('f"Process-{Process().name}"', 'f"Process-{current_process().name}"'),
+            ("import Process, Lock, Value", "import Process, Lock, Value, current_process"),
+        ),
+        r"line 1: expected 'Process-Process-N:1 entered critical section', got 'Process-Process-\d entered",
+        "output",
+    ),
+    Copy(
+        "03-no-lock",
+        "03_lock",
+        (
+            ("import random\n", "import random\nfrom multiprocessing import Barrier\n" + TOGETHER),
+            ("    with lock:", "    with Together(lock):"),
+            ("time.sleep(0.1)  #", "time.sleep(1)  #"),
+            ("process_lock = Lock()", "process_lock = Barrier(5)"),
+        ),
+        r"line 2: expected 'Process-Process-\d:1 modified counter: 0 -> 1' after it entered, got 'Process-Process-\d:1 entered",
+        "output",
+    ),
     Copy("03-no-blank-line", "03_lock", ((r'print(f"\nFinal', 'print(f"Final'),), r"expected a blank line then", "output"),
     Copy("03-final-claim", "03_lock", (("(expected value: 5)", "(expected: 5)"),), r"expected a blank line then", "output"),
-    Copy("03-hang-holding-lock", "03_lock", (("time.sleep(0.1)  #", "time.sleep(3600)  #"),), r"timed out after 5 s", "timeout",
-         method="spawn", timeout=HANG_TIMEOUT),
-    Copy("03-semaphore-leaked", "03_lock", (('(expected value: 5)")', '(expected value: 5)", flush=True)\n    __import__("os")._exit(0)'),),
-         r"wrote to stderr under -X dev: .*leaked semaphore", "stderr", method="spawn", posix_only=True),
+    Copy(
+        "03-hang-holding-lock",
+        "03_lock",
+        (("time.sleep(0.1)  #", "time.sleep(3600)  #"),),
+        r"timed out after 5 s",
+        "timeout",
+        method="spawn",
+        timeout=HANG_TIMEOUT,
+    ),
+    Copy(
+        "03-semaphore-leaked",
+        "03_lock",
+        (('(expected value: 5)")', '(expected value: 5)", flush=True)\n    __import__("os")._exit(0)'),),
+        r"wrote to stderr under -X dev: .*leaked semaphore",
+        "stderr",
+        method="spawn",
+        posix_only=True,
+    ),
     # ... the right text, by other means: the workers run one after another, so the counter and the
     # order come out right however the lock is used
-    Copy("03-no-lock-in-turn", "03_lock", (ONE_AFTER_ANOTHER_03, ("    with lock:", "    if True:")),
-         r"^line 1 was printed by Process-1 \(pid \d+\) while it held no multiprocessing lock$", "evidence"),
-    Copy("03-own-lock-each", "03_lock", (ONE_AFTER_ANOTHER_03, ("    with lock:", "    with type(lock)(ctx=__import__('multiprocessing').get_context()):")),
-         r"^no multiprocessing lock was held by every worker as it printed: line 1 under ", "evidence"),
-    Copy("03-released-before-modified", "03_lock",
-         (ONE_AFTER_ANOTHER_03, ('        print(f"{process_name} entered critical section")\n',
-                                 '        print(f"{process_name} entered critical section")\n    if True:\n')),
-         r"^line 2 was printed by Process-1 \(pid \d+\) while it held no multiprocessing lock$", "evidence"),
-    Copy("03-main-prints", "03_lock",
-         (('        print(f"{process_name} entered critical section")\n', ""),
-          ('        print(f"{process_name} modified counter: {current_value} -> {shared_counter.value}")\n', ""),
-          ("        p.start()\n", '        p.start()\n        p.join()\n        print(f"Process-{p.name}:1 entered critical section")\n'
-                                 '        print(f"Process-{p.name}:1 modified counter: {counter.value - 1} -> {counter.value}")\n')),
-         r"^line 1 printed by the main process \(pid \d+\), not by a worker process$", "evidence"),
-    Copy("03-names-swapped", "03_lock", (('f"Process-{Process().name}"', 'f"Process-Process-{6 - current_process()._identity[0]}:1"'),
-                                          ("import Process, Lock, Value", "import Process, Lock, Value, current_process")),
-         r"^line \d+ shows Process-Process-(\d):1 but was printed by Process-(?!\1)\d \(pid \d+\)$", "evidence"),
+    Copy(
+        "03-no-lock-in-turn",
+        "03_lock",
+        (ONE_AFTER_ANOTHER_03, ("    with lock:", "    if True:")),
+        r"^line 1 was printed by Process-1 \(pid \d+\) while it held no multiprocessing lock$",
+        "evidence",
+    ),
+    Copy(
+        "03-own-lock-each",
+        "03_lock",
+        (ONE_AFTER_ANOTHER_03, ("    with lock:", "    with type(lock)(ctx=__import__('multiprocessing').get_context()):")),
+        r"^no multiprocessing lock was held by every worker as it printed: line 1 under ",
+        "evidence",
+    ),
+    Copy(
+        "03-released-before-modified",
+        "03_lock",
+        (
+            ONE_AFTER_ANOTHER_03,
+            (
+                '        print(f"{process_name} entered critical section")\n',
+                '        print(f"{process_name} entered critical section")\n    if True:\n',
+            ),
+        ),
+        r"^line 2 was printed by Process-1 \(pid \d+\) while it held no multiprocessing lock$",
+        "evidence",
+    ),
+    Copy(
+        "03-main-prints",
+        "03_lock",
+        (
+            ('        print(f"{process_name} entered critical section")\n', ""),
+            ('        print(f"{process_name} modified counter: {current_value} -> {shared_counter.value}")\n', ""),
+            (
+                "        p.start()\n",
+                '        p.start()\n        p.join()\n        print(f"Process-{p.name}:1 entered critical section")\n'
+                '        print(f"Process-{p.name}:1 modified counter: {counter.value - 1} -> {counter.value}")\n',
+            ),
+        ),
+        r"^line 1 printed by the main process \(pid \d+\), not by a worker process$",
+        "evidence",
+    ),
+    Copy(
+        "03-names-swapped",
+        "03_lock",
+        (
+            ('f"Process-{Process().name}"', 'f"Process-Process-{6 - current_process()._identity[0]}:1"'),
+            ("import Process, Lock, Value", "import Process, Lock, Value, current_process"),
+        ),
+        r"^line \d+ shows Process-Process-(\d):1 but was printed by Process-(?!\1)\d \(pid \d+\)$",
+        "evidence",
+    ),
     # 04_pool: exactly [1, 4, 9, 16, 25]
     Copy("04-short-input", "04_pool", (("[1, 2, 3, 4, 5]", "[1, 2, 3, 4]"),), r"stdout is '\[1, 4, 9, 16\]\\n'", "output"),
     Copy("04-wrong-function", "04_pool", (("return x * x", "return x + x"),), r"stdout is '\[2, 4, 6, 8, 10\]\\n'", "output"),
-    Copy("04-pool-not-closed", "04_pool", (("    with Pool(5) as p:\n        print", "    p = Pool(5)\n    if True:\n        print"),),
-         r"wrote to stderr under -X dev: .*ResourceWarning: unclosed running multiprocessing pool", "stderr", cpython_only=True),
+    Copy(
+        "04-pool-not-closed",
+        "04_pool",
+        (("    with Pool(5) as p:\n        print", "    p = Pool(5)\n    if True:\n        print"),),
+        r"wrote to stderr under -X dev: .*ResourceWarning: unclosed running multiprocessing pool",
+        "stderr",
+        cpython_only=True,
+    ),
     Copy("04-worker-dies", "04_pool", (("return x * x", "__import__('os')._exit(1)"),), r"timed out after 5 s", "timeout", timeout=HANG_TIMEOUT),
     # ... the right text, by other means
-    Copy("04-thread-pool", "04_pool", (("from multiprocessing import Pool", "from multiprocessing.pool import ThreadPool as Pool"),),
-         r"^square\(\d,\) ran in the main process \(pid \d+\), not in a pool worker process$", "evidence"),
-    Copy("04-computed-in-main", "04_pool", (("print(p.map(square, [1, 2, 3, 4, 5]))", "print(list(map(square, [1, 2, 3, 4, 5])))"),),
-         r"^no pool worker ran square: the squares were not computed by a multiprocessing Pool$", "evidence"),
-    Copy("04-process-pool-executor", "04_pool", (("from multiprocessing import Pool", "from concurrent.futures import ProcessPoolExecutor as Pool"),
-                                                  ("print(p.map(square, [1, 2, 3, 4, 5]))", "print(list(p.map(square, [1, 2, 3, 4, 5])))")),
-         r"^no pool worker ran square", "evidence", method="spawn"),
-    Copy("04-forced-fork", "04_pool", (("Pool(5)", "__import__('multiprocessing').get_context('fork').Pool(5)"),),
-         r"^requested spawn, but ForkPoolWorker-\d \(pid \d+\) was started by fork$", "start_method", method="spawn", needs="fork"),
+    Copy(
+        "04-thread-pool",
+        "04_pool",
+        (("from multiprocessing import Pool", "from multiprocessing.pool import ThreadPool as Pool"),),
+        r"^square\(\d,\) ran in the main process \(pid \d+\), not in a pool worker process$",
+        "evidence",
+    ),
+    Copy(
+        "04-computed-in-main",
+        "04_pool",
+        (("print(p.map(square, [1, 2, 3, 4, 5]))", "print(list(map(square, [1, 2, 3, 4, 5])))"),),
+        r"^no pool worker ran square: the squares were not computed by a multiprocessing Pool$",
+        "evidence",
+    ),
+    Copy(
+        "04-process-pool-executor",
+        "04_pool",
+        (
+            ("from multiprocessing import Pool", "from concurrent.futures import ProcessPoolExecutor as Pool"),
+            ("print(p.map(square, [1, 2, 3, 4, 5]))", "print(list(p.map(square, [1, 2, 3, 4, 5])))"),
+        ),
+        r"^no pool worker ran square",
+        "evidence",
+        method="spawn",
+    ),
+    Copy(
+        "04-forced-fork",
+        "04_pool",
+        (("Pool(5)", "__import__('multiprocessing').get_context('fork').Pool(5)"),),
+        r"^requested spawn, but ForkPoolWorker-\d \(pid \d+\) was started by fork$",
+        "start_method",
+        method="spawn",
+        needs="fork",
+    ),
 ]
 
 EQUIVALENT = [
-    Copy("01-shorter-sleeps-other-comments", "01_processes",
-         (("time.sleep(1)\n        print(i)", "time.sleep(0.5)\n        print(i)"),
-          ("time.sleep(1)\n        print(letter)", "time.sleep(0.5)\n        print(letter)"),
-          ("#  join method is used to wait for the process to finish", "# wait for both workers"))),
-    Copy("01-process-subclass", "01_processes",
-         (("if __name__", "class Worker(Process):\n    def __init__(self, job):\n        super().__init__()\n        self.job = job\n\n"
-           "    def run(self):\n        self.job()\n\nif __name__"),
-          ("Process(target=print_numbers)", "Worker(print_numbers)"), ("Process(target=print_letters)", "Worker(print_letters)"))),
+    Copy(
+        "01-shorter-sleeps-other-comments",
+        "01_processes",
+        (
+            ("time.sleep(1)\n        print(i)", "time.sleep(0.5)\n        print(i)"),
+            ("time.sleep(1)\n        print(letter)", "time.sleep(0.5)\n        print(letter)"),
+            ("#  join method is used to wait for the process to finish", "# wait for both workers"),
+        ),
+    ),
+    Copy(
+        "01-process-subclass",
+        "01_processes",
+        (
+            (
+                "if __name__",
+                "class Worker(Process):\n    def __init__(self, job):\n        super().__init__()\n        self.job = job\n\n"
+                "    def run(self):\n        self.job()\n\nif __name__",
+            ),
+            ("Process(target=print_numbers)", "Worker(print_numbers)"),
+            ("Process(target=print_letters)", "Worker(print_letters)"),
+        ),
+    ),
     Copy("02-keyword-args", "02_queue", (("Process(target=worker, args=(q,))", "Process(target=worker, kwargs={'q': q})"),)),
     Copy("02-simple-queue", "02_queue", (("import Process, Queue", "import Process, SimpleQueue as Queue"),)),
     Copy("02-joinable-queue", "02_queue", (("import Process, Queue", "import Process, JoinableQueue as Queue"),)),
@@ -226,11 +532,24 @@ EQUIVALENT = [
 
 # The main process prints at once, then its workers print forever: killed at its timeout, the run
 # still shows what it printed (ten seconds leave a loaded machine ample time to print one line).
-PRINTS_THEN_HANGS = Copy("01-prints-then-hangs", "01_processes", (("    process1.start()\n", "    print('started')\n    process1.start()\n"),
-                                                                  ("for i in range(10):", "for i in __import__('itertools').count():")),
-                         r"timed out after 10 s", "timeout", timeout=10.0)
-CONTAINED = Copy("02-escapee-left", "02_queue", (("    q.put('Hello, world!')\n", f"    {ESCAPEE}    q.put('Hello, world!')\n"),),
-                 rf"\d process\(es\) still running after the main process exited: pid \d+: .*# {ESCAPEE_TOKEN}", "leftovers")
+PRINTS_THEN_HANGS = Copy(
+    "01-prints-then-hangs",
+    "01_processes",
+    (
+        ("    process1.start()\n", "    print('started')\n    process1.start()\n"),
+        ("for i in range(10):", "for i in __import__('itertools').count():"),
+    ),
+    r"timed out after 10 s",
+    "timeout",
+    timeout=10.0,
+)
+CONTAINED = Copy(
+    "02-escapee-left",
+    "02_queue",
+    (("    q.put('Hello, world!')\n", f"    {ESCAPEE}    q.put('Hello, world!')\n"),),
+    rf"\d process\(es\) still running after the main process exited: pid \d+: .*# {ESCAPEE_TOKEN}",
+    "leftovers",
+)
 
 
 def params(config, copies, methods=None) -> list:
@@ -249,11 +568,13 @@ def params(config, copies, methods=None) -> list:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    copies = {"test_broken_copy_is_rejected_for_the_right_reason": (BROKEN, None),
-              # every start method; `default` is one of them under another name (the matrix shows which)
-              "test_equivalent_copy_passes": (EQUIVALENT, [m for m in START_METHODS if m != "default"]),
-              "test_timeout_report_keeps_the_output_so_far": ([PRINTS_THEN_HANGS], None),
-              "test_a_process_that_hides_is_still_found_and_killed": ([CONTAINED], None)}.get(metafunc.function.__name__)
+    copies = {
+        "test_broken_copy_is_rejected_for_the_right_reason": (BROKEN, None),
+        # every start method; `default` is one of them under another name (the matrix shows which)
+        "test_equivalent_copy_passes": (EQUIVALENT, [m for m in START_METHODS if m != "default"]),
+        "test_timeout_report_keeps_the_output_so_far": ([PRINTS_THEN_HANGS], None),
+        "test_a_process_that_hides_is_still_found_and_killed": ([CONTAINED], None),
+    }.get(metafunc.function.__name__)
     if copies:
         metafunc.parametrize(("run", "copy"), params(metafunc.config, *copies))
 
@@ -288,8 +609,11 @@ def escapees() -> list[psutil.Process]:
     return found
 
 
-@pytest.mark.xfail(CONTAINMENT == "tree", strict=True, reason="without a subreaper (macOS) an orphan with an empty environment "
-                   "is out of the run's tree and carries no marker: the README says so")
+@pytest.mark.xfail(
+    CONTAINMENT == "tree",
+    strict=True,
+    reason="without a subreaper (macOS) an orphan with an empty environment is out of the run's tree and carries no marker: the README says so",
+)
 def test_a_process_that_hides_is_still_found_and_killed(outcome, copy):
     try:
         judged = outcome.verdict

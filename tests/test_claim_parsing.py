@@ -2,10 +2,22 @@
 that two processes wrote at once (split or merged lines) cannot cause a false failure. Then the
 claims on evidence, on made-up records for the cases no real run can produce (a clock that says the
 workers were never alive at once, a write that never reached stdout, a child silent about itself)."""
+
 import pytest
 
-from harness.claims import (ClaimBroken, check_child_exits, check_lock, check_pool, check_processes, check_queue, check_started,
-                            prove_lock, prove_pool, prove_processes, prove_queue)
+from harness.claims import (
+    ClaimBroken,
+    check_child_exits,
+    check_lock,
+    check_pool,
+    check_processes,
+    check_queue,
+    check_started,
+    prove_lock,
+    prove_pool,
+    prove_processes,
+    prove_queue,
+)
 from harness.evidence import Evidence, Unaccounted
 
 # What the article shows each program printing, copied from the article.
@@ -30,49 +42,72 @@ def test_the_articles_sample_output_holds_the_claims(example):
     CHECKS[example](ARTICLE_OUTPUT[example])
 
 
-@pytest.mark.parametrize("stdout", [
-    "0\na\nb\n1\nc\n2\nd\n3\ne\n4\n5\nf\ng\n6\nh\n7h\n\n8\ni\nj\n9\n".replace("h\n7h", "7h"),  # merged: 7h
-    "0a\n\nb\n1\nc\n2\nd\n3\ne\n4\n5\nf\ng\n6\nh\n7\n8\ni\nj\n9\n",
-    "a\n0\n1\nb\n2c\n\n3\nd\ne\n4\n5\nf\ng\n6\nh\n7\n8\ni\nj\n9\n",
-], ids=["7h", "0a", "2c"])
+@pytest.mark.parametrize(
+    "stdout",
+    [
+        "0\na\nb\n1\nc\n2\nd\n3\ne\n4\n5\nf\ng\n6\nh\n7h\n\n8\ni\nj\n9\n".replace("h\n7h", "7h"),  # merged: 7h
+        "0a\n\nb\n1\nc\n2\nd\n3\ne\n4\n5\nf\ng\n6\nh\n7\n8\ni\nj\n9\n",
+        "a\n0\n1\nb\n2c\n\n3\nd\ne\n4\n5\nf\ng\n6\nh\n7\n8\ni\nj\n9\n",
+    ],
+    ids=["7h", "0a", "2c"],
+)
 def test_lines_merged_by_concurrent_writes_still_hold(stdout):
     check_processes(stdout)
 
 
-@pytest.mark.parametrize(("stdout", "reason"), [
-    ("".join(f"{d}\n" for d in "0123456789") + "".join(f"{c}\n" for c in "abcdefghij"), "all digits came before the first of the letters"),
-    ("".join(f"{c}\n" for c in "abcdefghij") + "".join(f"{d}\n" for d in "0123456789"), "all letters came before the first of the digits"),
-    (ARTICLE_OUTPUT["01_processes"].replace("9", "10"), "never printed: 9"),
-    (ARTICLE_OUTPUT["01_processes"] + "k\n", "unexpected output 'k'"),
-    ("", "never printed: 0 1 2"),
-], ids=["sequential", "letters-first", "ten", "stranger", "empty"])
+@pytest.mark.parametrize(
+    ("stdout", "reason"),
+    [
+        ("".join(f"{d}\n" for d in "0123456789") + "".join(f"{c}\n" for c in "abcdefghij"), "all digits came before the first of the letters"),
+        ("".join(f"{c}\n" for c in "abcdefghij") + "".join(f"{d}\n" for d in "0123456789"), "all letters came before the first of the digits"),
+        (ARTICLE_OUTPUT["01_processes"].replace("9", "10"), "never printed: 9"),
+        (ARTICLE_OUTPUT["01_processes"] + "k\n", "unexpected output 'k'"),
+        ("", "never printed: 0 1 2"),
+    ],
+    ids=["sequential", "letters-first", "ten", "stranger", "empty"],
+)
 def test_broken_01_output(stdout, reason):
     with pytest.raises(ClaimBroken, match=reason):
         check_processes(stdout)
 
 
-@pytest.mark.parametrize(("stdout", "reason"), [
-    (ARTICLE_OUTPUT["03_lock"].replace("modified counter: 2 -> 3", "modified counter: 1 -> 3"), "line 6: counter went 1 -> 3"),
-    (ARTICLE_OUTPUT["03_lock"].replace("Process-5:1 modified", "Process-3:1 modified"), "line 6: Process-Process-3:1 modified the counter while Process-Process-5:1 held the lock"),
-    (ARTICLE_OUTPUT["03_lock"].replace("Process-4:1", "Process-1:1"), "were not Process-1..5 once each"),
-    (ARTICLE_OUTPUT["03_lock"].rstrip("\n"), "does not end with a newline"),
-    (ARTICLE_OUTPUT["03_lock"] + "\n", "expected a blank line then"),
-    ("", "line 1: expected"),
-], ids=["lost-update", "other-process", "same-worker-twice", "no-final-newline", "extra-line", "empty"])
+@pytest.mark.parametrize(
+    ("stdout", "reason"),
+    [
+        (ARTICLE_OUTPUT["03_lock"].replace("modified counter: 2 -> 3", "modified counter: 1 -> 3"), "line 6: counter went 1 -> 3"),
+        (
+            ARTICLE_OUTPUT["03_lock"].replace("Process-5:1 modified", "Process-3:1 modified"),
+            "line 6: Process-Process-3:1 modified the counter while Process-Process-5:1 held the lock",
+        ),
+        (ARTICLE_OUTPUT["03_lock"].replace("Process-4:1", "Process-1:1"), "were not Process-1..5 once each"),
+        (ARTICLE_OUTPUT["03_lock"].rstrip("\n"), "does not end with a newline"),
+        (ARTICLE_OUTPUT["03_lock"] + "\n", "expected a blank line then"),
+        ("", "line 1: expected"),
+    ],
+    ids=["lost-update", "other-process", "same-worker-twice", "no-final-newline", "extra-line", "empty"],
+)
 def test_broken_03_output(stdout, reason):
     with pytest.raises(ClaimBroken, match=reason):
         check_lock(stdout)
 
 
-@pytest.mark.parametrize(("check", "stdout"), [
-    (check_queue, "Hello, world!\r\n"), (check_queue, " Hello, world!\n"), (check_pool, "[1, 4, 9, 16, 25]\n\n"), (check_pool, "(1, 4, 9, 16, 25)\n"),
-], ids=["crlf-left", "leading-space", "extra-line", "tuple"])
+@pytest.mark.parametrize(
+    ("check", "stdout"),
+    [
+        (check_queue, "Hello, world!\r\n"),
+        (check_queue, " Hello, world!\n"),
+        (check_pool, "[1, 4, 9, 16, 25]\n\n"),
+        (check_pool, "(1, 4, 9, 16, 25)\n"),
+    ],
+    ids=["crlf-left", "leading-space", "extra-line", "tuple"],
+)
 def test_exact_outputs_are_exact(check, stdout):
     with pytest.raises(ClaimBroken, match="expected exactly"):
         check(stdout)
 
 
 # --- the claims on evidence, on records made up for the cases no real run can produce ----------
+
 
 class Records:
     """A run's evidence written by hand: each call adds a record at the next tick of a fake clock."""
@@ -85,7 +120,7 @@ class Records:
         self.records.append({"e": event, "pid": pid, "t": self.clock, **fields})
         return self.records[-1]
 
-    def child(self, parent: int, pid: int, name: str, method: str = "spawn", how: str = "spawn", exit: int = 0, **bootstrap):
+    def child(self, parent: int, pid: int, name: str, method: str = "spawn", how: str = "spawn", **bootstrap):
         self(parent, "started", child=pid, name=name, method=method, daemon=False)
         self(pid, "bootstrap", name=name, identity=[int(name.rsplit("-", 1)[1])], how=how, ppid=parent, target="worker", **bootstrap)
 
@@ -135,13 +170,17 @@ def test_interleaved_writes_are_told_apart_by_process_order():
     assert [(s.pid, s.data) for s in segments] == [(2, b"x\n"), (3, b"x\n"), (3, b"z\n"), (2, b"y\n")]
 
 
-@pytest.mark.parametrize(("code", "terminated", "reason"), [
-    (1, False, r"^Process-1 \(pid 2\) exited with status 1$"),
-    (-9, False, r"^Process-1 \(pid 2\) was killed by signal 9$"),
-    (None, False, r"^Process-1 \(pid 2\) has no exit status"),
-    (-15, True, None),  # its parent ended it: how a Pool stops its workers
-    (-15, False, r"killed by signal 15"),
-], ids=["status-1", "killed", "no-status", "terminated-by-its-pool", "terminated-by-someone-else"])
+@pytest.mark.parametrize(
+    ("code", "terminated", "reason"),
+    [
+        (1, False, r"^Process-1 \(pid 2\) exited with status 1$"),
+        (-9, False, r"^Process-1 \(pid 2\) was killed by signal 9$"),
+        (None, False, r"^Process-1 \(pid 2\) has no exit status"),
+        (-15, True, None),  # its parent ended it: how a Pool stops its workers
+        (-15, False, r"killed by signal 15"),
+    ],
+    ids=["status-1", "killed", "no-status", "terminated-by-its-pool", "terminated-by-someone-else"],
+)
 def test_child_exit_status(code, terminated, reason):
     rec = Records()
     rec.child(1, 2, "Process-1")
@@ -156,12 +195,16 @@ def test_child_exit_status(code, terminated, reason):
             check_child_exits(rec.evidence())
 
 
-@pytest.mark.parametrize(("parent_saw", "child_saw", "reason"), [
-    ("spawn", "spawn", None),
-    ("fork", "fork", r"^requested spawn, but Process-1 \(pid 2\) was started by fork$"),
-    ("spawn", "fork", r"^requested spawn, but Process-1 \(pid 2\) was started by fork \(as it saw it; its parent said spawn\)$"),
-    ("spawn", "", r"started by nothing: it recorded no start of its own"),
-], ids=["agree", "both-fork", "child-disagrees", "child-silent"])
+@pytest.mark.parametrize(
+    ("parent_saw", "child_saw", "reason"),
+    [
+        ("spawn", "spawn", None),
+        ("fork", "fork", r"^requested spawn, but Process-1 \(pid 2\) was started by fork$"),
+        ("spawn", "fork", r"^requested spawn, but Process-1 \(pid 2\) was started by fork \(as it saw it; its parent said spawn\)$"),
+        ("spawn", "", r"started by nothing: it recorded no start of its own"),
+    ],
+    ids=["agree", "both-fork", "child-disagrees", "child-silent"],
+)
 def test_start_method_seen_from_both_sides(parent_saw, child_saw, reason):
     rec = Records()
     if child_saw:

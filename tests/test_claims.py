@@ -1,4 +1,5 @@
 """The article's claims, checked for each example under each start method (`test_claims[03_lock-spawn]`)."""
+
 import pytest
 
 from harness.claims import evidence, headline

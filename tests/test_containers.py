@@ -8,6 +8,7 @@ The images build FROM Debian's official images, pulled when missing; where no re
 reached, run docker/bootstrap-images first (as root), as .ci/run does: nothing here needs root.
 compose.yaml's own consistency is checked without Docker, in tests/test_compose_file.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,9 @@ def read_targets() -> tuple[dict[str, compose_targets.Target], str]:
     """compose.yaml's targets as compose reads the file and the one rule (harness/compose_targets.py)
     classifies them, as CI and docker/bootstrap-images do; or no target and why."""
     try:
-        done = subprocess.run(["docker", "compose", "-f", str(COMPOSE_FILE), "config", "--format", "json"],
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            ["docker", "compose", "-f", str(COMPOSE_FILE), "config", "--format", "json"], capture_output=True, text=True, timeout=60
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return {}, f"docker compose config failed: {exc}"
     if done.returncode != 0:
@@ -56,8 +58,9 @@ TARGETS, NO_TARGETS = read_targets()
 
 
 def docker(*args: str, timeout: float = 600, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
-    done = subprocess.run(["docker", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env=None if env is None else {**os.environ, **env})
+    done = subprocess.run(
+        ["docker", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=None if env is None else {**os.environ, **env}
+    )
     if check and done.returncode != 0:
         pytest.fail(f"docker {' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}", pytrace=False)
     return done
@@ -99,14 +102,18 @@ def images(engine) -> None:
         pytest.fail(NO_TARGETS, pytrace=False)
     done = compose("build", "--quiet")
     if done.returncode != 0:
-        pytest.fail(f"docker compose build exited {done.returncode}:\n{done.stdout[-2000:]}{done.stderr[-3000:]}\n"
-                    "(a base image missing and no registry? run docker/bootstrap-images)", pytrace=False)
+        pytest.fail(
+            f"docker compose build exited {done.returncode}:\n{done.stdout[-2000:]}{done.stderr[-3000:]}\n"
+            "(a base image missing and no registry? run docker/bootstrap-images)",
+            pytrace=False,
+        )
 
 
 def leftovers(project: str) -> list[str]:
     label = f"label=com.docker.compose.project={project}"
-    return (docker("ps", "-a", "--filter", label, "--format", "container {{.Names}} ({{.Status}})").stdout.split("\n")
-            + docker("network", "ls", "--filter", label, "--format", "network {{.Name}}").stdout.split("\n"))
+    return docker("ps", "-a", "--filter", label, "--format", "container {{.Names}} ({{.Status}})").stdout.split("\n") + docker(
+        "network", "ls", "--filter", label, "--format", "network {{.Name}}"
+    ).stdout.split("\n")
 
 
 def assert_nothing_left(project: str) -> None:
@@ -128,13 +135,13 @@ def junit_cells(path: Path) -> tuple[dict, list[dict]]:
 
 # --- no engine ---
 
+
 def test_no_engine_is_one_line_reason(compose_cli):
     nowhere = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
     done = compose("up", env=nowhere, timeout=60)
     assert done.returncode != 0
     assert "Cannot connect to the Docker daemon" in done.stderr, done.stderr
-    done = subprocess.run([str(ROOT / "docker" / "bootstrap-images")], cwd=ROOT, capture_output=True,
-                          text=True, env={**os.environ, **nowhere})
+    done = subprocess.run([str(ROOT / "docker" / "bootstrap-images")], cwd=ROOT, capture_output=True, text=True, env={**os.environ, **nowhere})
     assert done.returncode != 0
     assert done.stderr.strip() == "bootstrap-images: no Docker engine reachable (docker info failed); start dockerd first"
 
@@ -143,14 +150,13 @@ def test_unknown_target_or_suite_is_one_line_reason(engine):
     done = compose("up", "sid-3.99", timeout=60)
     assert done.returncode != 0
     assert done.stderr.strip() == "no such service: sid-3.99", done.stderr
-    done = subprocess.run([str(ROOT / "docker" / "bootstrap-images"), "no-such-suite"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run([str(ROOT / "docker" / "bootstrap-images"), "no-such-suite"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
-    assert re.fullmatch(r"bootstrap-images: compose.yaml's targets use no suite 'no-such-suite' \(they use: .+\)",
-                        done.stderr.strip()), done.stderr
+    assert re.fullmatch(r"bootstrap-images: compose.yaml's targets use no suite 'no-such-suite' \(they use: .+\)", done.stderr.strip()), done.stderr
 
 
 # --- the matrix, for real ---
+
 
 @pytest.fixture(scope="module")
 def matrix(images) -> subprocess.CompletedProcess:
@@ -185,11 +191,13 @@ def test_target_ran_every_cell(matrix, target):
     assert not bad, f"{target}: {bad}"
     version = TARGETS[target].version
     implementation = "PyPy" if version.startswith("pypy") else f"CPython {version}."
-    assert {c["interpreter"].startswith(implementation) for c in cells} == {True}, \
+    assert {c["interpreter"].startswith(implementation) for c in cells} == {True}, (
         f"{target} ran the examples under {sorted({c['interpreter'] for c in cells})}"
+    )
 
 
 # --- faults: each gives a non-zero exit naming the target, and leaves nothing behind ---
+
 
 def variants(folder: Path, broken: bool) -> Path:
     """A folder with just 02_queue (fast), correct or printing the wrong greeting."""
@@ -214,8 +222,12 @@ def fault_project(tmp_path: Path, special: dict[str, dict]) -> tuple[str, Path]:
     for name, broken in (("ok", False), ("broken", True)):
         variants(shared / name, broken)
     # The images `images` built, helpers' too: nothing is rebuilt or left behind under this project.
-    override = {"services": {"results-dir": {"image": f"{PROJECT}-results-dir", "volumes": [f"{results}:/results"]},
-                             "all-targets": {"image": f"{PROJECT}-all-targets"}}}
+    override = {
+        "services": {
+            "results-dir": {"image": f"{PROJECT}-results-dir", "volumes": [f"{results}:/results"]},
+            "all-targets": {"image": f"{PROJECT}-all-targets"},
+        }
+    }
     for target in TARGETS:
         override["services"][target] = {
             "image": f"{PROJECT}-{target}",
@@ -235,8 +247,13 @@ def fault(images, tmp_path):
     def run(special: dict[str, dict], during=None) -> subprocess.CompletedProcess:
         project, override = fault_project(tmp_path, special)
         projects.append(project)
-        proc = subprocess.Popen(["docker", "compose", "-p", project, "-f", str(COMPOSE_FILE), "-f", str(override), "up"],
-                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            ["docker", "compose", "-p", project, "-f", str(COMPOSE_FILE), "-f", str(override), "up"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         if during:
             during(project)
         out, err = proc.communicate(timeout=300)
@@ -298,9 +315,9 @@ def test_missing_base_image_is_one_line_reason(images, tmp_path):
     # to do then: docker/bootstrap-images, which builds the suites compose.yaml uses).
     target = next(iter(TARGETS))
     override = tmp_path / "override.yaml"
-    override.write_text(json.dumps({"services": {target: {
-        "image": f"{PROJECT}-missing-base",
-        "build": {"args": {"SUITE": "no-such-suite"}}}}}), encoding="utf-8")
+    override.write_text(
+        json.dumps({"services": {target: {"image": f"{PROJECT}-missing-base", "build": {"args": {"SUITE": "no-such-suite"}}}}}), encoding="utf-8"
+    )
     project = f"{PROJECT}-fault-{uuid.uuid4().hex[:8]}"
     done = compose("build", target, project=project, files=(override,), timeout=300)
     assert done.returncode != 0
@@ -312,10 +329,20 @@ def test_missing_base_image_is_one_line_reason(images, tmp_path):
 def test_target_whose_interpreter_debian_lacks_is_one_line_reason(images, tmp_path):
     suite = TARGETS[list(TARGETS)[-1]].suite
     override = tmp_path / "override.yaml"
-    override.write_text(json.dumps({"services": {f"{suite}-3.99": {
-        "extends": {"file": str(COMPOSE_FILE), "service": list(TARGETS)[-1]},
-        "image": f"{PROJECT}-{suite}-3.99",
-        "build": {"args": {"SUITE": suite, "PYTHON": "python3.99"}}}}}), encoding="utf-8")
+    override.write_text(
+        json.dumps(
+            {
+                "services": {
+                    f"{suite}-3.99": {
+                        "extends": {"file": str(COMPOSE_FILE), "service": list(TARGETS)[-1]},
+                        "image": f"{PROJECT}-{suite}-3.99",
+                        "build": {"args": {"SUITE": suite, "PYTHON": "python3.99"}},
+                    }
+                }
+            }
+        ),
+        encoding="utf-8",
+    )
     project = f"{PROJECT}-fault-{uuid.uuid4().hex[:8]}"
     done = compose("build", f"{suite}-3.99", project=project, files=(override,), timeout=300)
     assert done.returncode != 0

@@ -2,6 +2,7 @@
 SIGKILL (a cancelled CI job, an OOM kill, a closed terminal) in the middle of a run that hangs,
 whose worker has also started a grandchild. (A process that hides from the run, started with an
 empty environment in a new session, is in tests/test_checks_can_fail.py: `02-escapee-left`.)"""
+
 from __future__ import annotations
 
 import subprocess
@@ -38,14 +39,36 @@ def wait_for(condition, seconds: float):
 
 def test_killing_the_runner_kills_the_run(tmp_path):
     token = f"hang-{uuid.uuid4().hex}"
-    hanging = (SHIPPED_EXAMPLES / "02_queue.py").read_text(encoding="utf-8").replace(
-        "    q.put('Hello, world!')\n",
-        f"    import subprocess, sys, time\n    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)  # {token}'])\n"
-        "    time.sleep(600)\n")
+    hanging = (
+        (SHIPPED_EXAMPLES / "02_queue.py")
+        .read_text(encoding="utf-8")
+        .replace(
+            "    q.put('Hello, world!')\n",
+            f"    import subprocess, sys, time\n    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)  # {token}'])\n"
+            "    time.sleep(600)\n",
+        )
+    )
     (tmp_path / "02_queue.py").write_text(hanging, encoding="utf-8")
-    runner = psutil.Popen([sys.executable, "-m", "pytest", "tests/test_claims.py", "-p", "no:cacheprovider", "-q",
-                           "--examples-dir", str(tmp_path), "--start-method", "spawn", "--example-timeout", "600"],
-                          cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runner = psutil.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/test_claims.py",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--examples-dir",
+            str(tmp_path),
+            "--start-method",
+            "spawn",
+            "--example-timeout",
+            "600",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     run: list[psutil.Process] = []
     try:
         started = wait_for(lambda: any(token in " ".join(p.cmdline()) for p in runner.children(recursive=True)), 60)

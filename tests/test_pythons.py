@@ -1,6 +1,7 @@
 """harness/pythons.py: tox.ini's `pythons` label is read, each name is found on PATH or among pyenv's
 versions (never a pyenv shim that would fail), a name matches only its own interpreter, and the
 command that names the Pythons CI requires fails when there is none."""
+
 from __future__ import annotations
 
 import os
@@ -49,12 +50,21 @@ def test_found_on_path_then_in_pyenv_never_a_shim(machine):
     assert pythons.find("pypy3") is None and pythons.find("selftest") is None
 
 
-@pytest.mark.parametrize(("name", "interpreter", "same"), [
-    ("3.12", "CPython 3.12.1", True), ("3.12", "CPython 3.11.7", False), ("3.1", "CPython 3.12.1", False),
-    ("3.14t", "CPython 3.14.0t", True), ("3.14", "CPython 3.14.0t", False), ("3.14t", "CPython 3.14.0", False),
-    ("pypy3", "PyPy 3.11.17", True), ("pypy3", "CPython 3.11.7", False), ("3.11", "PyPy 3.11.17", False),
-    ("/usr/bin/python3", "CPython 3.11.2", True),  # a path asks for nothing in particular
-])
+@pytest.mark.parametrize(
+    ("name", "interpreter", "same"),
+    [
+        ("3.12", "CPython 3.12.1", True),
+        ("3.12", "CPython 3.11.7", False),
+        ("3.1", "CPython 3.12.1", False),
+        ("3.14t", "CPython 3.14.0t", True),
+        ("3.14", "CPython 3.14.0t", False),
+        ("3.14t", "CPython 3.14.0", False),
+        ("pypy3", "PyPy 3.11.17", True),
+        ("pypy3", "CPython 3.11.7", False),
+        ("3.11", "PyPy 3.11.17", False),
+        ("/usr/bin/python3", "CPython 3.11.2", True),  # a path asks for nothing in particular
+    ],
+)
 def test_a_name_matches_only_its_interpreter(name, interpreter, same):
     assert pythons.matches(name, interpreter) is same
 

@@ -4,6 +4,7 @@ The session runs the claims suite twice, at once, on broken copies of the exampl
 missing, 02_queue printing something else, 03_lock unchanged, 04_pool hanging. One run covers
 default and spawn, the other forkserver, so fork is a gap the report must show.
 """
+
 from __future__ import annotations
 
 import html
@@ -21,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.plugin import ROOT, SHIPPED_EXAMPLES, Job, early, finished, once
 from harness.claims import EXAMPLES, START_METHODS
+from harness.plugin import ROOT, SHIPPED_EXAMPLES, Job, early, finished, once
 from harness.report import CLAIMS, build, find_files, main
 from harness.runner import interpreter_info, platform_label
 
@@ -66,9 +67,27 @@ def write_broken() -> None:
     (BROKEN / "04_pool.py").write_text(pool.replace("return x * x", "import time; time.sleep(600)"), encoding="utf-8")
 
 
-RUNS = {name: Job((sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/test_claims.py", "--examples-dir", str(BROKEN),
-                   "--example-timeout", f"04_pool={TIMEOUT}", f"--junitxml={RESULTS / f'junit.{name}.xml'}", *args), prepare=write_broken)
-        for name, args in SESSIONS.items()}
+RUNS = {
+    name: Job(
+        (
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "tests/test_claims.py",
+            "--examples-dir",
+            str(BROKEN),
+            "--example-timeout",
+            f"04_pool={TIMEOUT}",
+            f"--junitxml={RESULTS / f'junit.{name}.xml'}",
+            *args,
+        ),
+        prepare=write_broken,
+    )
+    for name, args in SESSIONS.items()
+}
 early("results", *RUNS.values())
 
 
@@ -85,8 +104,9 @@ def results(pytestconfig) -> Path:
 
 
 def report(*args: str | Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.report", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "harness.report", *map(str, args)], cwd=ROOT, capture_output=True, text=True, encoding="utf-8", timeout=120
+    )
 
 
 def test_claims_cover_exactly_the_examples():
@@ -182,14 +202,12 @@ def test_not_run_cells_of_an_expected_run_fail(tmp_path):
 @pytest.mark.parametrize(("file", "python"), [("junit.3.12.xml", None), ("junit.local.xml", "3.12")], ids=["tox-env", "local-column"])
 def test_a_run_named_for_a_python_must_have_run_it(tmp_path, file, python):
     """tox -e 3.12 (junit.3.12.xml), or --python 3.12 in one session: the cells must come from 3.12."""
-    (tmp_path / file).write_text(suite(case("02_queue", "spawn", status="passed", interpreter="CPython 3.11.7", python=python)),
-                                 encoding="utf-8")
+    (tmp_path / file).write_text(suite(case("02_queue", "spawn", status="passed", interpreter="CPython 3.11.7", python=python)), encoding="utf-8")
     matrix = build(find_files([tmp_path]), expect=["3.12"])
     cell = matrix.cell(matrix.columns[0], "02_queue", "spawn")
     assert (cell.status, cell.diagnosis) == ("error", f"{file[6:-4]} was to run Python 3.12 but ran CPython 3.11.7")
     assert not matrix.ok
-    (tmp_path / file).write_text(suite(case("02_queue", "spawn", status="passed", interpreter="CPython 3.12.1", python=python)),
-                                 encoding="utf-8")
+    (tmp_path / file).write_text(suite(case("02_queue", "spawn", status="passed", interpreter="CPython 3.12.1", python=python)), encoding="utf-8")
     matrix = build(find_files([tmp_path]), expect=["3.12"])
     assert matrix.cell(matrix.columns[0], "02_queue", "spawn").status == "passed"
     assert matrix.columns[0].expected and not matrix.ok  # 3.12's other cells did not run
@@ -198,8 +216,9 @@ def test_a_run_named_for_a_python_must_have_run_it(tmp_path, file, python):
 def test_the_worst_outcome_of_a_cell_wins(tmp_path):
     (tmp_path / "junit.a.xml").write_text(suite(case("02_queue", "fork", status="passed")), encoding="utf-8")
     failure = '<failure message="Failed: 02_queue under fork on CPython 3.12.1: stdout is wrong">...</failure>'
-    (tmp_path / "junit.b.xml").write_text(suite(case("02_queue", "fork", failure, status="failed", claim="output", diagnosis="stdout is wrong")),
-                                          encoding="utf-8")
+    (tmp_path / "junit.b.xml").write_text(
+        suite(case("02_queue", "fork", failure, status="failed", claim="output", diagnosis="stdout is wrong")), encoding="utf-8"
+    )
     matrix = build(find_files([tmp_path]))
     cell = matrix.cell(matrix.columns[0], "02_queue", "fork")
     assert (cell.status, cell.claim, cell.diagnosis, Path(cell.source).name) == ("failed", "output", "stdout is wrong", "junit.b.xml")
@@ -217,11 +236,22 @@ def test_a_test_that_could_not_run_is_an_error(tmp_path):
 def test_a_cell_is_read_from_its_properties_not_its_wording(tmp_path):
     """The status and reason come from the data the harness recorded, whatever the messages say."""
     skipped = '<skipped type="pytest.skip" message="any wording at all">x</skipped>'
-    (tmp_path / "junit.windows.xml").write_text(suite(
-        case("02_queue", "fork", skipped, platform="win32", status="not_available", diagnosis="fork: not on Windows")
-        + case("02_queue", "spawn", '<failure message="Failed: anything">x</failure>', platform="win32", status="timed_out",
-               claim="timeout", diagnosis="timed out after 60 s")
-        + '<testcase classname="tests.test_pinned" name="test_claims[02_queue-spawn]"/>'), encoding="utf-8")  # not a cell: no properties
+    (tmp_path / "junit.windows.xml").write_text(
+        suite(
+            case("02_queue", "fork", skipped, platform="win32", status="not_available", diagnosis="fork: not on Windows")
+            + case(
+                "02_queue",
+                "spawn",
+                '<failure message="Failed: anything">x</failure>',
+                platform="win32",
+                status="timed_out",
+                claim="timeout",
+                diagnosis="timed out after 60 s",
+            )
+            + '<testcase classname="tests.test_pinned" name="test_claims[02_queue-spawn]"/>'
+        ),
+        encoding="utf-8",
+    )  # not a cell: no properties
     matrix = build(find_files([tmp_path]))
     assert [c.title for c in matrix.columns] == ["CPython 3.12.1 on win32"]
     fork, spawn = (matrix.cell(matrix.columns[0], "02_queue", m) for m in ("fork", "spawn"))
@@ -232,12 +262,17 @@ def test_a_cell_is_read_from_its_properties_not_its_wording(tmp_path):
 NOT_CLAIMS = suite('<testcase classname="tests.test_pinned" name="test_pins_cover_exactly_the_examples"/>')
 
 
-@pytest.mark.parametrize(("content", "error"), [
-    pytest.param("", "{path}: empty file", id="empty"),
-    pytest.param(None, "{path}: not well-formed XML (", id="truncated"),
-    pytest.param('<?xml version="1.0"?><coverage/>', "{path}: not a JUnit file (its root is neither <testsuites> nor <testsuite>)", id="not-junit"),
-    pytest.param('<testsuites><testsuite name="pytest" tests="0"/></testsuites>', "{path}: no test cases in it", id="no-cases"),
-])
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        pytest.param("", "{path}: empty file", id="empty"),
+        pytest.param(None, "{path}: not well-formed XML (", id="truncated"),
+        pytest.param(
+            '<?xml version="1.0"?><coverage/>', "{path}: not a JUnit file (its root is neither <testsuites> nor <testsuite>)", id="not-junit"
+        ),
+        pytest.param('<testsuites><testsuite name="pytest" tests="0"/></testsuites>', "{path}: no test cases in it", id="no-cases"),
+    ],
+)
 def test_unusable_file_is_a_one_line_error(results, tmp_path, content, error):
     """Beside good files, one bad file stops the report: no traceback, no smaller table."""
     folder = shutil.copytree(results, tmp_path / "results")
@@ -261,9 +296,11 @@ def test_unusable_folder_is_a_one_line_error(tmp_path, name):
     if name == "no-claims":
         (target / "junit.selftest.xml").write_text(NOT_CLAIMS, encoding="utf-8")
     done = report(target)
-    expected = {"no-such-path": f"{target}: no such file or folder",
-                "empty-folder": f"{target}: no JUnit files (junit*.xml) in this folder",
-                "no-claims": f"no test_claims results in {target / 'junit.selftest.xml'}"}[name]
+    expected = {
+        "no-such-path": f"{target}: no such file or folder",
+        "empty-folder": f"{target}: no JUnit files (junit*.xml) in this folder",
+        "no-claims": f"no test_claims results in {target / 'junit.selftest.xml'}",
+    }[name]
     assert (done.returncode, done.stderr) == (2, f"report: error: {expected}\n")
 
 
@@ -282,8 +319,15 @@ def test_help_documents_the_cli_and_exit_status(capsys):
         main(["--help"])
     assert exited.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    for words in ("--expect NAME,...", "--markdown FILE", "--json FILE", "--html FILE", "--timeline CELL,...", "default: results/",
-                  "Exit status: 0 when no cell failed; 1 when a cell failed"):
+    for words in (
+        "--expect NAME,...",
+        "--markdown FILE",
+        "--json FILE",
+        "--html FILE",
+        "--timeline CELL,...",
+        "default: results/",
+        "Exit status: 0 when no cell failed; 1 when a cell failed",
+    ):
         assert words in text
 
 
@@ -322,9 +366,23 @@ def chromium(tmp_path):
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", *args],
-            capture_output=True, text=True, timeout=120)
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
     return run
 
 
@@ -363,8 +421,8 @@ def read_png(data: bytes) -> tuple[int, int, list[bytes]]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     pos, idat = 8, b""
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunk = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", chunk)
         elif kind == b"IDAT":
@@ -375,7 +433,7 @@ def read_png(data: bytes) -> tuple[int, int, list[bytes]]:
     raw, stride = zlib.decompress(idat), width * channels
     pixels, previous = [], bytearray(stride)
     for y in range(height):
-        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for x in range(stride) if kind else ():
             left = line[x - channels] if x >= channels else 0
             up, corner = previous[x], previous[x - channels] if x >= channels else 0
@@ -389,6 +447,6 @@ def read_png(data: bytes) -> tuple[int, int, list[bytes]]:
                 guess = left + up - corner
                 near = min((abs(guess - left), 0, left), (abs(guess - up), 1, up), (abs(guess - corner), 2, corner))
                 line[x] = (line[x] + near[2]) & 255
-        pixels += [bytes(line[x:x + 3]) for x in range(0, stride, channels)]
+        pixels += [bytes(line[x : x + 3]) for x in range(0, stride, channels)]
         previous = line
     return width, height, pixels

@@ -5,6 +5,7 @@ version in it, each free-threaded build from 3.14 on, and the next Python as a p
 `disagreements()` compares the lists; it is run on the real files, then on copies with one version
 removed or added in one place, to show that it fails when they drift.
 """
+
 from __future__ import annotations
 
 import re
@@ -67,8 +68,10 @@ def disagreements(tox_ini: str, compose: str | None, workflow: str) -> list[str]
             problems.append(f"_tests.yml: the free-threaded build 3.{minor}t is not in the matrix")
     expected_next = f"3.{minors[-1] + 1}" if minors else None
     if prerelease != {expected_next}:
-        problems.append(f"_tests.yml: the pre-release entry should be the next Python, {expected_next} "
-                        f"(one past tox.ini's newest), not {', '.join(sorted(prerelease)) or 'missing'}")
+        problems.append(
+            f"_tests.yml: the pre-release entry should be the next Python, {expected_next} "
+            f"(one past tox.ini's newest), not {', '.join(sorted(prerelease)) or 'missing'}"
+        )
     for env in sorted(ran - tox - prerelease):
         match = PYTHON_ENV.fullmatch(env)
         if not (match and match["t"] and match["cpython"] in tox):
@@ -117,18 +120,31 @@ def edit(text: str, old: str, new: str) -> str:
     return text.replace(old, new, 1)
 
 
-@pytest.mark.parametrize(("where", "old", "new", "problem"), [
-    ("tox", "3.1{0-5}", "3.10, 3.1{2-5}", "target bookworm-3.11 runs 3.11, which tox.ini's pythons lack"),
-    ("tox", "3.1{0-5}", "3.1{1-5}", "_tests.yml: runs 3.10, which tox.ini's pythons lack"),
-    ("tox", "3.1{0-5}", "3.1{0-5}, 3.9", "3.9 is in tox.ini's pythons but not in the workflows' matrix"),
-    ("tox", "3.1{0-5}", "3.1{0-6}", "the pre-release entry should be the next Python, 3.17"),
-    ("tox", "3.1{0-5}", "3.1{0-6}", "the free-threaded build 3.16t is not in the matrix"),
-    ("workflow", '"3.13", ', "", "3.13 is in tox.ini's pythons but not in the workflows' matrix"),
-    ("workflow", '["3.10", ', "[", "3.10 is in tox.ini's pythons but not in the workflows' matrix"),
-    ("workflow", '"3.15t", ', "", "the free-threaded build 3.15t is not in the matrix"),
-    ("workflow", "prerelease: true", "prerelease: false", "not missing"),
-], ids=["tox-drops-3.11", "tox-drops-3.10", "tox-adds-3.9", "next-moves", "free-threaded-3.16t",
-        "workflow-drops-3.13", "workflow-drops-3.10", "workflow-drops-3.15t", "no-prerelease"])
+@pytest.mark.parametrize(
+    ("where", "old", "new", "problem"),
+    [
+        ("tox", "3.1{0-5}", "3.10, 3.1{2-5}", "target bookworm-3.11 runs 3.11, which tox.ini's pythons lack"),
+        ("tox", "3.1{0-5}", "3.1{1-5}", "_tests.yml: runs 3.10, which tox.ini's pythons lack"),
+        ("tox", "3.1{0-5}", "3.1{0-5}, 3.9", "3.9 is in tox.ini's pythons but not in the workflows' matrix"),
+        ("tox", "3.1{0-5}", "3.1{0-6}", "the pre-release entry should be the next Python, 3.17"),
+        ("tox", "3.1{0-5}", "3.1{0-6}", "the free-threaded build 3.16t is not in the matrix"),
+        ("workflow", '"3.13", ', "", "3.13 is in tox.ini's pythons but not in the workflows' matrix"),
+        ("workflow", '["3.10", ', "[", "3.10 is in tox.ini's pythons but not in the workflows' matrix"),
+        ("workflow", '"3.15t", ', "", "the free-threaded build 3.15t is not in the matrix"),
+        ("workflow", "prerelease: true", "prerelease: false", "not missing"),
+    ],
+    ids=[
+        "tox-drops-3.11",
+        "tox-drops-3.10",
+        "tox-adds-3.9",
+        "next-moves",
+        "free-threaded-3.16t",
+        "workflow-drops-3.13",
+        "workflow-drops-3.10",
+        "workflow-drops-3.15t",
+        "no-prerelease",
+    ],
+)
 def test_drift_is_caught(where, old, new, problem):
     files = {"tox": read(TOX_INI), "compose": SAMPLE_COMPOSE, "workflow": read(MATRIX_WORKFLOW)}
     assert disagreements(files["tox"], files["compose"], files["workflow"]) == []

@@ -9,6 +9,7 @@ jobs for a pull request, and its `alls-green` job needs every other one. Each ch
 a broken copy, to show that it can fail; the broken copies take the pins from the workflows, so a
 new release of an action changes the workflows only.
 """
+
 from __future__ import annotations
 
 import configparser
@@ -42,8 +43,10 @@ PIN = re.compile(r"uses: (?P<action>[\w.-]+/[\w./-]+)@(?P<ref>\S+)(?P<comment>.*
 SHA_PIN = re.compile(r"[0-9a-f]{40}")
 VERSION_COMMENT = re.compile(r"\s+# v\d+\.\d+\.\d+$")
 GRANT = re.compile(r"^\s+[a-z-]+: (read|write)\b(?P<rest>.*)$")
-BADGE = re.compile(r"\[!\[(?P<name>[^\]]+)\]\(https://github\.com/(?P<slug>[^/]+/[^/]+)/actions/workflows/"
-                   r"(?P<file>[^/)]+)/badge\.svg\)\]\((?P<link>[^)]+)\)")
+BADGE = re.compile(
+    r"\[!\[(?P<name>[^\]]+)\]\(https://github\.com/(?P<slug>[^/]+/[^/]+)/actions/workflows/"
+    r"(?P<file>[^/)]+)/badge\.svg\)\]\((?P<link>[^)]+)\)"
+)
 
 
 def workflow_files(folder: Path = WORKFLOWS) -> list[Path]:
@@ -66,14 +69,19 @@ def tool(name: str) -> str:
 
 
 def check_jsonschema(*paths: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
-                           *map(str, paths)], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def zizmor(*paths: Path) -> subprocess.CompletedProcess:
     # The config (.github/zizmor.yml) is found from the inputs' location, as in CI.
-    return subprocess.run([tool("zizmor"), "--offline", "--no-progress", "--color", "never", *map(str, paths)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [tool("zizmor"), "--offline", "--no-progress", "--color", "never", *map(str, paths)], capture_output=True, text=True, timeout=120
+    )
 
 
 def policy(path: Path) -> list[str]:
@@ -95,10 +103,13 @@ def policy(path: Path) -> list[str]:
         # The pull-request workflow (ci.yml) runs every job for a pull request; the badge
         # workflows run the same jobs on main. A workflow on both would run each job twice.
         if "pull_request" in triggers and set(triggers) != {"pull_request"}:
-            problems.append(f"{path.name}: runs on pull requests and on {', '.join(sorted(set(triggers) - {'pull_request'}))}: "
-                            "the pull-request workflow runs on nothing else, the badge workflows never on pull requests")
-        if "pull_request" not in triggers and not ({"schedule", "workflow_dispatch"} <= set(triggers)
-                                                   and (triggers.get("push") or {}).get("branches") == ["main"]):
+            problems.append(
+                f"{path.name}: runs on pull requests and on {', '.join(sorted(set(triggers) - {'pull_request'}))}: "
+                "the pull-request workflow runs on nothing else, the badge workflows never on pull requests"
+            )
+        if "pull_request" not in triggers and not (
+            {"schedule", "workflow_dispatch"} <= set(triggers) and (triggers.get("push") or {}).get("branches") == ["main"]
+        ):
             problems.append(f"{path.name}: a badge workflow runs on push to main, a weekly `schedule` and `workflow_dispatch`")
         concurrency = data.get("concurrency") or {}
         if concurrency.get("cancel-in-progress") is not True or "github.ref" not in str(concurrency.get("group")):
@@ -114,8 +125,9 @@ def policy(path: Path) -> list[str]:
         # for pypy3); a CPython version there would be one more copy of .python-version-default's.
         for row in ((job.get("strategy") or {}).get("matrix") or {}).get("include", []):
             if re.fullmatch(r"3\.\d+t?", str(row.get("python", ""))):
-                problems.append(f"{path.name}: job {name}: matrix row {row} writes out a CPython version; "
-                                f"the env's name, or {VERSION_FILE}, gives it")
+                problems.append(
+                    f"{path.name}: job {name}: matrix row {row} writes out a CPython version; the env's name, or {VERSION_FILE}, gives it"
+                )
         for step in job.get("steps", []):
             uses, given = str(step.get("uses", "")), step.get("with") or {}
             if uses.startswith("actions/checkout@") and given.get("persist-credentials") is not False:
@@ -123,13 +135,18 @@ def policy(path: Path) -> list[str]:
             # A Python version is either the matrix's (the Python under test) or the one in
             # .python-version-default (the Python that runs tox): never written out here.
             if uses.startswith("actions/setup-python@") and (
-                    "${{" not in str(given.get("python-version", "${{"))
-                    or ("python-version" not in given and given.get("python-version-file") != VERSION_FILE)):
-                problems.append(f"{path.name}: job {name}: setup-python step {step.get('name', '')!r} names its Python neither "
-                                f"from the matrix nor with `python-version-file: {VERSION_FILE}`")
+                "${{" not in str(given.get("python-version", "${{"))
+                or ("python-version" not in given and given.get("python-version-file") != VERSION_FILE)
+            ):
+                problems.append(
+                    f"{path.name}: job {name}: setup-python step {step.get('name', '')!r} names its Python neither "
+                    f"from the matrix nor with `python-version-file: {VERSION_FILE}`"
+                )
             if "${{" in str(step.get("run", "")):
-                problems.append(f"{path.name}: job {name}: step {step.get('name', step['run'][:30])!r} has `${{{{ }}}}` "
-                                "inside `run:`; pass the value through `env:`")
+                problems.append(
+                    f"{path.name}: job {name}: step {step.get('name', step['run'][:30])!r} has `${{{{ }}}}` "
+                    "inside `run:`; pass the value through `env:`"
+                )
     return problems
 
 
@@ -157,8 +174,12 @@ def calls(path: Path) -> list[tuple[str, dict]]:
 def ci_coverage_problems(ci: Path, badges: list[Path]) -> list[str]:
     """ci.yml runs, for a pull request, every job that a badge shows for main: same call, same inputs."""
     in_ci = calls(ci)
-    return [f"{ci.name} does not call {uses} with {given} as {badge.name} does: a pull request would skip that job"
-            for badge in badges for uses, given in calls(badge) if (uses, given) not in in_ci]
+    return [
+        f"{ci.name} does not call {uses} with {given} as {badge.name} does: a pull request would skip that job"
+        for badge in badges
+        for uses, given in calls(badge)
+        if (uses, given) not in in_ci
+    ]
 
 
 def pins(paths: list[Path]) -> dict[str, set[str]]:
@@ -204,8 +225,12 @@ def tox_requirement_problems(tox_ini: str, texts: dict[str, str]) -> list[str]:
     config = configparser.ConfigParser(interpolation=None)
     config.read_string(tox_ini)
     required = config["tox"]["requires"].strip()
-    return [f"{name} installs {found}, tox.ini requires {required}"
-            for name, text in texts.items() for found in TOX_REQUIREMENT.findall(text) if found != required]
+    return [
+        f"{name} installs {found}, tox.ini requires {required}"
+        for name, text in texts.items()
+        for found in TOX_REQUIREMENT.findall(text)
+        if found != required
+    ]
 
 
 def badge_problems(readme: str, workflows: Path = WORKFLOWS) -> list[str]:
@@ -260,8 +285,7 @@ def test_platform_workflows_only_call_the_shared_job(name):
 
 def test_each_platform_runs_on_its_own_runner():
     runners = {name: load(WORKFLOWS / name)["jobs"]["tests"]["with"]["runner"] for name in CALLERS}
-    assert {name: runner.split("-")[0] for name, runner in runners.items()} == {
-        "linux.yml": "ubuntu", "macos.yml": "macos", "windows.yml": "windows"}
+    assert {name: runner.split("-")[0] for name, runner in runners.items()} == {"linux.yml": "ubuntu", "macos.yml": "macos", "windows.yml": "windows"}
 
 
 def containers_job_problems(path: Path) -> list[str]:
@@ -274,8 +298,11 @@ def containers_job_problems(path: Path) -> list[str]:
     if kinds[:3] != ["actions/checkout", "docker compose up", "actions/upload-artifact"]:
         problems.append(f"{path.name}: starts {kinds[:3]}, not checkout, `docker compose up`, upload")
     commands = [line for kind in kinds for line in kind.splitlines() if not line.lstrip().startswith("#")]
-    problems += [f"{path.name}: `{line.strip()}`: the base images are pulled, not built here" for line in commands
-                 if re.search(r"bootstrap|sudo|apt-get", line)]
+    problems += [
+        f"{path.name}: `{line.strip()}`: the base images are pulled, not built here"
+        for line in commands
+        if re.search(r"bootstrap|sudo|apt-get", line)
+    ]
     return problems
 
 
@@ -341,8 +368,11 @@ BROKEN = {
     "template-injection": ("_tests.yml", '-e "$TOX_ENV"', "-e ${{ github.event.pull_request.title }}"),
     "artipacked": ("_tests.yml", "        with:\n          persist-credentials: false\n", ""),
     # (In a reusable workflow the caller's grants cap the job's, so it takes a caller to show it.)
-    "excessive-permissions": ("ci.yml", "    permissions:\n      contents: read  # actions/checkout reads the repository; nothing else is needed\n",
-                              "    permissions: write-all\n"),
+    "excessive-permissions": (
+        "ci.yml",
+        "    permissions:\n      contents: read  # actions/checkout reads the repository; nothing else is needed\n",
+        "    permissions: write-all\n",
+    ),
 }
 
 
@@ -354,48 +384,72 @@ def test_zizmor_rejects(tmp_path, audit):
     assert f"[{audit}]" in result.stdout, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(("old", "new", "problem"), [
-    (CHECKOUT_SHA_AND_COMMENT, CHECKOUT_SHA_AND_COMMENT.split(" #")[0], "not pinned"),
-    (CHECKOUT_SHA_AND_COMMENT, f"@{CHECKOUT_MAJOR} #{CHECKOUT_SHA_AND_COMMENT.split('#')[1]}", "not pinned"),
-    ("contents: read  # actions/checkout", "contents: read  ", "without a comment"),
-    ("permissions: {}", "permissions: read-all", "top-level `permissions: {}`"),
-    ("timeout-minutes: 20", "", "no timeout-minutes"),
-    ("fail-fast: false", "fail-fast: true", "fail-fast: false"),
-    ("persist-credentials: false", "persist-credentials: true", "persist-credentials"),
-    ('-e "$TOX_ENV"', "-e ${{ matrix.tox-env }}", "inside `run:`"),
-    ("shell: bash", "shell: pwsh", "shell: bash"),
-    (f"python-version-file: {VERSION_FILE}", 'python-version: "3.13"', "names its Python neither"),
-    (f"python-version-file: {VERSION_FILE}", "python-version-file: .python-version", "names its Python neither"),
-    ("        include:\n", '        include:\n          - tox-env: selftest\n            python: "3.13"\n', "writes out a CPython version"),
-], ids=["no-version-comment", "tag", "uncommented-grant", "permissions", "timeout", "fail-fast", "credentials", "expression-in-run",
-        "not-bash", "python-written-out", "other-version-file", "python-in-matrix"])
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        (CHECKOUT_SHA_AND_COMMENT, CHECKOUT_SHA_AND_COMMENT.split(" #")[0], "not pinned"),
+        (CHECKOUT_SHA_AND_COMMENT, f"@{CHECKOUT_MAJOR} #{CHECKOUT_SHA_AND_COMMENT.split('#')[1]}", "not pinned"),
+        ("contents: read  # actions/checkout", "contents: read  ", "without a comment"),
+        ("permissions: {}", "permissions: read-all", "top-level `permissions: {}`"),
+        ("timeout-minutes: 20", "", "no timeout-minutes"),
+        ("fail-fast: false", "fail-fast: true", "fail-fast: false"),
+        ("persist-credentials: false", "persist-credentials: true", "persist-credentials"),
+        ('-e "$TOX_ENV"', "-e ${{ matrix.tox-env }}", "inside `run:`"),
+        ("shell: bash", "shell: pwsh", "shell: bash"),
+        (f"python-version-file: {VERSION_FILE}", 'python-version: "3.13"', "names its Python neither"),
+        (f"python-version-file: {VERSION_FILE}", "python-version-file: .python-version", "names its Python neither"),
+        ("        include:\n", '        include:\n          - tox-env: selftest\n            python: "3.13"\n', "writes out a CPython version"),
+    ],
+    ids=[
+        "no-version-comment",
+        "tag",
+        "uncommented-grant",
+        "permissions",
+        "timeout",
+        "fail-fast",
+        "credentials",
+        "expression-in-run",
+        "not-bash",
+        "python-written-out",
+        "other-version-file",
+        "python-in-matrix",
+    ],
+)
 def test_policy_rejects(tmp_path, old, new, problem):
     problems = policy(broken_copy(tmp_path, old, new))
     assert any(problem in p for p in problems), problems
 
 
-@pytest.mark.parametrize(("source", "old", "new", "problem"), [
-    ("linux.yml", "cancel-in-progress: true", "cancel-in-progress: false", "concurrency"),
-    ("linux.yml", "  workflow_dispatch:\n", "", "a badge workflow runs on push to main"),
-    ("linux.yml", "branches: [main]", "branches: [main, dev]", "a badge workflow runs on push to main"),
-    # A badge workflow that also ran for pull requests would run every job of ci.yml a second time.
-    ("linux.yml", "\non:\n", "\non:\n  pull_request:\n", "runs on pull requests and on push, schedule, workflow_dispatch"),
-    ("ci.yml", "\non:\n", "\non:\n  push:\n", "runs on pull requests and on push"),
-], ids=["concurrency", "no-dispatch", "not-main", "badge-on-pull-requests", "ci-on-push"])
+@pytest.mark.parametrize(
+    ("source", "old", "new", "problem"),
+    [
+        ("linux.yml", "cancel-in-progress: true", "cancel-in-progress: false", "concurrency"),
+        ("linux.yml", "  workflow_dispatch:\n", "", "a badge workflow runs on push to main"),
+        ("linux.yml", "branches: [main]", "branches: [main, dev]", "a badge workflow runs on push to main"),
+        # A badge workflow that also ran for pull requests would run every job of ci.yml a second time.
+        ("linux.yml", "\non:\n", "\non:\n  pull_request:\n", "runs on pull requests and on push, schedule, workflow_dispatch"),
+        ("ci.yml", "\non:\n", "\non:\n  push:\n", "runs on pull requests and on push"),
+    ],
+    ids=["concurrency", "no-dispatch", "not-main", "badge-on-pull-requests", "ci-on-push"],
+)
 def test_policy_rejects_a_caller(tmp_path, source, old, new, problem):
     problems = policy(broken_copy(tmp_path, old, new, source=WORKFLOWS / source))
     assert any(problem in p for p in problems), problems
 
 
-@pytest.mark.parametrize(("old", "new", "problem"), [
-    ("needs: [lint, linux, macos, windows, containers]", "needs: [lint, linux, windows, containers]", "does not need macos"),
-    ("needs: [lint, linux, macos, windows, containers]", "needs: linux", "does not need containers, lint, macos, windows"),
-    # A new job that alls-green does not wait for.
-    ("jobs:\n", "jobs:\n  docs:\n    uses: ./.github/workflows/_tests.yml\n", "does not need docs"),
-    ("    if: always()\n", "", "needs `if: always()`"),
-    ("    if: always()\n", "    if: success()\n", "needs `if: always()`"),
-    ("  alls-green:\n", "  all-green:\n", "no `alls-green` job"),
-], ids=["drops-one", "needs-one", "new-job", "no-always", "success-only", "renamed"])
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ("needs: [lint, linux, macos, windows, containers]", "needs: [lint, linux, windows, containers]", "does not need macos"),
+        ("needs: [lint, linux, macos, windows, containers]", "needs: linux", "does not need containers, lint, macos, windows"),
+        # A new job that alls-green does not wait for.
+        ("jobs:\n", "jobs:\n  docs:\n    uses: ./.github/workflows/_tests.yml\n", "does not need docs"),
+        ("    if: always()\n", "", "needs `if: always()`"),
+        ("    if: always()\n", "    if: success()\n", "needs `if: always()`"),
+        ("  alls-green:\n", "  all-green:\n", "no `alls-green` job"),
+    ],
+    ids=["drops-one", "needs-one", "new-job", "no-always", "success-only", "renamed"],
+)
 def test_alls_green_check_rejects(tmp_path, old, new, problem):
     problems = alls_green_problems(broken_copy(tmp_path, old, new, source=CI))
     assert any(problem in p for p in problems), problems
@@ -412,8 +466,13 @@ def run_alls_green(needs: dict[str, str]) -> subprocess.CompletedProcess:
     results = json.dumps({job: {"result": result, "outputs": {}} for job, result in needs.items()})
     # python3 from this interpreter's folder first: a tox env's, as the runner's is on its PATH.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-                          env={**os.environ, "NEEDS": results, "PATH": path}, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        env={**os.environ, "NEEDS": results, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @posix_only
@@ -444,11 +503,15 @@ def test_ci_coverage_check_rejects_a_missing_platform(tmp_path):
     assert ci_coverage_problems(copy, [WORKFLOWS / "containers.yml"]), "ci.yml without the containers job passed"
 
 
-@pytest.mark.parametrize(("old", "new", "problem"), [
-    ("      - name: docker compose up\n", "      - run: sudo docker/bootstrap-images\n      - name: docker compose up\n", "starts"),
-    ("        run: docker compose up\n", "        run: docker compose up sid-3.15\n", "starts"),
-    ("          python -m pip install", "          sudo apt-get install -y debootstrap\n          python -m pip install", "`sudo apt-get"),
-], ids=["bootstrap-step", "one-target", "apt-get"])
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ("      - name: docker compose up\n", "      - run: sudo docker/bootstrap-images\n      - name: docker compose up\n", "starts"),
+        ("        run: docker compose up\n", "        run: docker compose up sid-3.15\n", "starts"),
+        ("          python -m pip install", "          sudo apt-get install -y debootstrap\n          python -m pip install", "`sudo apt-get"),
+    ],
+    ids=["bootstrap-step", "one-target", "apt-get"],
+)
 def test_containers_job_check_rejects(tmp_path, old, new, problem):
     problems = containers_job_problems(broken_copy(tmp_path, old, new, source=WORKFLOWS / "_containers.yml"))
     assert any(problem in p for p in problems), problems
@@ -460,12 +523,16 @@ def test_pin_check_rejects_two_pins_of_one_action(tmp_path):
     assert len(pins([REUSABLE, copy])["actions/checkout"]) == 2
 
 
-@pytest.mark.parametrize(("where", "old", "new", "problem"), [
-    ("file", "\n3.", "\n3.12\n3.", "needs one version line"),
-    ("file", "\n3.", "\n2.", "needs one version line"),
-    ("tox", f"base_python_file = {VERSION_FILE}", "base_python_file = .python-version", "[testenv] needs `base_python_file"),
-    ("tox", "[testenv:report]\n", "[testenv:report]\nbase_python = python3\n", "[testenv:report] sets base_python"),
-], ids=["two-versions", "not-in-env-list", "other-file", "base-python"])
+@pytest.mark.parametrize(
+    ("where", "old", "new", "problem"),
+    [
+        ("file", "\n3.", "\n3.12\n3.", "needs one version line"),
+        ("file", "\n3.", "\n2.", "needs one version line"),
+        ("tox", f"base_python_file = {VERSION_FILE}", "base_python_file = .python-version", "[testenv] needs `base_python_file"),
+        ("tox", "[testenv:report]\n", "[testenv:report]\nbase_python = python3\n", "[testenv:report] sets base_python"),
+    ],
+    ids=["two-versions", "not-in-env-list", "other-file", "base-python"],
+)
 def test_tox_python_check_rejects(where, old, new, problem):
     files = {"tox": TOX_INI.read_text(encoding="utf-8"), "file": (ROOT / VERSION_FILE).read_text(encoding="utf-8")}
     assert old in files[where], f"{old!r} is gone: update this test"
@@ -479,12 +546,19 @@ def test_tox_requirement_check_rejects_another_version():
     assert any(p.startswith("ci.yml installs tox>=4.0, tox.ini requires tox>=") for p in problems), problems
 
 
-@pytest.mark.parametrize(("old", "new", "problem"), [
-    ("actions/workflows/macos.yml/badge.svg", "actions/workflows/mac.yml/badge.svg", "mac.yml, which is not in"),
-    ("actions/workflows/windows.yml)", "actions/workflows/linux.yml)", "not to its runs"),
-    ("multiprocessing-in-python/actions/workflows/containers.yml/badge.svg", "fork/actions/workflows/containers.yml/badge.svg",
-     "different repositories: article-checks/fork, article-checks/multiprocessing-in-python"),
-], ids=["missing-workflow", "wrong-link", "other-slug"])
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ("actions/workflows/macos.yml/badge.svg", "actions/workflows/mac.yml/badge.svg", "mac.yml, which is not in"),
+        ("actions/workflows/windows.yml)", "actions/workflows/linux.yml)", "not to its runs"),
+        (
+            "multiprocessing-in-python/actions/workflows/containers.yml/badge.svg",
+            "fork/actions/workflows/containers.yml/badge.svg",
+            "different repositories: article-checks/fork, article-checks/multiprocessing-in-python",
+        ),
+    ],
+    ids=["missing-workflow", "wrong-link", "other-slug"],
+)
 def test_badge_check_rejects(old, new, problem):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert old in readme

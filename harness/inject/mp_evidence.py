@@ -103,15 +103,15 @@ def _record_stdout():
     old.flush()
     raw = _RecordedStdout(fd)
     # The platform's own newline translation, as for the original stdout ("\n" -> "\r\n" on Windows).
-    sys.stdout = io.TextIOWrapper(io.BufferedWriter(raw), encoding=old.encoding, errors=old.errors,
-                                  newline=None if sys.platform == "win32" else "\n", line_buffering=True)
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(raw), encoding=old.encoding, errors=old.errors, newline=None if sys.platform == "win32" else "\n", line_buffering=True
+    )
 
 
 # --- multiprocessing, patched as each module is imported ---------------------------------------
 
 
-_STARTERS = {("popen_fork.py", "_launch"): "fork", ("forkserver.py", "_serve_one"): "forkserver",
-             ("spawn.py", "spawn_main"): "spawn"}
+_STARTERS = {("popen_fork.py", "_launch"): "fork", ("forkserver.py", "_serve_one"): "forkserver", ("spawn.py", "spawn_main"): "spawn"}
 
 
 def _how_started():
@@ -136,13 +136,11 @@ def _patch_process(m):
         start(self)
         popen = self._popen
         _watch_exit(type(popen))
-        record("started", child=popen.pid, name=self.name, method=getattr(popen, "method", None),
-               daemon=bool(self.daemon))
+        record("started", child=popen.pid, name=self.name, method=getattr(popen, "method", None), daemon=bool(self.daemon))
 
     def _bootstrap(self, *args, **kwargs):
         target = getattr(self._target, "__qualname__", None) or type(self).__qualname__
-        record("bootstrap", name=self.name, identity=list(self._identity), how=_how_started(), ppid=os.getppid(),
-               target=target)
+        record("bootstrap", name=self.name, identity=list(self._identity), how=_how_started(), ppid=os.getppid(), target=target)
         code = bootstrap(self, *args, **kwargs)
         record("exit", code=code)
         return code
@@ -232,20 +230,23 @@ def _patch_queues(m):
     """Queues: each put and get with the value, on the queue named by its read lock's id."""
 
     def note(event, queue, obj):
-        record(event, queue=getattr(queue._rlock, "_evidence_id", None), kind=type(queue).__name__,
-               value=_short(obj), text=_short(obj, str))
+        record(event, queue=getattr(queue._rlock, "_evidence_id", None), kind=type(queue).__name__, value=_short(obj), text=_short(obj, str))
 
     for cls in (m.Queue, m.JoinableQueue, m.SimpleQueue):
         if "put" in cls.__dict__:  # else inherited, and recorded by the base class
+
             def put(self, obj, *args, _original=cls.__dict__["put"], **kwargs):
                 _original(self, obj, *args, **kwargs)
                 note("put", self, obj)
+
             cls.put = put
         if "get" in cls.__dict__:
+
             def get(self, *args, _original=cls.__dict__["get"], **kwargs):
                 obj = _original(self, *args, **kwargs)
                 note("get", self, obj)
                 return obj
+
             cls.get = get
 
 
@@ -261,8 +262,7 @@ def _patch_pool(m):
                 fn, inputs, chunk = args[0][0], args[0][1], True
             else:
                 fn, inputs, chunk = func, args, False
-            about = {"job": job, "i": i, "func": getattr(fn, "__qualname__", repr(fn)), "inputs": _short(inputs),
-                     "chunk": chunk, "t0": _clock()}
+            about = {"job": job, "i": i, "func": getattr(fn, "__qualname__", repr(fn)), "inputs": _short(inputs), "chunk": chunk, "t0": _clock()}
             try:
                 result = func(*args, **kwargs)
             except BaseException as exc:
@@ -270,6 +270,7 @@ def _patch_pool(m):
                 raise
             record("task", **about, result=_short(result))
             return result
+
         return task
 
     class Tasks:
@@ -297,10 +298,12 @@ def _patch_pool(m):
 
     for cls in (m.ApplyResult, m.MapResult, m.IMapIterator, m.IMapUnorderedIterator):
         if "_set" in cls.__dict__:
+
             def _set(self, i, obj, _original=cls.__dict__["_set"]):
                 ok, value = obj
                 record("pool_result", job=self._job, i=i, ok=bool(ok), value=_short(value))
                 return _original(self, i, obj)
+
             cls._set = _set
 
 
@@ -313,6 +316,7 @@ def _role(role):
             return main(*args, **kwargs)
 
         m.main = _main
+
     return patch
 
 
@@ -330,7 +334,7 @@ class _PatchOnImport:
     """A meta path finder that lets the normal finders load the module, then patches it."""
 
     @staticmethod
-    def find_spec(name, path=None, target=None):
+    def find_spec(name, path=None, target=None):  # noqa: ARG004 (the finder protocol)
         patch = _PATCHES.get(name)
         if patch is None:
             return None
@@ -353,8 +357,7 @@ def install():
     if not _dir:
         return
     _open()
-    record("start", ppid=os.getppid(), argv=list(getattr(sys, "orig_argv", sys.argv)),
-           implementation=sys.implementation.name)
+    record("start", ppid=os.getppid(), argv=list(getattr(sys, "orig_argv", sys.argv)), implementation=sys.implementation.name)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
     for name, patch in _PATCHES.items():

@@ -5,6 +5,7 @@ example's main process and in every spawned child, the fork server and the resou
 example file itself stays byte for byte the article's. (It shadows a distribution's own
 sitecustomize, which only matters for crash reporters such as Debian's apport.)
 """
+
 import os
 import sys
 
@@ -19,7 +20,7 @@ if _emulate:
         if _name not in _methods:
             del _context._concrete_contexts[_name]  # set_start_method('fork') now fails as there
     _context._default_context._default_context = _context._concrete_contexts["spawn"]
-    _context.DefaultContext.get_all_start_methods = lambda self: list(_methods)
+    _context.DefaultContext.get_all_start_methods = lambda _self: list(_methods)
     sys.modules["multiprocessing"].get_all_start_methods = _context._default_context.get_all_start_methods
 
 if os.environ.get("HARNESS_EVIDENCE"):
