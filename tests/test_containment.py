@@ -15,6 +15,14 @@ import psutil
 from harness.plugin import ROOT, SHIPPED_EXAMPLES
 
 
+def command_line(proc: psutil.Process) -> str:
+    """'' for a process that is gone or a zombie (the runner's own short-lived children come and go)."""
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def alive(procs: list[psutil.Process]) -> list[psutil.Process]:
     running = []
     for proc in procs:
@@ -71,15 +79,17 @@ def test_killing_the_runner_kills_the_run(tmp_path):
     )
     run: list[psutil.Process] = []
     try:
-        started = wait_for(lambda: any(token in " ".join(p.cmdline()) for p in runner.children(recursive=True)), 60)
+        started = wait_for(lambda: any(token in command_line(p) for p in runner.children(recursive=True)), 60)
         assert started, "the hanging run never started its grandchild"
         run = runner.children(recursive=True)  # the supervisor, the example's processes, the grandchild
         runner.kill()  # SIGKILL: nothing of the runner can react
         runner.wait()
         wait_for(lambda: not alive(run), 30)
         survivors = alive(run)
-        assert not survivors, f"left running after the runner was killed: {[' '.join(p.cmdline()) for p in survivors]}"
+        assert not survivors, f"left running after the runner was killed: {[command_line(p) for p in survivors]}"
     finally:
-        runner.kill() if runner.is_running() else None
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
         for proc in alive(run):
             proc.kill()
