@@ -81,11 +81,13 @@ def main(argv: list[str]) -> int:
         parts["containers"] = subprocess.Popen(["docker", "compose", "up"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     outputs = {}
     readers = {name: _drain(proc, outputs.setdefault(name, [])) for name, proc in parts.items()}
-    started = time.monotonic()
+    started, shown = time.monotonic(), ""
     while any(proc.poll() is None for proc in parts.values()):
         done = {"local": len(list((LOCAL / "traces" / "local").glob("*.json"))), "containers": len(list(CONTAINERS.glob("traces/*/*.json")))}
         line = ", ".join(f"{name} {done[name]}/{expected[name]}" for name in parts)
-        print(f"\rcells done: {line} ({time.monotonic() - started:.0f} s)", end="", flush=True)
+        if line != shown:  # a cell finished (each writes its timeline as it ends)
+            print(f"\rcells done: {line} ({time.monotonic() - started:.0f} s)", end="", flush=True)
+            shown = line
         time.sleep(0.5)
     print()
     for reader in readers.values():
