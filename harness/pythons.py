@@ -4,7 +4,8 @@ tox.ini's `pythons` label is the one list (`3.1{0-5}, pypy3`): `tox -e 3.12` che
 harness and the examples under it), plain `tox` checks every one found here in one session (the
 harness under tox's Python, the examples under each: `pytest --python all`). A name is found as
 its command on PATH (python3.12, pypy3, python3.14t), else among pyenv's versions, whether or not
-pyenv has them active (toxfile.py hands the same interpreters to tox's own discovery).
+pyenv has them active (toxfile.py hands the same interpreters to tox's own discovery), and on
+Windows through the Python launcher (`py -3.12`).
 
     python -m harness.pythons      # NAME PATH of each version found here; exit 1 if none is
 """
@@ -16,6 +17,7 @@ import itertools
 import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -76,6 +78,10 @@ def find(name: str) -> str | None:
     on_path = shutil.which(command, path=path)
     if on_path:
         return on_path
+    if sys.platform == "win32" and match["cpython"] and shutil.which("py"):  # the Python launcher knows them all
+        done = subprocess.run(["py", f"-{name}", "-c", "import sys; print(sys.executable)"], capture_output=True, text=True, timeout=60)
+        if done.returncode == 0 and done.stdout.strip():
+            return done.stdout.strip()
     for version in reversed(pyenv_versions()):  # the newest patch release first
         exe = version / "bin" / command
         if exe.is_file() and (match["pypy"] or (version.name.startswith(f"{match['cpython']}.") and version.name.endswith("t") == bool(match["t"]))):
