@@ -181,14 +181,24 @@ def main() -> int:
     started = time.monotonic()
     deadline = started + args.timeout
 
+    # Stop is raised once: when the runner dies, its SIGTERM (PR_SET_PDEATHSIG) and the tick that
+    # sees a new parent come together, and a second Stop raised inside the clean-up would end the
+    # supervisor before it has killed the run.
+    stopping: list[str] = []
+
+    def halt(why: str) -> None:
+        if not stopping:
+            stopping.append(why)
+            raise Stop(why)
+
     def tick(*_):
         if os.getppid() != args.runner:
-            raise Stop("runner gone")
+            halt("runner gone")
         if time.monotonic() >= deadline:
-            raise Stop("timeout")
+            halt("timeout")
 
     def runner_gone(*_):
-        raise Stop("runner gone")
+        halt("runner gone")
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, runner_gone)
@@ -218,12 +228,12 @@ def main() -> int:
         outcome = {"returncode": returncode, "leftovers": [f"pid {pid}: {cmd[:200]}" for pid, cmd in sorted(late.items())]}
         if late:
             tree.stop(args.grace)
-    except Stop as stop:
+    except Stop as why:
         signal.setitimer(signal.ITIMER_REAL, 0)
         for sig in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)  # nothing may interrupt the clean-up
-        tree.stop(args.grace if str(stop) == "timeout" else 1.0)
-        if str(stop) != "timeout":
+        tree.stop(args.grace if str(why) == "timeout" else 1.0)
+        if str(why) != "timeout":
             return 1  # nobody is waiting for a report
         outcome = {"returncode": None, "leftovers": []}
     outcome.update(
