@@ -254,80 +254,47 @@ class Evidence:
         if not self.records:
             return {"traceEvents": [], "displayTimeUnit": "ms"}
         zero = self.records[0]["t"]
+        events = []
 
         def us(t: float) -> float:
             return round((t - zero) / 1000, 1)
 
-        events = []
-        own = [p for p in self.procs.values() if p.first]  # a child killed before it recorded anything has no lane
-        for order, proc in enumerate(sorted(own, key=lambda p: (p.role != "main", p.first))):
-            lane = {"pid": proc.pid, "tid": proc.pid}
-            title = proc.label if proc.role != "child" else f"{proc.name} ({proc.how or '?'}, pid {proc.pid})"
-            events += [
-                {"ph": "M", "name": "process_name", **lane, "args": {"name": title}},
-                {"ph": "M", "name": "process_sort_index", **lane, "args": {"sort_index": order}},
+        def span(pid: int, name: str, cat: str, start: float, end: float, args: dict | None = None, shortest: float = 0.1) -> None:
+            events.append(
                 {
                     "ph": "X",
-                    "name": proc.role or "unexplained",
-                    "cat": "process",
-                    "ts": us(proc.first),
-                    "dur": max(us(proc.last) - us(proc.first), 1),
-                    **lane,
-                    "args": {"method": proc.method, "how": proc.how, "exit": proc.exit_status, "argv": " ".join(proc.argv)[:200]},
-                },
-            ]
+                    "name": name,
+                    "cat": cat,
+                    "ts": us(start),
+                    "dur": max(us(end) - us(start), shortest),
+                    "pid": pid,
+                    "tid": pid,
+                    **({"args": args} if args else {}),
+                }
+            )
+
+        def instant(pid: int, name: str, cat: str, t: float, args: dict) -> None:
+            events.append({"ph": "i", "s": "t", "name": name, "cat": cat, "ts": us(t), "pid": pid, "tid": pid, "args": args})
+
+        own = [p for p in self.procs.values() if p.first]  # a child killed before it recorded anything has no lane
+        for order, proc in enumerate(sorted(own, key=lambda p: (p.role != "main", p.first))):
+            title = proc.label if proc.role != "child" else f"{proc.name} ({proc.how or '?'}, pid {proc.pid})"
+            events.append({"ph": "M", "name": "process_name", "pid": proc.pid, "tid": proc.pid, "args": {"name": title}})
+            events.append({"ph": "M", "name": "process_sort_index", "pid": proc.pid, "tid": proc.pid, "args": {"sort_index": order}})
+            about = {"method": proc.method, "how": proc.how, "exit": proc.exit_status, "argv": " ".join(proc.argv)[:200]}
+            span(proc.pid, proc.role or "unexplained", "process", proc.first, proc.last, about, shortest=1)
             for hold in self.holds(proc.pid):
-                end = hold.end if hold.end != float("inf") else proc.last
-                events.append(
-                    {
-                        "ph": "X",
-                        "name": f"holds {hold.kind} {hold.lock}",
-                        "cat": "lock",
-                        "ts": us(hold.start),
-                        "dur": max(us(end) - us(hold.start), 0.1),
-                        **lane,
-                    }
-                )
+                span(proc.pid, f"holds {hold.kind} {hold.lock}", "lock", hold.start, hold.end if hold.end != float("inf") else proc.last)
         for r in self.records:
-            lane = {"pid": r["pid"], "tid": r["pid"]}
             if r["e"] == "write":
                 text = r["data"].decode("utf-8", "backslashreplace")
-                events.append(
-                    {
-                        "ph": "X",
-                        "name": f"stdout {text.strip()[:40]!r}",
-                        "cat": "stdout",
-                        "ts": us(r["t0"]),
-                        "dur": max(us(r["t"]) - us(r["t0"]), 0.1),
-                        **lane,
-                        "args": {"data": text},
-                    }
-                )
+                span(r["pid"], f"stdout {text.strip()[:40]!r}", "stdout", r["t0"], r["t"], {"data": text})
             elif r["e"] in ("put", "get"):
-                events.append(
-                    {
-                        "ph": "i",
-                        "s": "t",
-                        "name": f"{r['e']} {r['value'][:40]}",
-                        "cat": "queue",
-                        "ts": us(r["t"]),
-                        **lane,
-                        "args": {"queue": r["queue"], "kind": r["kind"], "value": r["value"]},
-                    }
-                )
+                about = {"queue": r["queue"], "kind": r["kind"], "value": r["value"]}
+                instant(r["pid"], f"{r['e']} {r['value'][:40]}", "queue", r["t"], about)
             elif r["e"] == "task":
-                events.append(
-                    {
-                        "ph": "X",
-                        "name": f"{r['func']}{r['inputs'][:30]}",
-                        "cat": "pool",
-                        "ts": us(r["t0"]),
-                        "dur": max(us(r["t"]) - us(r["t0"]), 0.1),
-                        **lane,
-                        "args": {"job": r["job"], "i": r["i"], "result": r.get("result"), "error": r.get("error")},
-                    }
-                )
+                about = {"job": r["job"], "i": r["i"], "result": r.get("result"), "error": r.get("error")}
+                span(r["pid"], f"{r['func']}{r['inputs'][:30]}", "pool", r["t0"], r["t"], about)
             elif r["e"] in ("started", "terminate", "returncode", "pool_result"):
-                about = {k: v for k, v in r.items() if k not in ("e", "pid", "t")}
-                events.append({"ph": "i", "s": "t", "name": r["e"], "cat": "process", "ts": us(r["t"]), **lane, "args": about})
+                instant(r["pid"], r["e"], "process", r["t"], {k: v for k, v in r.items() if k not in ("e", "pid", "t")})
         return {"traceEvents": events, "displayTimeUnit": "ms"}
