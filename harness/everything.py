@@ -65,6 +65,7 @@ def main(argv: list[str]) -> int:
                 "-p",
                 "no:cacheprovider",
                 f"--junitxml={LOCAL / 'junit.local.xml'}",
+                f"--gate-dir={CONTAINERS / '.gate'}",  # the containers' (docker/run-target)
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,

@@ -11,8 +11,10 @@ Trace Event Format beside it. Loaded by the repository's root conftest.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -67,6 +69,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         metavar="[EXAMPLE=]SECONDS",
         help="kill a run and its processes after this long (default: 60); EXAMPLE=SECONDS for one example, repeatable",
+    )
+    group.addoption(
+        "--gate-dir",
+        type=Path,
+        metavar="DIR",
+        help="sessions sharing one machine (the container targets, tox -e all) meet here: every session's "
+        "fast runs wait until every session's slow runs have their workers going",
     )
     group.addoption(
         "--trace-dir", type=Path, metavar="DIR", help="write each run's timeline (Trace Event Format) here (default: traces/NAME/ beside --junitxml)"
@@ -334,7 +343,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # start first and alone; everything else once each of them has its workers going (they then
     # mostly sleep), or after GATE seconds at most, the fast examples at a lower priority. On one
     # machine the priority would do; across containers, each with an equal share of the CPU, it
-    # cannot.
+    # cannot: there the sessions also wait for each other's slow runs (--gate-dir, class Peers).
     cells = {item.callspec.params["run"] for item in session.items if "matrix_run" in item.fixturenames}
     # (Jobs too: the suite's own sessions each start their few runs in the first second.)
     first = [p for p in dict.fromkeys(found) if isinstance(p, Job) or (p in cells and not p.nice)]
@@ -355,13 +364,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     launched.update({p: pool.submit(after_gate, p, traces.get(p)) for p in later})
     session.config.stash[LAUNCHED] = launched
 
-    def open_gate() -> None:
+    def open_gate(shared: Path | None) -> None:
         deadline = time.monotonic() + GATE
-        while time.monotonic() < deadline and not all(launched[p].done() or workers_going(p) for p in first if isinstance(p, Run)):
+        peers = Peers(shared) if shared else None
+        while time.monotonic() < deadline:
+            going = all(launched[p].done() or workers_going(p) for p in first if isinstance(p, Run))
+            if going and (peers is None or peers.going()):
+                break
             time.sleep(0.05)
         gate.set()
 
-    pool.submit(open_gate)
+    pool.submit(open_gate, session.config.option.gate_dir)
 
     def finish() -> None:
         # What no test waited for (after -x, or an interrupt) is stopped, not left running.
@@ -374,6 +387,45 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         pool.shutdown(wait=True)
 
     session.config.add_cleanup(finish)
+
+
+class Peers:
+    """The sessions that share this machine, met in a folder (--gate-dir): each says when it started
+    and when its slow runs are going. Across containers each has an equal share of the CPU whatever
+    the priorities inside it, so one target's fast runs would slow down another's slow ones.
+    Only speed depends on this: the gate opens after GATE seconds whatever the folder says."""
+
+    FRESH = 30.0  # seconds: a `.started` older than that is an earlier session's, not a peer
+
+    def __init__(self, folder: Path, me: str | None = None):
+        self.folder, self.me = folder, me or f"{socket.gethostname()}-{os.getpid()}"
+        self.since, self.said = time.time() - self.FRESH, False
+        with contextlib.suppress(OSError):  # a container started again keeps its name
+            (folder / f"{self.me}.going").unlink(missing_ok=True)
+        self._mark("started")
+
+    def _mark(self, what: str) -> None:
+        try:
+            if not self.folder.is_dir():
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self.folder.chmod(0o777)  # not masked by the umask: the peers may be other users (containers)
+            (self.folder / f"{self.me}.{what}").touch()
+        except OSError:
+            pass  # not writable: the gate then waits for this session alone
+
+    def going(self) -> bool:
+        """Say that this session's slow runs are going; whether every peer's are."""
+        if not self.said:
+            self._mark("going")
+            self.said = True
+        started = {path.stem for path in self.folder.glob("*.started") if self._fresh(path)}
+        return started <= {path.stem for path in self.folder.glob("*.going")}
+
+    def _fresh(self, path: Path) -> bool:
+        try:
+            return path.stat().st_mtime >= self.since
+        except OSError:
+            return False  # removed meanwhile: its session is starting again
 
 
 @pytest.fixture

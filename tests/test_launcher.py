@@ -1,0 +1,37 @@
+"""The launcher's meeting point for sessions that share one machine (--gate-dir, the container
+targets and `tox -e all`): a session's fast runs wait until every session's slow runs are going,
+and nothing in the folder can keep them waiting for good (the gate opens after GATE seconds
+whatever it says)."""
+
+import os
+import time
+
+from harness.plugin import Peers
+
+
+def test_a_session_waits_until_every_peer_says_going(tmp_path):
+    first, second = Peers(tmp_path, "first"), Peers(tmp_path, "second")
+    assert not first.going(), "the second session's slow runs are not going yet"
+    assert second.going()
+    assert first.going()
+
+
+def test_an_earlier_sessions_leftover_is_no_peer(tmp_path):
+    (tmp_path / "killed-before-going.started").touch()
+    old = time.time() - 2 * Peers.FRESH
+    os.utime(tmp_path / "killed-before-going.started", (old, old))
+    assert Peers(tmp_path, "me").going()
+
+
+def test_a_container_started_again_must_say_going_again(tmp_path):
+    # A container keeps its host name when compose starts it again, and its pid 1 child keeps its pid.
+    Peers(tmp_path, "target").going()
+    me = Peers(tmp_path, "me")
+    Peers(tmp_path, "target")  # the next `docker compose up`
+    assert not me.going()
+
+
+def test_an_unwritable_folder_waits_for_nobody(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.touch()
+    assert Peers(blocked / "gate", "me").going()
