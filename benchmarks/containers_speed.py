@@ -23,7 +23,7 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from slowest_alone import ROOT, slowest_alone
+from slowest_alone import ROOT, cpu_floor, machine_cpu, slowest_alone
 from stress import upper_bound
 
 from harness import compose_targets  # after slowest_alone, which puts the repository on sys.path
@@ -122,9 +122,10 @@ def main() -> int:
     walls, failures = [], 0
     for attempt in range(1, args.repeat + 1):
         started = datetime.now(timezone.utc).replace(tzinfo=None)  # as docker inspect's (UTC)
-        begun = time.monotonic()
+        begun, cpu = time.monotonic(), machine_cpu()
         done = run("docker", "compose", "up")
         walls.append(time.monotonic() - begun)
+        spent = None if cpu is None else machine_cpu() - cpu
         if done.returncode != 0:  # a claim broke somewhere: counted, as benchmarks/stress.py counts them
             failures += 1
             print(done.stdout[-3000:])
@@ -132,6 +133,7 @@ def main() -> int:
         print(
             f"warm docker compose up {attempt:2}/{args.repeat}: {walls[-1]:6.2f} s  ratio {walls[-1] / alone:4.2f}"
             + where_it_went(config, started, walls[-1])
+            + f"  ({cpu_floor(spent)})"
             + status
         )
     run("docker", "compose", "down", "-t", "1")

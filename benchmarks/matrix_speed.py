@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-from slowest_alone import ROOT, slowest_alone
+from slowest_alone import ROOT, cpu_floor, machine_cpu, slowest_alone
 from stress import upper_bound
 
 COMMANDS = {
@@ -48,16 +48,21 @@ def main() -> int:
     print(f"01_processes alone: {alone:6.2f} s")
     failed_any = False
     for name in chosen:
-        walls, failures = [], 0
+        walls, cpus, failures = [], [], 0
         for attempt in range(1, args.repeat + 1):
-            started = time.monotonic()
+            started, cpu = time.monotonic(), machine_cpu()
             done = subprocess.run(COMMANDS[name], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             walls.append(time.monotonic() - started)
+            cpus.append(None if cpu is None else machine_cpu() - cpu)
             if done.returncode != 0:
                 failures += 1
                 print(done.stdout[-3000:])
             status = "ok" if done.returncode == 0 else f"FAILED (exit {done.returncode})"
-            print(f"{' '.join(COMMANDS[name])} {attempt:2}/{args.repeat}: {walls[-1]:6.2f} s  ratio {walls[-1] / alone:4.2f}  {status}", flush=True)
+            print(
+                f"{' '.join(COMMANDS[name])} {attempt:2}/{args.repeat}: {walls[-1]:6.2f} s  ratio {walls[-1] / alone:4.2f}  "
+                f"({cpu_floor(cpus[-1])})  {status}",
+                flush=True,
+            )
         median = sorted(walls)[len(walls) // 2]
         print(
             f"{' '.join(COMMANDS[name])}: median of {len(walls)} {median:6.2f} s, ratio to the slowest example alone "

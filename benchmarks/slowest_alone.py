@@ -1,5 +1,6 @@
 """The yardstick of both benchmarks: the slowest example (01_processes, 10 s of sleeps) run alone,
-as a reader runs it, with its claims checked (claims.py needs no psutil, so a bare python3 will do)."""
+as a reader runs it, with its claims checked (claims.py needs no psutil, so a bare python3 will do);
+and the CPU time the whole machine spent, which bounds how fast a command can be on its cores."""
 
 import os
 import subprocess
@@ -26,3 +27,23 @@ def slowest_alone() -> float:
     except ClaimBroken as broken:
         sys.exit(f"01_processes alone failed: {broken}")
     return seconds
+
+
+def machine_cpu() -> float | None:
+    """CPU-seconds every process of the machine has spent so far, containers' included (Linux's
+    /proc/stat: user, nice, system, irq, softirq; not steal, time the hypervisor gave to others);
+    None where there is no /proc/stat."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    return sum(int(fields[i]) for i in (1, 2, 3, 6, 7)) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_floor(cpu_seconds: float | None) -> str:
+    """'34.1 CPU-s on 2 cores: no less than 17.1 s', the wall time no scheduling can beat."""
+    if cpu_seconds is None:
+        return "CPU time not measured here (no /proc/stat)"
+    cores = os.cpu_count() or 1
+    return f"{cpu_seconds:5.1f} CPU-s on {cores} cores: no less than {cpu_seconds / cores:5.1f} s"

@@ -54,21 +54,22 @@ class Tree:
         self.subreaper, self.marker, self.me = subreaper, marker, os.getpid()
         self.exits: dict[int, int] = {}  # pid -> wait status of every child this supervisor reaped
 
-    def reap(self) -> None:
+    def reap(self) -> bool:
+        """Reap the exited children; whether any child is still alive."""
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                return False
             if pid == 0:
-                return
+                return True
             self.exits[pid] = status
 
     def members(self) -> dict[int, str]:
         """{pid: command line} of every live descendant (zombies are gone, not alive)."""
-        self.reap()
+        children = self.reap()
         if self.subreaper:
-            return self._proc_tree()
+            return self._proc_tree() if children else {}
         import psutil  # not needed on Linux; the tox envs and containers have it
 
         found = {}
@@ -114,6 +115,12 @@ class Tree:
         """Wait until no live member matches `which` (its command line), new members included;
         return those still alive after `seconds`."""
         deadline = time.monotonic() + seconds
+        if self.subreaper:
+            # A subreaper with a live descendant has a live child (an orphan becomes its child), so
+            # waiting for the children to be gone needs no scan of /proc (milliseconds each on a
+            # busy machine); only what is left then is looked at, and named.
+            while self.reap() and (left := deadline - time.monotonic()) > 0:
+                signal.sigtimedwait([signal.SIGCHLD], left)  # blocked by main(): pending until taken here
         while True:
             alive = {pid: cmd for pid, cmd in self.members().items() if which(cmd)}
             if not alive or time.monotonic() >= deadline:
@@ -212,6 +219,8 @@ def main() -> int:
         except OSError as exc:
             print(f"supervisor: cannot start {args.command[0]}: {exc.strerror}", file=sys.stderr)
             return 2
+        if subreaper:  # (after the spawn, which would pass the mask on) wait_gone waits for it
+            signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
         signal.setitimer(signal.ITIMER_REAL, TICK, TICK)
         while main_pid not in tree.exits:
             pid, status = os.waitpid(-1, 0)  # interrupted by the tick when it raises
