@@ -21,10 +21,12 @@ from pathlib import Path
 
 from harness import compose_targets, pythons, report
 from harness.claims import EXAMPLES, START_METHODS
+from harness.gate import Peers
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL, CONTAINERS = ROOT / "results" / "tox", ROOT / "results" / "containers"
 CELLS = len(EXAMPLES) * len(START_METHODS)  # per interpreter
+GATE = CONTAINERS / ".gate"  # where the sessions wait for each other's slow runs (docker/run-target's too)
 
 
 def docker_missing() -> str | None:
@@ -52,6 +54,9 @@ def main(argv: list[str]) -> int:
     local = [name for name in pythons.listed() if pythons.find(name)]
     for folder in (LOCAL / "traces" / "local", CONTAINERS / "traces"):
         shutil.rmtree(folder, ignore_errors=True)  # the progress count is of this run's timelines
+    why = docker_missing()
+    names = [] if why else targets()
+    Peers.expect(GATE, ["local", *names])  # no session's fast runs before every session's slow ones
     parts = {
         "local": subprocess.Popen(
             [
@@ -65,7 +70,8 @@ def main(argv: list[str]) -> int:
                 "-p",
                 "no:cacheprovider",
                 f"--junitxml={LOCAL / 'junit.local.xml'}",
-                f"--gate-dir={CONTAINERS / '.gate'}",  # the containers' (docker/run-target)
+                f"--gate-dir={GATE}",
+                "--gate-name=local",
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -74,11 +80,10 @@ def main(argv: list[str]) -> int:
         )
     }
     expected = {"local": CELLS * len(local)}
-    why = docker_missing()
     if why:
         print(f"all: containers skipped: {why}; the local Pythons only")
     else:
-        expected["containers"] = CELLS * len(targets())
+        expected["containers"] = CELLS * len(names)
         parts["containers"] = subprocess.Popen(["docker", "compose", "up"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     outputs = {}
     readers = {name: _drain(proc, outputs.setdefault(name, [])) for name, proc in parts.items()}
@@ -99,7 +104,7 @@ def main(argv: list[str]) -> int:
     for name in broken:
         print(f"all: the {name} part failed to run (exit {parts[name].returncode}):\n" + "".join(outputs[name][-40:]))
     paths = [str(LOCAL / "junit.local.xml")] + ([str(CONTAINERS)] if "containers" in parts else [])
-    status = report.main([*paths, "--expect", ",".join(local + (targets() if "containers" in parts else [])), *argv])
+    status = report.main([*paths, "--expect", ",".join(local + names), *argv])
     return status or (1 if broken else 0)
 
 

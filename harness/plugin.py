@@ -11,10 +11,8 @@ Trace Event Format beside it. Loaded by the repository's root conftest.py.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +26,7 @@ import pytest
 
 from harness import pythons
 from harness.claims import EXAMPLES, START_METHODS
+from harness.gate import Peers
 from harness.runner import InterpreterError, Outcome, Run, interpreter_info, platform_label, stop_all, workers_going
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
@@ -36,6 +35,7 @@ LAUNCHED = pytest.StashKey[dict]()
 PYTHONS = pytest.StashKey[dict]()  # {name: interpreter} the matrix runs the examples under
 TIMEOUTS = pytest.StashKey[dict]()  # {example or "": seconds}
 TRACES = pytest.StashKey[dict]()  # {run: its timeline's file}, for the runs of the matrix
+PEERS = pytest.StashKey["Peers"]()  # the sessions sharing this machine (--gate-dir)
 GATE = 5.0  # seconds the other runs wait at most for the slow runs' workers to get going
 
 
@@ -77,6 +77,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="sessions sharing one machine (the container targets, tox -e all) meet here: every session's "
         "fast runs wait until every session's slow runs have their workers going",
     )
+    group.addoption("--gate-name", metavar="NAME", help="this session's name in --gate-dir (default: host name and pid)")
     group.addoption(
         "--trace-dir", type=Path, metavar="DIR", help="write each run's timeline (Trace Event Format) here (default: traces/NAME/ beside --junitxml)"
     )
@@ -100,6 +101,8 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(info))
         if not pythons.matches(name, info["name"]):
             raise pytest.UsageError(f"--python {name}: {python} is {info['name']}, not Python {name}")
+    if config.option.gate_dir and not config.option.collectonly:  # as early as can be: the peers may be going soon
+        config.stash[PEERS] = Peers(config.option.gate_dir, config.option.gate_name)
     xml = getattr(config.option, "xmlpath", None)
     if config.option.trace_dir is None and xml:
         xml = Path(xml)
@@ -364,9 +367,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     launched.update({p: pool.submit(after_gate, p, traces.get(p)) for p in later})
     session.config.stash[LAUNCHED] = launched
 
-    def open_gate(shared: Path | None) -> None:
+    def open_gate(peers: Peers | None) -> None:
         deadline = time.monotonic() + GATE
-        peers = Peers(shared) if shared else None
         while time.monotonic() < deadline:
             going = all(launched[p].done() or workers_going(p) for p in first if isinstance(p, Run))
             if going and (peers is None or peers.going()):
@@ -374,7 +376,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             time.sleep(0.05)
         gate.set()
 
-    pool.submit(open_gate, session.config.option.gate_dir)
+    pool.submit(open_gate, session.config.stash.get(PEERS, None))
 
     def finish() -> None:
         # What no test waited for (after -x, or an interrupt) is stopped, not left running.
@@ -387,45 +389,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         pool.shutdown(wait=True)
 
     session.config.add_cleanup(finish)
-
-
-class Peers:
-    """The sessions that share this machine, met in a folder (--gate-dir): each says when it started
-    and when its slow runs are going. Across containers each has an equal share of the CPU whatever
-    the priorities inside it, so one target's fast runs would slow down another's slow ones.
-    Only speed depends on this: the gate opens after GATE seconds whatever the folder says."""
-
-    FRESH = 30.0  # seconds: a `.started` older than that is an earlier session's, not a peer
-
-    def __init__(self, folder: Path, me: str | None = None):
-        self.folder, self.me = folder, me or f"{socket.gethostname()}-{os.getpid()}"
-        self.since, self.said = time.time() - self.FRESH, False
-        with contextlib.suppress(OSError):  # a container started again keeps its name
-            (folder / f"{self.me}.going").unlink(missing_ok=True)
-        self._mark("started")
-
-    def _mark(self, what: str) -> None:
-        try:
-            if not self.folder.is_dir():
-                self.folder.mkdir(parents=True, exist_ok=True)
-                self.folder.chmod(0o777)  # not masked by the umask: the peers may be other users (containers)
-            (self.folder / f"{self.me}.{what}").touch()
-        except OSError:
-            pass  # not writable: the gate then waits for this session alone
-
-    def going(self) -> bool:
-        """Say that this session's slow runs are going; whether every peer's are."""
-        if not self.said:
-            self._mark("going")
-            self.said = True
-        started = {path.stem for path in self.folder.glob("*.started") if self._fresh(path)}
-        return started <= {path.stem for path in self.folder.glob("*.going")}
-
-    def _fresh(self, path: Path) -> bool:
-        try:
-            return path.stat().st_mtime >= self.since
-        except OSError:
-            return False  # removed meanwhile: its session is starting again
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The launcher's meeting point for sessions that share one machine (--gate-dir, the container
+"""The launchers' meeting point for sessions that share one machine (--gate-dir, the container
 targets and `tox -e all`): a session's fast runs wait until every session's slow runs are going,
 and nothing in the folder can keep them waiting for good (the gate opens after GATE seconds
 whatever it says)."""
@@ -6,7 +6,7 @@ whatever it says)."""
 import os
 import time
 
-from harness.plugin import Peers
+from harness.gate import Peers
 
 
 def test_a_session_waits_until_every_peer_says_going(tmp_path):
@@ -35,3 +35,12 @@ def test_an_unwritable_folder_waits_for_nobody(tmp_path):
     blocked = tmp_path / "a-file"
     blocked.touch()
     assert Peers(blocked / "gate", "me").going()
+
+
+def test_an_expected_session_is_waited_for_before_it_starts(tmp_path):
+    (tmp_path / "target.going").touch()  # the last meeting's
+    Peers.expect(tmp_path, ["local", "target"])
+    local = Peers(tmp_path, "local")
+    assert not local.going(), "the target has not said its slow runs are going in this meeting"
+    Peers(tmp_path, "target").going()
+    assert local.going()
