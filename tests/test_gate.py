@@ -44,3 +44,21 @@ def test_an_expected_session_is_waited_for_before_it_starts(tmp_path):
     assert not local.going(), "the target has not said its slow runs are going in this meeting"
     Peers(tmp_path, "target").going()
     assert local.going()
+
+
+def test_a_file_of_another_user_is_made_fresh(tmp_path, monkeypatch):
+    # tox -e all runs as root and expects each target; later a container (user 10001) on its own
+    # cannot change the time of root's file, and would be no peer of the others.
+    (tmp_path / "target.started").touch()
+    old = time.time() - 2 * Peers.FRESH
+    os.utime(tmp_path / "target.started", (old, old))
+    real_touch = type(tmp_path).touch
+
+    def touch(path, *args, **kwargs):
+        if path.exists() and path.name == "target.started":
+            raise PermissionError(1, "Operation not permitted")
+        return real_touch(path, *args, **kwargs)
+
+    monkeypatch.setattr(type(tmp_path), "touch", touch)
+    Peers(tmp_path, "target")
+    assert not Peers(tmp_path, "other").going(), "the target started again: it is a peer"
