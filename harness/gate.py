@@ -40,6 +40,10 @@ class Peers:
         for name in names:
             mark(folder, name, "started")
 
+    def started(self) -> bool:
+        """Whether this session's mark is in the folder (false if the folder cannot be written)."""
+        return (self.folder / f"{self.me}.started").is_file()
+
     def going(self) -> bool:
         """Say that this session's slow runs are going; whether every peer's are."""
         if not self.said:

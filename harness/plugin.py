@@ -102,7 +102,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if not pythons.matches(name, info["name"]):
             raise pytest.UsageError(f"--python {name}: {python} is {info['name']}, not Python {name}")
     if config.option.gate_dir and not config.option.collectonly:  # as early as can be: the peers may be going soon
-        config.stash[PEERS] = Peers(config.option.gate_dir, config.option.gate_name)
+        config.stash[PEERS] = peers = Peers(config.option.gate_dir, config.option.gate_name)
+        if not peers.started():
+            raise pytest.UsageError(f"--gate-dir {config.option.gate_dir}: cannot write there")
     xml = getattr(config.option, "xmlpath", None)
     if config.option.trace_dir is None and xml:
         xml = Path(xml)

@@ -52,6 +52,7 @@ BAD_OPTIONS = {
     "missing-folder": (["--examples-dir", "/nonexistent"], f"--examples-dir {Path('/nonexistent')}: no such folder"),  # \nonexistent on Windows
     "zero-timeout": (["--example-timeout", "0"], "--example-timeout 0: must be a positive number of seconds"),
     "timeout-of-no-example": (["--example-timeout", "05_nothing=3"], "--example-timeout 05_nothing=3: no example '05_nothing'"),
+    "gate-dir-is-a-file": (["--gate-dir", "tests/test_claims.py"], f"--gate-dir {Path('tests/test_claims.py')}: cannot write there"),
 }
 SESSIONS = {name: session(*args) for name, (args, _) in BAD_OPTIONS.items()}
 # A name of the list whose interpreter is another Python: the run would fill the wrong column.
