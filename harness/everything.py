@@ -19,13 +19,13 @@ import threading
 import time
 from pathlib import Path
 
-from harness import compose_targets, pythons, report
-from harness.claims import EXAMPLES, START_METHODS
+from harness import compose_targets, examples, pythons, report
+from harness.cells import START_METHODS
 from harness.gate import Peers
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL, CONTAINERS = ROOT / "results" / "tox", ROOT / "results" / "containers"
-CELLS = len(EXAMPLES) * len(START_METHODS)  # per interpreter
+CELLS = len(examples.discover(ROOT / "examples")) * len(START_METHODS)  # per interpreter
 GATE = CONTAINERS / ".gate"  # where the sessions wait for each other's slow runs (docker/run-target's too)
 
 

@@ -1,42 +1,33 @@
-"""The pytest plugin of the harness: options, the example x start-method matrix, and the launcher
-that starts every example run of a session at once.
+"""The pytest plugin of the harness: its options, the matrix (every example of --examples-dir x
+start method x interpreter), and the fixtures that judge a run and record it as a cell.
 
-A test that takes a `run` parameter (a harness.runner.Run, built by `make_run`) gets its `outcome`
-from the launcher: all the session's runs start as soon as collection ends, the slow ones first,
-so the whole matrix takes about as long as its slowest run instead of the sum of them. The outcome
-fixture records each cell as data in the JUnit file (testcase properties: status, broken claim,
-diagnosis, observed start method, a summary of the evidence) and writes the run's timeline in the
-Trace Event Format beside it. Loaded by the repository's root conftest.py.
+A test that takes a `run` parameter (a harness.runner.Run, built by `make_run`) gets its
+`outcome` from the launcher (harness/launcher.py), which starts every run of the session at once;
+`judged` asks the claims (harness/claims.py) for the verdict, and for a cell of the matrix
+records it as data in the JUnit file (testcase properties: example, start method, interpreter,
+status, broken claim, diagnosis, observed start method, a summary of the evidence, the timeline's
+path). Loaded by the repository's root conftest.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
+import math
 import sys
-import threading
-import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from harness import pythons
-from harness.claims import EXAMPLES, START_METHODS
-from harness.gate import Peers
-from harness.runner import InterpreterError, Outcome, Run, interpreter_info, platform_label, stop_all, workers_going
+from harness import cells, claims, examples, launcher, pythons
+from harness.examples import START_METHODS, ClaimsFileError, Example
+from harness.runner import Outcome, Run, interpreter_info, platform_label
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
 SHIPPED_EXAMPLES = ROOT / "examples"
-LAUNCHED = pytest.StashKey[dict]()
+EXAMPLES = pytest.StashKey[dict]()  # {name: Example} of --examples-dir
 PYTHONS = pytest.StashKey[dict]()  # {name: interpreter} the matrix runs the examples under
 TIMEOUTS = pytest.StashKey[dict]()  # {example or "": seconds}
-TRACES = pytest.StashKey[dict]()  # {run: its timeline's file}, for the runs of the matrix
-PEERS = pytest.StashKey["Peers"]()  # the sessions sharing this machine (--gate-dir)
-GATE = 5.0  # seconds the other runs wait at most for the slow runs' workers to get going
+DEFAULT_TIMEOUT = 60.0
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -46,7 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=Path,
         default=SHIPPED_EXAMPLES,
         metavar="DIR",
-        help="check the examples in DIR (same file names) instead of the shipped ones",
+        help="check every program in DIR (*.py, with NAME.toml claims beside it if any) instead of the shipped examples",
     )
     group.addoption(
         "--python",
@@ -68,7 +59,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="[EXAMPLE=]SECONDS",
-        help="kill a run and its processes after this long (default: 60); EXAMPLE=SECONDS for one example, repeatable",
+        help=f"kill a run and its processes after this long (default: {DEFAULT_TIMEOUT:g}, or the example's claims file); "
+        "EXAMPLE=SECONDS for one example, repeatable",
     )
     group.addoption(
         "--gate-dir",
@@ -84,78 +76,48 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "cell(status): the matrix cell's status when it cannot run (not_available, missing)")
-    config.stash[TIMEOUTS] = timeouts(config.option.example_timeout)
-    examples_dir = config.option.examples_dir
-    if not examples_dir.is_dir():
-        raise pytest.UsageError(f"--examples-dir {examples_dir}: no such folder")
-    if not any((examples_dir / f"{name}.py").is_file() for name in EXAMPLES):
-        raise pytest.UsageError(f"--examples-dir {examples_dir}: holds none of {', '.join(f'{n}.py' for n in EXAMPLES)}")
-    config.option.examples_dir = examples_dir.resolve()
-    config.stash[PYTHONS] = chosen = resolve_pythons(config.option.python or [sys.executable])
-    with ThreadPoolExecutor() as pool:  # each probe starts an interpreter: all at once
-        probes = dict(zip(chosen, pool.map(probe, chosen.values()), strict=True))
-    for name, python in chosen.items():
-        info = probes[name]
-        if isinstance(info, InterpreterError):
-            raise pytest.UsageError(str(info))
-        if not pythons.matches(name, info["name"]):
-            raise pytest.UsageError(f"--python {name}: {python} is {info['name']}, not Python {name}")
-    if config.option.gate_dir and not config.option.collectonly:  # as early as can be: the peers may be going soon
-        config.stash[PEERS] = peers = Peers(config.option.gate_dir, config.option.gate_name)
-        if not peers.started():
-            raise pytest.UsageError(f"--gate-dir {config.option.gate_dir}: cannot write there")
+    config.addinivalue_line("markers", "cell(status): the matrix cell's status when it cannot run (not_available)")
+    folder = config.option.examples_dir
+    if not folder.is_dir():
+        raise pytest.UsageError(f"--examples-dir {folder}: no such folder")
+    try:
+        found = examples.discover(folder.resolve())
+    except ClaimsFileError as exc:
+        raise pytest.UsageError(f"--examples-dir {folder}: {exc}") from None
+    if not found:
+        raise pytest.UsageError(f"--examples-dir {folder}: no programs (*.py) in it")
+    config.option.examples_dir = folder.resolve()
+    config.stash[EXAMPLES] = found
+    config.stash[TIMEOUTS] = timeouts(config.option.example_timeout, found)
+    try:
+        config.stash[PYTHONS] = pythons.resolve(config.option.python or [sys.executable])
+    except pythons.InterpreterError as exc:
+        raise pytest.UsageError(str(exc)) from None
     xml = getattr(config.option, "xmlpath", None)
     if config.option.trace_dir is None and xml:
         xml = Path(xml)
         config.option.trace_dir = xml.parent / "traces" / xml.stem.removeprefix("junit.")
 
 
-def probe(python: str) -> dict | InterpreterError:
-    try:
-        return interpreter_info(python)
-    except InterpreterError as exc:
-        return exc
-
-
-def timeouts(asked: list[str]) -> dict[str, float]:
+def timeouts(asked: list[str], found: dict[str, Example]) -> dict[str, float]:
     """--example-timeout 30 --example-timeout 04_pool=5 -> {"": 30.0, "04_pool": 5.0}."""
-    found = {"": 60.0}
+    chosen = {"": DEFAULT_TIMEOUT}
     for spec in asked:
         example, _, seconds = spec.rpartition("=")
-        if example and example not in EXAMPLES:
-            raise pytest.UsageError(f"--example-timeout {spec}: no example {example!r} (the examples: {', '.join(EXAMPLES)})")
+        if example and example not in found:
+            raise pytest.UsageError(f"--example-timeout {spec}: no example {example!r} (the examples: {', '.join(found)})")
         try:
-            found[example] = float(seconds)
+            chosen[example] = float(seconds)
         except ValueError:
-            found[example] = 0.0
-        if not found[example] > 0:
-            raise pytest.UsageError(f"--example-timeout {spec}: must be a positive number of seconds")
-    return found
-
-
-def resolve_pythons(asked: list[str]) -> dict[str, str]:
-    """{name: interpreter} for --python: paths as given, names found on PATH or in pyenv, `all`
-    for every name of tox.ini's list found here. A name asked for by itself must be found."""
-    chosen: dict[str, str] = {}
-    for spec in asked:
-        if spec == "all":
-            found = {name: path for name in pythons.listed() if (path := pythons.find(name))}
-            if not found:
-                raise pytest.UsageError(f"--python all: none of tox.ini's pythons ({', '.join(pythons.listed())}) is on this machine")
-            chosen.update(found)
-        elif pythons.NAME.fullmatch(spec):
-            path = pythons.find(spec)
-            if path is None:
-                raise pytest.UsageError(f"--python {spec}: no such Python on PATH or among pyenv's versions")
-            chosen[spec] = path
-        else:
-            chosen[spec] = spec
+            chosen[example] = 0.0
+        if not 0 < chosen[example] < math.inf:
+            raise pytest.UsageError(f"--example-timeout {spec}: must be a positive, finite number of seconds")
     return chosen
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    lines = [f"examples: {config.option.examples_dir}"]
+    found = config.stash[EXAMPLES]
+    lines = [f"examples: {config.option.examples_dir} ({len(found)}: {', '.join(found)})"]
     for name, python in config.stash[PYTHONS].items():
         info = interpreter_info(python)
         lines.append(
@@ -175,43 +137,39 @@ def session_python(config: pytest.Config) -> str:
     return chosen[0] if len(chosen) == 1 else sys.executable
 
 
-def make_run(config: pytest.Config, example: str, method: str, *, cell: bool = False, **how) -> Run:
-    """The one way a Run is built: the session's interpreter and timeout unless given. The slow
-    examples run at normal priority; the other cells of the matrix below them, and the harness's
-    own copies of the fast examples below those: the matrix first, then the checks of the checks."""
+def make_run(config: pytest.Config, example: Example, method: str, **how) -> Run:
+    """The one way a Run is built: the session's interpreter, and the timeout of the option, else
+    of the claims file, else the default, unless given."""
     how.setdefault("python", session_python(config))
     limits = config.stash[TIMEOUTS]
-    how.setdefault("timeout", limits.get(example, limits[""]))
-    return Run(example, method, nice=0 if EXAMPLES[example].slow else 10 if cell else 15, **how)
+    how.setdefault("timeout", limits.get(example.name, example.timeout or limits[""]))
+    how.setdefault("nice", 10)
+    return Run(example.name, method, spec=example, **how)
 
 
-def unavailable(config: pytest.Config, method: str, python: str | None = None) -> str | None:
-    """Why this start method cannot run here, or None."""
+def not_applicable(config: pytest.Config, example: Example, method: str, python: str | None = None) -> str | None:
+    """Why this cell cannot run, or None."""
     info = interpreter_info(python or session_python(config))
     if method != "default" and method not in info["methods"]:
         return f"start method {method} is not available on {platform_label(info)} ({info['name']})"
+    if method not in example.start_methods:
+        return f"{example.name} claims to hold under {', '.join(example.start_methods)} only ({example.claims_file.name})"
     return None
 
 
 def matrix_params(config: pytest.Config) -> list:
     """One Run per interpreter, example and start method: `03_lock-spawn` (`3.12-03_lock-spawn` when
-    there are several interpreters); a method an interpreter lacks is skipped with the reason, and
-    so is an example missing from --examples-dir."""
+    there are several interpreters); a cell that cannot run is skipped with the reason."""
     methods = config.option.start_method or START_METHODS
     chosen = config.stash[PYTHONS]
     params = []
     for name, python in chosen.items():
-        for example in EXAMPLES:
-            script = config.option.examples_dir / f"{example}.py"
-            for method in START_METHODS:
-                if method not in methods:
-                    continue
-                run = make_run(config, example, method, cell=True, script=script, python=python)
-                marks = []
-                if not script.is_file():
-                    marks = [pytest.mark.skip(reason=f"{config.option.examples_dir} has no {script.name}"), pytest.mark.cell("missing")]
-                elif why := unavailable(config, method, python):
-                    marks = [pytest.mark.skip(reason=why), pytest.mark.cell("not_available")]
+        for example in config.stash[EXAMPLES].values():
+            for method in (m for m in START_METHODS if m in methods):
+                # The slow examples' runs start first at normal priority; the matrix's other cells below them.
+                run = make_run(config, example, method, script=example.program, python=python, nice=0 if example.slow else 10, first=example.slow)
+                why = not_applicable(config, example, method, python)
+                marks = [pytest.mark.skip(reason=why), pytest.mark.cell("not_available")] if why else []
                 params.append(pytest.param(run, id=f"{name}-{run.id}" if len(chosen) > 1 else run.id, marks=marks))
     return params
 
@@ -226,6 +184,7 @@ def cell_properties(config: pytest.Config, run: Run) -> list[tuple[str, str]]:
     name = next((name for name, python in config.stash[PYTHONS].items() if python == run.python), run.python)
     return [
         ("example", run.example),
+        ("example_claim", run.spec.claim),
         ("start_method", run.method),
         ("python", name),
         ("interpreter", info["name"]),
@@ -234,16 +193,6 @@ def cell_properties(config: pytest.Config, run: Run) -> list[tuple[str, str]]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # While the runs take their ten seconds, the tests that need none of them go first: those that
-    # wait for jobs (done in seconds), then those that wait for nothing. The rest of the time is
-    # spent waiting for the runs anyway.
-    def waits_for(item: pytest.Item) -> int:
-        params = ((getattr(item, "callspec", None) and item.callspec.params) or {}).values()
-        if set(item.fixturenames) & set(EARLY) or any(isinstance(p, Job) for p in params):
-            return 0
-        return 2 if any(isinstance(p, Run) for p in params) else 1
-
-    items.sort(key=waits_for)
     # A cell that cannot run still says what it is and why, as data (its test is skipped before
     # any fixture runs).
     for item in items:
@@ -254,173 +203,55 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.user_properties += [*cell_properties(item.config, run), ("status", cell.args[0]), ("diagnosis", reason)]
 
 
-@dataclass(frozen=True)
-class Job:
-    """A command the launcher starts with the session's runs (a pytest session of the harness's own
-    tests, say), so that its wait overlaps theirs instead of adding to them."""
-
-    argv: tuple[str, ...]
-    timeout: float = 300.0
-    prepare: Callable[[], object] | None = None  # run first, in the launcher's thread (writes the files it needs)
-    env: tuple[tuple[str, str], ...] = ()  # added to the environment
-
-    def launch(self) -> subprocess.CompletedProcess:
-        if self.prepare:
-            self.prepare()
-        with subprocess.Popen(
-            self.argv,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="backslashreplace",
-            env={**os.environ, **dict(self.env)},
-        ) as proc:
-            JOBS.add(proc)
-            try:
-                out, err = proc.communicate(timeout=self.timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                raise
-            finally:
-                JOBS.discard(proc)
-        return subprocess.CompletedProcess(self.argv, proc.returncode, out, err)
-
-
-JOBS: set[subprocess.Popen] = set()  # the jobs under way, killed if the session ends first
-EARLY: dict[str, list[Job]] = {}  # fixture name -> the jobs it waits for
-
-
-def once(prepare: Callable[[], object]) -> Callable[[], None]:
-    """`prepare` for several jobs: the first to start runs it, the others wait until it is done."""
-    lock, done = threading.Lock(), []
-
-    def run_once() -> None:
-        with lock:
-            if not done:
-                prepare()
-                done.append(True)
-
-    return run_once
-
-
-def early(fixture: str, *jobs: Job) -> tuple[Job, ...]:
-    """Declare the jobs a fixture waits for: the launcher starts them when collection ends, if a
-    selected test uses that fixture; the fixture gets each one's result with `finished`."""
-    EARLY.setdefault(fixture, []).extend(jobs)
-    return jobs
-
-
-def launch(launchable, trace: Path | None = None):
-    result = launchable.launch()
-    if trace:
-        trace.parent.mkdir(parents=True, exist_ok=True)
-        trace.write_text(json.dumps(result.evidence.trace()), encoding="utf-8")
-    return result
-
-
-def finished(config: pytest.Config, launchable):
-    """The result of a run or job the launcher started (or of starting it now, if it did not)."""
-    future: Future | None = config.stash.get(LAUNCHED, {}).get(launchable)
-    return future.result() if future else launch(launchable, config.stash.get(TRACES, {}).get(launchable))
-
-
-@pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if session.config.option.collectonly:
-        return  # nothing will run
-    found = []
-    for item in session.items:
-        params = (getattr(item, "callspec", None) and item.callspec.params) or {}
-        if not item.get_closest_marker("skip"):
-            found += [p for p in params.values() if isinstance(p, (Run, Job))]
-    used = {name for item in session.items for name in item.fixturenames}
-    found += [job for name, jobs in EARLY.items() if name in used for job in jobs]
-    # Each run of the matrix writes its timeline as soon as it ends (a progress count for `tox -e all`).
+    """Each run of the matrix writes its timeline as soon as it ends (a progress count for `tox -e all`)."""
     folder: Path | None = session.config.option.trace_dir
-    session.config.stash[TRACES] = traces = {
-        item.callspec.params["run"]: folder / f"{item.callspec.id}.json"
-        for item in session.items
-        if folder and "matrix_run" in item.fixturenames and not item.get_closest_marker("skip")
-    }
-    # The matrix's slow runs (01_processes: ten seconds of sleeps, the session's critical path)
-    # start first and alone; everything else once each of them has its workers going (they then
-    # mostly sleep), or after GATE seconds at most, the fast examples at a lower priority. On one
-    # machine the priority would do; across containers, each with an equal share of the CPU, it
-    # cannot: there the sessions also wait for each other's slow runs (--gate-dir, class Peers).
-    cells = {item.callspec.params["run"] for item in session.items if "matrix_run" in item.fixturenames}
-    # (Jobs too: the suite's own sessions each start their few runs in the first second.)
-    first = [p for p in dict.fromkeys(found) if isinstance(p, Job) or (p in cells and not p.nice)]
-    later = [p for p in dict.fromkeys(found) if p not in first]
-    if not first + later:
-        return
-    gate, stopping = threading.Event(), threading.Event()
-
-    def after_gate(launchable, trace):
-        gate.wait(GATE)
-        if stopping.is_set():
-            raise RuntimeError("the session was stopped before this run started")
-        return launch(launchable, trace)
-
-    # One thread each (and one to open the gate): each mostly waits on its process.
-    pool = ThreadPoolExecutor(max_workers=len(first) + len(later) + 1, thread_name_prefix="launcher")
-    launched = {p: pool.submit(launch, p, traces.get(p)) for p in first}
-    launched.update({p: pool.submit(after_gate, p, traces.get(p)) for p in later})
-    session.config.stash[LAUNCHED] = launched
-
-    def open_gate(peers: Peers | None) -> None:
-        deadline = time.monotonic() + GATE
-        while time.monotonic() < deadline:
-            going = all(launched[p].done() or workers_going(p) for p in first if isinstance(p, Run))
-            if going and (peers is None or peers.going()):
-                break
-            time.sleep(0.05)
-        gate.set()
-
-    pool.submit(open_gate, session.config.stash.get(PEERS, None))
-
-    def finish() -> None:
-        # What no test waited for (after -x, or an interrupt) is stopped, not left running.
-        stopping.set()
-        gate.set()
-        pool.shutdown(wait=False, cancel_futures=True)
-        stop_all()
-        for proc in list(JOBS):
-            proc.kill()
-        pool.shutdown(wait=True)
-
-    session.config.add_cleanup(finish)
+    if folder and not session.config.option.collectonly:
+        launcher.write_timelines(
+            session.config,
+            {
+                item.callspec.params["run"]: folder / f"{item.callspec.id}.json"
+                for item in session.items
+                if "matrix_run" in item.fixturenames and not item.get_closest_marker("skip")
+            },
+        )
 
 
 @pytest.fixture
 def matrix_run() -> None:
     """Requested by a test to be parametrized over the interpreter x example x start-method matrix;
-    its outcome is then recorded as a cell of the matrix."""
+    its verdict is then recorded as a cell of the matrix."""
 
 
 @pytest.fixture
 def outcome(request: pytest.FixtureRequest, run: Run) -> Outcome:
-    result = finished(request.config, run)
-    trace = relative_trace(request.config, run)
-    if "matrix_run" in request.fixturenames:  # a cell of the matrix, as data for the report
-        judged = result.verdict
+    if "matrix_run" in request.fixturenames:  # said before the run is awaited: a run that raises is still a cell
+        request.node.user_properties += cell_properties(request.config, run)
+    return launcher.finished(request.config, run)
+
+
+@pytest.fixture
+def judged(request: pytest.FixtureRequest, outcome: Outcome) -> claims.Verdict:
+    """The run's verdict; for a cell of the matrix, recorded as data for the report."""
+    verdict = claims.verdict(outcome, outcome.run.spec)
+    if "matrix_run" in request.fixturenames:
+        trace = relative_trace(request.config, outcome.run)
         request.node.user_properties += [
-            *cell_properties(request.config, run),
-            ("status", judged.status),
-            ("claim", judged.claim),
-            ("diagnosis", judged.diagnosis),
-            ("observed_start_method", result.observed_method),
-            ("seconds", f"{result.seconds:.2f}"),
-            ("evidence", json.dumps(result.evidence.summary())),
+            ("status", verdict.status),
+            ("claim", verdict.claim),
+            ("diagnosis", verdict.diagnosis),
+            ("note", verdict.note),
+            ("observed_start_method", outcome.observed_method),
+            ("seconds", f"{outcome.seconds:.2f}"),
+            ("evidence", json.dumps(outcome.evidence.summary())),
             *([("trace", trace)] if trace else []),
         ]
-    return result
+    return verdict
 
 
 def relative_trace(config: pytest.Config, run: Run) -> str | None:
     """Where the run's timeline is, relative to the JUnit file's folder (where the report looks)."""
-    path = config.stash.get(TRACES, {}).get(run)
+    path = config.stash.get(launcher.TIMELINES, {}).get(run)
     if path is None or not path.is_file():
         return None
     xml = getattr(config.option, "xmlpath", None)
@@ -429,3 +260,4 @@ def relative_trace(config: pytest.Config, run: Run) -> str | None:
         return path.resolve().relative_to(base).as_posix()
     except ValueError:
         return path.resolve().as_posix()
+

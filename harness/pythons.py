@@ -1,6 +1,6 @@
 """The Python versions of the matrix, and where each one is on this machine.
 
-tox.ini's `pythons` label is the one list (`3.1{0-5}, pypy3`): `tox -e 3.12` checks one of them (the
+tox.ini's `pythons` label is the one list (`3.10, ..., 3.15, pypy3`): `tox -e 3.12` checks one of them (the
 harness and the examples under it), plain `tox` checks every one found here in one session (the
 harness under tox's Python, the examples under each: `pytest --python all`). A name is found as
 its command on PATH (python3.12, pypy3, python3.14t), else among pyenv's versions, whether or not
@@ -13,47 +13,30 @@ Windows through the Python launcher (`py -3.12`).
 from __future__ import annotations
 
 import configparser
-import itertools
 import os
 import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from harness.runner import InterpreterError, interpreter_info
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = re.compile(r"(?P<cpython>3\.(?P<minor>\d+))(?P<t>t?)|(?P<pypy>pypy3(\.\d+)?)")
 
 
-def expand(env_list: str) -> list[str]:
-    """tox's generative env list: `3.1{0-5}, pypy3` -> 3.10 ... 3.15, pypy3 (ranges and comma lists)."""
-    envs = []
-    for item in re.split(r",(?![^{]*\})|\n", env_list):
-        item = item.strip()
-        if not item:
-            continue
-        parts = []
-        for literal, group in re.findall(r"([^{]*)(?:\{([^}]*)\})?", item):
-            parts.append([literal])
-            if group:
-                choices = []
-                for choice in group.split(","):
-                    low, dash, high = choice.strip().partition("-")
-                    choices += [str(n) for n in range(int(low), int(high) + 1)] if dash and low.isdigit() and high.isdigit() else [choice.strip()]
-                parts.append(choices)
-        envs += ["".join(combo) for combo in itertools.product(*parts)]
-    return envs
-
-
 def labels(tox_ini: str) -> dict[str, list[str]]:
-    """tox.ini's [tox] labels, each expanded: {'pythons': ['3.10', ..., 'pypy3'], ...}."""
+    """tox.ini's [tox] labels: {'pythons': ['3.10', ..., 'pypy3'], ...}. Each is a plain list of env
+    names, written out (no generative braces), so that a comma split reads it as tox does."""
     config = configparser.ConfigParser(interpolation=None)
     config.read_string(tox_ini)
     found = {}
     for line in config["tox"].get("labels", "").splitlines():
         name, equals, envs = line.partition("=")
         if equals:
-            found[name.strip()] = expand(envs)
+            found[name.strip()] = [env.strip() for env in envs.split(",") if env.strip()]
     return found
 
 
@@ -98,6 +81,41 @@ def matches(name: str, interpreter: str) -> bool:
     if match["pypy"]:
         return interpreter.startswith("PyPy ")
     return re.fullmatch(rf"CPython {re.escape(match['cpython'])}\.\d+\S*", interpreter) is not None and interpreter.endswith("t") == bool(match["t"])
+
+
+def resolve(asked: list[str]) -> dict[str, str]:
+    """{name: interpreter} for --python: paths as given, names found on PATH or in pyenv, `all`
+    for every name of tox.ini's list found here; each probed (all at once: each probe starts an
+    interpreter) and a name checked against the interpreter behind it. Raises InterpreterError."""
+    chosen: dict[str, str] = {}
+    for spec in asked:
+        if spec == "all":
+            found = {name: path for name in listed() if (path := find(name))}
+            if not found:
+                raise InterpreterError(f"--python all: none of tox.ini's pythons ({', '.join(listed())}) is on this machine")
+            chosen.update(found)
+        elif NAME.fullmatch(spec):
+            path = find(spec)
+            if path is None:
+                raise InterpreterError(f"--python {spec}: no such Python on PATH or among pyenv's versions")
+            chosen[spec] = path
+        else:
+            chosen[spec] = spec
+    with ThreadPoolExecutor() as pool:
+        probes = dict(zip(chosen, pool.map(probe, chosen.values()), strict=True))
+    for name, python in chosen.items():
+        if isinstance(probes[name], InterpreterError):
+            raise probes[name]
+        if not matches(name, probes[name]["name"]):
+            raise InterpreterError(f"--python {name}: {python} is {probes[name]['name']}, not Python {name}")
+    return chosen
+
+
+def probe(python: str) -> dict | InterpreterError:
+    try:
+        return interpreter_info(python)
+    except InterpreterError as exc:
+        return exc
 
 
 def main() -> int:

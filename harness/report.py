@@ -10,20 +10,19 @@ harness records example, start method, interpreter, platform, status, broken cla
 observed start method, a summary of the evidence and the path of the run's timeline); test cases
 without them are not cells, and a file without any cell (the selftest's) is listed as ignored.
 
-The matrix: a row per example and start method, a column per interpreter and platform (test cases
-of several files with the same interpreter and platform share a column). Every cell is one of:
-passed (for `default`, with the method it resolved to), failed (with the broken claim in one line),
-timed out, error (the test could not run), n/a (the platform lacks that start method),
-missing (the example file was missing from --examples-dir), skipped (any other reason), or not run
-(no file had that test case: a gap, never shown as a pass). When several files have the same cell,
-the worst outcome wins.
+The matrix: a row per example (each one any file has a cell of) and start method, a column per
+interpreter and platform (test cases of several files with the same interpreter and platform share
+a column). Every cell is one of harness/cells.py's statuses: passed (for `default`, with the method
+it resolved to), failed (with the broken claim in one line), timed out, error (the harness could
+not judge it, and why), n/a (the platform lacks that start method, or the program chooses another
+itself), skipped (any other reason), or not run (no file had that test case: a gap, never shown as
+a pass). When several files have the same cell, the worst outcome wins.
 
 A run that left no file at all would be an absent column; `--expect 3.10,3.11,...` names the runs
 that must be there (NAME as in `junit.NAME.xml`: a tox env or a compose service; or a Python of
 tox.ini's list that `tox -e local` ran, `--python 3.12`), and each one missing shows as a column of
-"not run" cells. A run named after a Python that ran another interpreter is an error. In the column of an expected run every cell must
-have run: a "not run" cell there fails the report too ("missing" stays allowed: it only comes from
---examples-dir). `tox -l -m matrix` lists the tox envs.
+"not run" cells. A run named after a Python that ran another interpreter is an error. In the
+column of an expected run every cell must have run: a "not run" cell there fails the report too.
 
 The table is always printed; --markdown writes GitHub Markdown (for $GITHUB_STEP_SUMMARY, which is
 a fresh file for each step, or the README), --json the cells with their diagnoses and captured
@@ -51,35 +50,10 @@ from junitparser import Error as JUnitError, JUnitXmlError
 from junitparser.xunit2 import JUnitXml
 
 from harness import pythons
-from harness.claims import EXAMPLES, START_METHODS
+from harness.cells import BAD, RANK, START_METHODS, STATUSES
 from harness.timeline import svg
 
 DEFAULT_PATH = Path("results")
-CLAIMS = {name: example.claim for name, example in EXAMPLES.items()}
-# Worst first: when two files have the same cell, the one that ranks first wins.
-STATUSES = ("failed", "timed_out", "error", "not_run", "passed", "not_available", "missing", "skipped")
-BAD = {"failed", "timed_out", "error"}
-TEXT = {
-    "passed": "passed",
-    "failed": "failed",
-    "timed_out": "timed out",
-    "error": "error",
-    "not_run": "not run",
-    "not_available": "n/a",
-    "missing": "missing",
-    "skipped": "skipped",
-}
-ICON = {"passed": "✅", "failed": "❌", "timed_out": "⏱️", "error": "💥", "not_run": "❔", "not_available": "➖", "missing": "⏭️", "skipped": "⏭️"}  # noqa: RUF001 (the icons are meant)
-LEGEND = {
-    "passed": "passed (for default: the start method its processes were started by)",
-    "failed": "a claim broke",
-    "timed_out": "killed at its timeout",
-    "error": "the test could not run",
-    "not_run": "no result: a gap, not a pass (a failure in a column given to --expect)",
-    "not_available": "start method not available on that platform",
-    "missing": "example file missing from --examples-dir",
-    "skipped": "skipped for another reason",
-}
 
 
 class ReportError(Exception):
@@ -117,12 +91,13 @@ class Matrix:
     columns: list[Column]
     cells: dict[tuple[str, str, str], Cell]  # (column title, example, start method)
     files: list[tuple[str, str]]  # (path, what it gave: the columns, or why it was ignored)
+    examples: dict[str, str] = field(default_factory=dict)  # the rows: each example found in a file, with its claim
 
     def cell(self, column: Column, example: str, method: str) -> Cell:
         return self.cells.get((column.title, example, method), Cell("not_run"))
 
     def all_cells(self):
-        for example in EXAMPLES:
+        for example in self.examples:
             for method in START_METHODS:
                 for column in self.columns:
                     yield column, example, method, self.cell(column, example, method)
@@ -212,6 +187,7 @@ def judge(case, props: dict[str, str], source: Path) -> Cell:
 def build(files: list[Path], expect: list[str] = ()) -> Matrix:
     columns: dict[str, Column] = {}
     cells: dict[tuple[str, str, str], Cell] = {}
+    rows: dict[str, str] = {}
     report = []
     ran = set()
     for path in files:
@@ -225,8 +201,9 @@ def build(files: list[Path], expect: list[str] = ()) -> Matrix:
             for case in suite:
                 props = {**suite_props, **properties(case)}
                 example, method = props.get("example"), props.get("start_method")
-                if example not in EXAMPLES or method not in START_METHODS:
+                if not example or method not in START_METHODS:
                     continue  # not a cell of the matrix (the harness's own tests)
+                rows.setdefault(example, props.get("example_claim", ""))
                 interpreter = props.get("interpreter", f"unknown interpreter ({path.name})")
                 platform = props.get("platform", "unknown platform")
                 column = columns.setdefault(f"{interpreter} on {platform}", Column(interpreter, platform))
@@ -243,7 +220,7 @@ def build(files: list[Path], expect: list[str] = ()) -> Matrix:
                 wrong = next((name for name in names if not pythons.matches(name, interpreter)), None)
                 if wrong:
                     cell.status, cell.diagnosis = "error", f"{run_name(path)} was to run Python {wrong} but ran {interpreter}"
-                if key not in cells or STATUSES.index(cell.status) < STATUSES.index(cells[key].status):
+                if key not in cells or RANK[cell.status] < RANK[cells[key].status]:
                     cells[key] = cell
         if seen:
             ran.update(name for title in seen for name in columns[title].runs)
@@ -254,7 +231,7 @@ def build(files: list[Path], expect: list[str] = ()) -> Matrix:
     for column in ordered:
         column.expected = any(name in expect for name in column.runs)
     ordered += [Column(name, "", absent=True, expected=True) for name in expect if name not in ran]
-    return Matrix(ordered, cells, report)
+    return Matrix(ordered, cells, report, dict(sorted(rows.items())))
 
 
 def version_key(interpreter: str) -> tuple:
@@ -268,7 +245,7 @@ def version_key(interpreter: str) -> tuple:
 
 def cell_words(cell: Cell, method: str, shout: bool = False) -> str:
     """'passed (forkserver)' for default; in the terminal, what needs a look in capitals."""
-    words = TEXT[cell.status]
+    words = STATUSES[cell.status].text
     if cell.status == "passed" and method == "default" and cell.observed_start_method:
         words += f" ({cell.observed_start_method})"
     return words.upper() if shout and (cell.status in BAD or cell.status == "not_run") else words
@@ -283,7 +260,7 @@ def to_text(matrix: Matrix) -> str:
     notes: list[str] = []
     header = [["example", "method", *(c.interpreter for c in matrix.columns)], ["", "", *(c.platform or "(no file)" for c in matrix.columns)]]
     rows = []
-    for example in EXAMPLES:
+    for example in matrix.examples:
         for method in START_METHODS:
             row = [example if method == START_METHODS[0] else "", method]
             for column in matrix.columns:
@@ -300,14 +277,14 @@ def to_text(matrix: Matrix) -> str:
         lines.append("  ".join(text.ljust(width) for text, width in zip(row, widths, strict=True)).rstrip())
     lines.insert(4, "  ".join("-" * width for width in widths))
     lines += ["", *notes] if notes else []
-    lines += ["", "Claims:", *(f"  {name}: {claim}" for name, claim in CLAIMS.items())]
+    lines += ["", "Claims:", *(f"  {name}: {claim}" for name, claim in matrix.examples.items())]
     lines += ["Files:", *(f"  {path}: {what}" for path, what in matrix.files)]
     lines += [f"  {c.interpreter}: expected, but no junit.{c.interpreter}.xml was given" for c in matrix.columns if c.absent]
     return "\n".join(lines) + "\n"
 
 
 def summary(matrix: Matrix) -> str:
-    totals = ", ".join(f"{n} {TEXT[status].lower()}" for status, n in matrix.totals().items())
+    totals = ", ".join(f"{n} {STATUSES[status].text.lower()}" for status, n in matrix.totals().items())
     missing = [c.interpreter for c in matrix.columns if c.absent]
     verdict = "The article's claims hold everywhere they ran" if matrix.ok else "Some claims do NOT hold"
     gaps = f"; expected but absent: {', '.join(missing)}" if missing else ""
@@ -331,20 +308,19 @@ def to_markdown(matrix: Matrix) -> str:
         for c in matrix.columns
     ]
     lines += ["| example | method | " + " | ".join(heads) + " |", "|---|---|" + "---|" * len(heads)]
-    for example in EXAMPLES:
+    for example, claim in matrix.examples.items():
         for method in START_METHODS:
-            first = f"**{example}**<br>{md_escape(CLAIMS[example])}" if method == START_METHODS[0] else ""
+            first = f"**{example}**<br>{md_escape(claim)}" if method == START_METHODS[0] else ""
             row = [first, method]
             for column in matrix.columns:
                 cell = matrix.cell(column, example, method)
-                words = f"{ICON[cell.status]} {cell_words(cell, method)}"
+                icon = STATUSES[cell.status].icon
+                words = f"{icon} {cell_words(cell, method)}"
                 if noted(cell):
-                    words = (
-                        f"{ICON[cell.status]} {md_escape(cell.diagnosis)}" if cell.status == "timed_out" else f"{words}: {md_escape(cell.diagnosis)}"
-                    )
+                    words = f"{icon} {md_escape(cell.diagnosis)}" if cell.status == "timed_out" else f"{words}: {md_escape(cell.diagnosis)}"
                 row.append(words)
             lines.append("| " + " | ".join(row) + " |")
-    lines += ["", " · ".join(f"{ICON[s]} {TEXT[s]}: {LEGEND[s]}" for s in matrix.totals())]
+    lines += ["", " · ".join(f"{STATUSES[s].icon} {STATUSES[s].text}: {STATUSES[s].legend}" for s in matrix.totals())]
     return "\n".join(lines) + "\n"
 
 
@@ -355,7 +331,7 @@ def to_json(matrix: Matrix) -> str:
                 "ok": matrix.ok,
                 "summary": summary(matrix),
                 "totals": matrix.totals(),
-                "examples": [{"name": name, "claim": CLAIMS[name]} for name in EXAMPLES],
+                "examples": [{"name": name, "claim": claim} for name, claim in matrix.examples.items()],
                 "start_methods": list(START_METHODS),
                 "columns": [
                     {
@@ -386,17 +362,12 @@ th, td { border: 1px solid #bbb; padding: 4px 8px; vertical-align: top; text-ali
 thead th { background: #eee; }
 th.example { background: #fafafa; max-width: 16em; font-weight: normal; }
 th.example b { display: block; }
-/* the colour is the outcome: no icon font needed */
-.passed { background: #d9f2dd; }
-.failed { background: #f7c9c9; }
-.timed_out { background: #fbd9a8; }
-.error { background: #e7c9f2; }
-.not_run { background: #fff3b0; outline: 2px dashed #b08900; outline-offset: -3px; }
-.not_available, .missing, .skipped { background: #e4e4e4; color: #555; }
+.not_run { outline: 2px dashed #b08900; outline-offset: -3px; }
+.not_available, .skipped { color: #555; }
 .diagnosis { display: block; max-width: 28em; font-size: 12px; }
 details pre { max-width: 60em; max-height: 20em; overflow: auto; background: #fff; border: 1px solid #ccc; padding: 4px; font-size: 12px; }
 .legend span { display: inline-block; margin: 2px 8px 2px 0; padding: 1px 6px; border: 1px solid #bbb; }
-"""
+""" + "".join(f".{s.name} {{ background: {s.colour}; }}\n" for s in STATUSES.values())  # the colour is the outcome: no icon font needed
 
 
 def timeline(cell: Cell) -> str:
@@ -426,11 +397,11 @@ def to_html(matrix: Matrix, timelines: set[str] = frozenset()) -> str:
         runs = ", ".join(column.runs) if not column.absent else "no results file"
         out.append(f"<th>{e(column.interpreter)}<br>{e(column.platform)}<br><small>{e(runs)}</small></th>")
     out.append("</tr></thead><tbody>")
-    for example in EXAMPLES:
+    for example, claim in matrix.examples.items():
         for i, method in enumerate(START_METHODS):
             out.append("<tr>")
             if i == 0:
-                out.append(f'<th class="example" rowspan="{len(START_METHODS)}"><b>{e(example)}</b>{e(CLAIMS[example])}</th>')
+                out.append(f'<th class="example" rowspan="{len(START_METHODS)}"><b>{e(example)}</b>{e(claim)}</th>')
             out.append(f"<th>{e(method)}</th>")
             for column in matrix.columns:
                 cell = matrix.cell(column, example, method)
@@ -453,7 +424,7 @@ def to_html(matrix: Matrix, timelines: set[str] = frozenset()) -> str:
             "trace opens in Perfetto (ui.perfetto.dev) or chrome://tracing.</p>"
         )
         out += [f'<h3 id="timeline-{n}">{e(title)}</h3>{drawing}' for n, (title, drawing) in enumerate(drawings, 1)]
-    out.append('<p class="legend">' + "".join(f'<span class="{s}">{e(TEXT[s])}: {e(LEGEND[s])}</span>' for s in matrix.totals()) + "</p>")
+    out.append('<p class="legend">' + "".join(f'<span class="{s}">{e(STATUSES[s].text)}: {e(STATUSES[s].legend)}</span>' for s in matrix.totals()) + "</p>")
     out.append("<h2>Files</h2><ul>" + "".join(f"<li><code>{e(path)}</code>: {e(what)}</li>" for path, what in matrix.files) + "</ul>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"

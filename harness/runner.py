@@ -24,9 +24,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from harness.claims import START_METHODS, Verdict, verdict
-from harness.evidence import Evidence
+from harness.evidence import Evidence, Facts
 
 HERE = Path(__file__).resolve().parent
 INJECT_DIR = HERE / "inject"
@@ -38,8 +38,12 @@ EVIDENCE_DIR = "HARNESS_EVIDENCE"  # read by inject/mp_evidence.py
 # to run that mode here.
 CONTAINMENT = os.environ.get("HARNESS_CONTAINMENT", "subreaper" if sys.platform == "linux" else "tree")
 SETTLE = 1.0  # seconds a process of the example itself may take to finish exiting after main did
+# Bytes a run may print to stdout, and to stderr; beyond it, a failure of its own, and only the
+# head and tail (KEPT bytes each) are read, kept and shown.
+OUTPUT_LIMIT = 4 << 20
+KEPT = 32 << 10
 
-__all__ = ["START_METHODS", "InterpreterError", "Outcome", "Run", "execute", "interpreter_info", "stop_all"]
+__all__ = ["InterpreterError", "Outcome", "Run", "execute", "interpreter_info", "stop_all"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +51,11 @@ class Run:
     """One example under one start method, on one interpreter."""
 
     example: str  # "03_lock"
-    method: str  # one of START_METHODS
+    method: str  # one of harness.examples.START_METHODS
     python: str  # the interpreter that runs the example
     script: Path | None = None  # the file to run; or None, and then `source` is written to a temp file
     source: str | None = field(default=None, repr=False)
+    spec: Any = field(default=None, compare=False, repr=False)  # its harness.examples.Example: what it claims
     timeout: float = 60.0
     # How long the tracker and fork server may take to exit once the main process has: a few ms
     # usually, seconds on a heavily loaded machine; waiting longer costs only a genuinely stuck one.
@@ -59,6 +64,7 @@ class Run:
     # their workers going first: all runs then finish in about the time of the slowest one. Output
     # order is unaffected.
     nice: int = 0
+    first: bool = False  # started before the session's other runs, which wait for its workers to get going
 
     @property
     def id(self) -> str:
@@ -74,12 +80,15 @@ class Outcome:
     interpreter: str  # "CPython 3.12.1"
     default_method: str  # what "default" means on this interpreter (its own answer)
     returncode: int | None  # None when the run was killed at its timeout
-    raw_stdout: bytes  # as written, for matching against the recorded writes
+    raw_stdout: bytes  # as written, for matching against the recorded writes (head and tail only past OUTPUT_LIMIT)
     stderr: str
     leftovers: list[str]  # "pid 123: python -c ..." for each process alive after main exited
     seconds: float
     marker: str  # the value of RUN_MARKER in the run's processes
     evidence: Evidence
+    stdout_size: int = 0  # bytes, however many were kept
+    stderr_size: int = 0
+    output_limit: int = OUTPUT_LIMIT
 
     @property
     def timed_out(self) -> bool:
@@ -89,18 +98,25 @@ class Outcome:
     def stdout(self) -> str:
         return decode(self.raw_stdout)
 
-    @property
-    def expected_method(self) -> str:
-        return self.default_method if self.run.method == "default" else self.run.method
-
     @functools.cached_property
-    def verdict(self) -> Verdict:
-        return verdict(self)
+    def method(self) -> str:
+        """The start method the run used: the one asked for; for `default`, the one the program
+        chose itself if it did (set_start_method, get_context), else the interpreter's default."""
+        if self.run.method != "default":
+            return self.run.method
+        chosen = self.evidence.chosen()
+        return chosen[-1]["method"] if chosen else self.default_method
+
+    @property
+    def late_output(self) -> bytes:
+        """What reached stdout after the main process had exited (the supervisor saw how much there was then)."""
+        before = self.evidence.facts.stdout_at_main_exit
+        return self.raw_stdout[before:] if before is not None and self.stdout_size <= self.output_limit else b""
 
     @property
     def observed_method(self) -> str:
         """How the run's children were started, as they saw it; the expected method if it had none."""
-        return self.evidence.observed_method() if self.evidence.children else self.expected_method
+        return self.evidence.observed_method() if self.evidence.children else self.method
 
 
 class InterpreterError(Exception):
@@ -150,8 +166,8 @@ def workers_going(run: Run) -> bool:
     if folder is None:
         return False
     text = b"".join(path.read_bytes() for path in folder.glob("*.log"))
-    started = text.count(b"'e': 'started'")
-    return started > 0 and text.count(b"'e': 'bootstrap'") >= started
+    started = text.count(b'"e":"started"')
+    return started > 0 and text.count(b'"e":"bootstrap"') >= started
 
 
 def stop_all() -> None:
@@ -192,21 +208,43 @@ def execute(run: Run) -> Outcome:
         # Files, not pipes: a leftover process holding a pipe open would block the reader, and
         # append mode keeps each line-buffered write of concurrent processes whole.
         with open(out_path, "ab") as out, open(err_path, "ab") as err:
+            stdout_file = os.fstat(out.fileno())
             contain = contained_windows if sys.platform == "win32" else supervised
             report = contain(run, command, env, out, err, script.parent, Path(tmp, "report"), token)
         RECORDS.pop(run, None)
+        (raw_stdout, stdout_size), (raw_stderr, stderr_size) = bounded(out_path), bounded(err_path)
+        facts = Facts(
+            main_pid=report["main_pid"],
+            stdout=(stdout_file.st_dev, stdout_file.st_ino),
+            stdout_at_main_exit=report.get("stdout_at_main_exit"),
+            attested=report.get("attested"),
+        )
         return Outcome(
             run=run,
             interpreter=info["name"],
             default_method=info["default"],
             returncode=report["returncode"],
-            raw_stdout=out_path.read_bytes(),
-            stderr=decode(err_path.read_bytes()),
+            raw_stdout=raw_stdout,
+            stderr=decode(raw_stderr),
             leftovers=report["leftovers"],
             seconds=report["seconds"],
             marker=token,
-            evidence=Evidence.load(records, report["main_pid"]),
+            evidence=Evidence.load(records, facts),
+            stdout_size=stdout_size,
+            stderr_size=stderr_size,
         )
+
+
+def bounded(path: Path) -> tuple[bytes, int]:
+    """A run's output file and its size: all of it up to OUTPUT_LIMIT, else its head and tail."""
+    size = path.stat().st_size
+    if size <= OUTPUT_LIMIT:
+        return path.read_bytes(), size
+    with open(path, "rb") as f:
+        head = f.read(KEPT)
+        f.seek(size - KEPT)
+        tail = f.read(KEPT)
+    return head + f"\n[... {size - 2 * KEPT} bytes not shown ...]\n".encode() + tail, size
 
 
 def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: str) -> dict:
@@ -269,17 +307,3 @@ def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, toke
 def decode(data: bytes) -> str:
     # Universal newlines: Windows writes CRLF.
     return data.decode("utf-8", errors="backslashreplace").replace("\r\n", "\n")
-
-
-def members(token: str) -> list:
-    """The live processes that carry this run's marker: what a test can check survived a run."""
-    import psutil
-
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get(RUN_MARKER) == token and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except (psutil.Error, OSError):
-            pass  # gone, a zombie, or another user's
-    return found

@@ -13,8 +13,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sessions import Job, early, once
 
-from harness.plugin import SHIPPED_EXAMPLES, Job, early, finished, once
+from harness.launcher import finished
+from harness.plugin import SHIPPED_EXAMPLES
 
 # Made by the first job that needs them (prepare), removed by the fixture that used them.
 SCRATCH = Path(tempfile.gettempdir()) / f"bad-input-{uuid.uuid4().hex[:8]}"

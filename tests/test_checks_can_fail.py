@@ -17,10 +17,15 @@ from dataclasses import dataclass
 
 import psutil
 import pytest
+from sessions import COPIES_NICE, members
 
-from harness.claims import START_METHODS, evidence, headline
-from harness.plugin import SHIPPED_EXAMPLES, make_run, unavailable
-from harness.runner import CONTAINMENT, interpreter_info, members
+from harness import examples
+from harness.claims import evidence, headline
+from harness.examples import START_METHODS
+from harness.plugin import SHIPPED_EXAMPLES, make_run, not_applicable
+from harness.runner import CONTAINMENT, interpreter_info
+
+SHIPPED = examples.discover(SHIPPED_EXAMPLES)
 
 HANG_TIMEOUT = 5.0  # for the copies that never end: long enough for a loaded machine to start them
 
@@ -556,8 +561,9 @@ def params(config, copies, methods=None) -> list:
     found = []
     for copy in copies:
         for method in methods or [copy.method]:
-            run = make_run(config, copy.example, method, source=copy.source(), **({"timeout": copy.timeout} if copy.timeout else {}))
-            why = unavailable(config, method) or (copy.needs and unavailable(config, copy.needs))
+            spec = SHIPPED[copy.example]
+            run = make_run(config, spec, method, source=copy.source(), nice=COPIES_NICE, **({"timeout": copy.timeout} if copy.timeout else {}))
+            why = not_applicable(config, spec, method) or (copy.needs and not_applicable(config, spec, copy.needs))
             marks = [pytest.mark.skip(reason=why)] if why else []
             if copy.posix_only and sys.platform == "win32":
                 marks.append(pytest.mark.skip(reason="needs the resource tracker or an empty environment: not on Windows"))
@@ -579,8 +585,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(("run", "copy"), params(metafunc.config, *copies))
 
 
-def test_broken_copy_is_rejected_for_the_right_reason(outcome, copy):
-    judged = outcome.verdict
+def test_broken_copy_is_rejected_for_the_right_reason(outcome, judged, copy):
     assert judged.status != "passed", f"{copy.id} passed every check\n{evidence(outcome)}"
     assert re.search(copy.diagnosis, judged.diagnosis), f"{copy.id}: wrong diagnosis: {judged.diagnosis}\n{evidence(outcome)}"
     if copy.claim:
@@ -588,8 +593,7 @@ def test_broken_copy_is_rejected_for_the_right_reason(outcome, copy):
     assert not members(outcome.marker), f"{copy.id}: processes of the run survived it"
 
 
-def test_equivalent_copy_passes(outcome, copy):
-    judged = outcome.verdict
+def test_equivalent_copy_passes(outcome, judged, copy):
     assert judged.status == "passed", f"{headline(outcome)}: {judged.diagnosis}\n{evidence(outcome)}"
 
 
@@ -614,9 +618,8 @@ def escapees() -> list[psutil.Process]:
     strict=True,
     reason="without a subreaper (macOS) an orphan with an empty environment is out of the run's tree and carries no marker: the README says so",
 )
-def test_a_process_that_hides_is_still_found_and_killed(outcome, copy):
+def test_a_process_that_hides_is_still_found_and_killed(outcome, judged, copy):
     try:
-        judged = outcome.verdict
         assert (judged.claim, bool(re.search(copy.diagnosis, judged.diagnosis))) == ("leftovers", True), judged.diagnosis
         assert not escapees(), "the escapee survived the run"
     finally:

@@ -1,43 +1,42 @@
-"""The shipped examples are the article's programs byte for byte (digests in examples/SHA256SUMS)."""
+"""The shipped examples are the article's programs byte for byte: each claims file pins its
+program (`sha256`), and every shipped program has one."""
 
 import hashlib
-from pathlib import Path
 
 import pytest
 
-from harness.claims import EXAMPLES
+from harness import examples
 from harness.plugin import SHIPPED_EXAMPLES
 
-PINS = dict(reversed(line.split("  ", 1)) for line in (SHIPPED_EXAMPLES / "SHA256SUMS").read_text().splitlines())
+SHIPPED = examples.discover(SHIPPED_EXAMPLES)
 
 
-def drift(path: Path) -> str | None:
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != PINS[path.name]:
+def drift(example: examples.Example) -> str | None:
+    digest = hashlib.sha256(example.program.read_bytes()).hexdigest()
+    if digest != example.sha256:
         return (
-            f"examples/{path.name} drifted from the article's program (sha256 {digest[:12]}..., pinned "
-            f"{PINS[path.name][:12]}...); restore it with `git checkout -- examples/{path.name}`"
+            f"examples/{example.program.name} drifted from the article's program (sha256 {digest[:12]}..., pinned "
+            f"{example.sha256[:12]}... in {example.claims_file.name}); restore it with `git checkout -- examples/{example.program.name}`"
         )
     return None
 
 
-def test_pins_cover_exactly_the_examples():
-    assert sorted(PINS) == sorted(f"{name}.py" for name in EXAMPLES) == sorted(p.name for p in SHIPPED_EXAMPLES.glob("*.py"))
+def test_every_shipped_program_has_claims_and_a_pin():
+    assert SHIPPED and all(e.has_claims and e.sha256 for e in SHIPPED.values()), [e.name for e in SHIPPED.values() if not e.sha256]
 
 
-@pytest.mark.parametrize("name", sorted(PINS))
-def test_example_is_the_articles(name):
-    problem = drift(SHIPPED_EXAMPLES / name)
+@pytest.mark.parametrize("example", SHIPPED.values(), ids=lambda example: example.name)
+def test_example_is_the_articles(example):
+    problem = drift(example)
     if problem:
         pytest.fail(problem, pytrace=False)
 
 
 @pytest.mark.parametrize("edit", [b" ", b"\r\n", b"\n"], ids=["trailing-space", "crlf", "extra-newline"])
 def test_a_one_byte_edit_is_drift(tmp_path, edit):
+    original = SHIPPED["03_lock"]
     copy = tmp_path / "03_lock.py"
-    copy.write_bytes(
-        (SHIPPED_EXAMPLES / "03_lock.py").read_bytes().replace(b"\n", edit, 1)
-        if edit == b"\r\n"
-        else (SHIPPED_EXAMPLES / "03_lock.py").read_bytes() + edit
-    )
-    assert "examples/03_lock.py drifted" in drift(copy)
+    data = original.program.read_bytes()
+    copy.write_bytes(data.replace(b"\n", edit, 1) if edit == b"\r\n" else data + edit)
+    (tmp_path / "03_lock.toml").write_bytes(original.claims_file.read_bytes())
+    assert "examples/03_lock.py drifted" in drift(examples.load(copy))

@@ -22,9 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.claims import EXAMPLES, START_METHODS
-from harness.plugin import ROOT, SHIPPED_EXAMPLES, Job, early, finished, once
-from harness.report import CLAIMS, build, find_files, main
+from sessions import Job, early, once
+
+from harness.examples import START_METHODS
+from harness.launcher import finished
+from harness.plugin import ROOT, SHIPPED_EXAMPLES
+from harness.report import build, find_files, main
 from harness.runner import interpreter_info, platform_label
 
 TIMEOUT = 3  # seconds for the hanging copy of 04_pool; the others get the default, ample on a loaded machine

@@ -9,6 +9,17 @@ sitecustomize, which only matters for crash reporters such as Debian's apport.)
 import os
 import sys
 
+if os.environ.get("HARNESS_EVIDENCE"):
+    # Records what the process does; its stdout is line-buffered as in a terminal. First, so that
+    # multiprocessing is patched however it comes to be imported.
+    import mp_evidence
+
+    mp_evidence.install()
+elif sys.stdout is not None:
+    # In a terminal stdout is line-buffered; written to a file it would be block-buffered and each
+    # child's output would arrive in one piece at its exit, hiding how the processes interleaved.
+    sys.stdout.reconfigure(line_buffering=True, write_through=False)
+
 # HARNESS_EMULATE=win32 or darwin: another platform's start methods, so that the suite's
 # platform-dependent branches run on Linux too (tox -e emulate-windows, emulate-macos).
 _emulate = os.environ.get("HARNESS_EMULATE")
@@ -23,18 +34,10 @@ if _emulate:
     _context.DefaultContext.get_all_start_methods = lambda _self: list(_methods)
     sys.modules["multiprocessing"].get_all_start_methods = _context._default_context.get_all_start_methods
 
-if os.environ.get("HARNESS_EVIDENCE"):
-    # Records what the process does; its stdout is line-buffered as in a terminal.
-    import mp_evidence
-
-    mp_evidence.install()
-elif sys.stdout is not None:
-    # In a terminal stdout is line-buffered; written to a file it would be block-buffered and each
-    # child's output would arrive in one piece at its exit, hiding how the processes interleaved.
-    sys.stdout.reconfigure(line_buffering=True, write_through=False)
-
+# The start method the run asks for, as the interpreter's default: the program may still choose
+# its own (set_start_method, get_context), as it could on an interpreter whose default this is.
 _method = os.environ.get("HARNESS_START_METHOD")
 if _method:
-    import multiprocessing
+    import multiprocessing.context as _context
 
-    multiprocessing.set_start_method(_method)
+    _context._default_context._default_context = _context._concrete_contexts[_method]

@@ -1,0 +1,36 @@
+"""The matrix's vocabulary: its start methods (`default`: whatever the interpreter, or the program
+itself, chooses) and the statuses a cell can have, the one table the plugin (which records them)
+and every form of the report (terminal, Markdown, JSON, HTML) read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+START_METHODS = ("default", "fork", "spawn", "forkserver")
+
+
+@dataclass(frozen=True)
+class Status:
+    name: str  # as recorded in the JUnit file
+    text: str  # as shown
+    icon: str  # Markdown
+    colour: str  # HTML background
+    legend: str  # what it means, for the legend
+    bad: bool = False  # the report fails when a cell has it
+
+
+# Worst first: when two files have the same cell, the one that ranks first wins.
+STATUSES = {
+    status.name: status
+    for status in (
+        Status("failed", "failed", "❌", "#f7c9c9", "a claim broke", bad=True),
+        Status("timed_out", "timed out", "⏱️", "#fbd9a8", "killed at its timeout", bad=True),
+        Status("error", "error", "💥", "#e7c9f2", "the harness could not judge it (the reason is given)", bad=True),
+        Status("not_run", "not run", "❔", "#fff3b0", "no result: a gap, not a pass (a failure in a column given to --expect)"),
+        Status("passed", "passed", "✅", "#d9f2dd", "passed (for default: the start method its processes were started by)"),
+        Status("not_available", "n/a", "➖", "#e4e4e4", "does not apply: the platform lacks the start method, or the program chooses another itself"),
+        Status("skipped", "skipped", "⏭️", "#e4e4e4", "skipped for another reason"),
+    )
+}
+RANK = {name: rank for rank, name in enumerate(STATUSES)}
+BAD = {name for name, status in STATUSES.items() if status.bad}

@@ -1,0 +1,101 @@
+"""Scaffolding of the harness's own tests: pytest sessions (or any command) started by the
+launcher with the session's runs, so that their waits overlap instead of adding up.
+
+A test module declares the jobs a fixture waits for with `early(fixture, *jobs)`; tests/conftest.py
+hands them to the launcher when a selected test uses that fixture, and the fixture gets each one's
+result with `harness.launcher.finished`. A job may also be a test's parameter, as a run is.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.plugin import ROOT
+
+COPIES_NICE = 15  # the harness's own copies of the examples: below the matrix's cells (nice 10), which are below the slow runs (0)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A command the launcher starts with the session's runs (a pytest session of the harness's own
+    tests, say), so that its wait overlaps theirs instead of adding to them."""
+
+    argv: tuple[str, ...]
+    timeout: float = 300.0
+    prepare: Callable[[], object] | None = None  # run first, in the launcher's thread (writes the files it needs)
+    env: tuple[tuple[str, str], ...] = ()  # added to the environment
+    first = True  # a pytest session starts its own few runs in its first second: start it with the slow runs
+
+    def launch(self) -> subprocess.CompletedProcess:
+        if self.prepare:
+            self.prepare()
+        with subprocess.Popen(
+            self.argv,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="backslashreplace",
+            env={**os.environ, **dict(self.env)},
+        ) as proc:
+            RUNNING[self] = proc
+            try:
+                out, err = proc.communicate(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
+            finally:
+                RUNNING.pop(self, None)
+        return subprocess.CompletedProcess(self.argv, proc.returncode, out, err)
+
+    def stop(self) -> None:
+        """Kill it if it is still going (the session ended first)."""
+        proc = RUNNING.get(self)
+        if proc is not None:
+            proc.kill()
+
+
+RUNNING: dict[Job, subprocess.Popen] = {}
+EARLY: dict[str, list[Job]] = {}  # fixture name -> the jobs it waits for
+
+
+def once(prepare: Callable[[], object]) -> Callable[[], None]:
+    """`prepare` for several jobs: the first to start runs it, the others wait until it is done."""
+    lock, done = threading.Lock(), []
+
+    def run_once() -> None:
+        with lock:
+            if not done:
+                prepare()
+                done.append(True)
+
+    return run_once
+
+
+def early(fixture: str, *jobs: Job) -> tuple[Job, ...]:
+    """Declare the jobs a fixture waits for: the launcher starts them when collection ends, if a
+    selected test uses that fixture."""
+    EARLY.setdefault(fixture, []).extend(jobs)
+    return jobs
+
+
+def members(token: str) -> list:
+    """The live processes that carry a run's marker (harness.runner.RUN_MARKER): what a test can
+    check survived a run."""
+    import psutil
+
+    from harness.runner import RUN_MARKER
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(RUN_MARKER) == token and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.Error, OSError):
+            pass  # gone, a zombie, or another user's
+    return found
