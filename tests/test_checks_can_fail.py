@@ -74,6 +74,16 @@ class Together:
     def __exit__(self, *exc):
         pass
 '''
+# Main puts the message itself, then appends to its own records a put in its child's name: the
+# message main gets looks as if the child had sent it.
+FORGE_02 = """    q.put('Hello, world!')
+    import json, os
+    log = os.path.join(os.environ['HARNESS_EVIDENCE'], f'{os.getpid()}.log')
+    with open(log) as f:
+        put = [r for r in map(json.loads, f) if r['e'] == 'put'][-1]
+    with open(log, 'a') as f:
+        f.write(json.dumps({**put, 'pid': p.pid}) + '\\n')
+"""
 MAIN_PRINTS_01 = """if __name__ == '__main__':
     for i, letter in zip(range(10), 'abcdefghij'):
         print(i)
@@ -283,7 +293,7 @@ BROKEN = [
             *FAST_01,
             ("import time\n", "import time\nimport multiprocessing\nmultiprocessing.set_start_method('fork', force=True)\n"),
         ),
-        r"^requested spawn, but Process-1 \(pid \d+\) was started by fork$",
+        r"^requested spawn, but Process-1 \(pid \d+\) was started by fork: the program chose fork itself \(set_start_method at 01_processes.py:\d+\)$",
         "start_method",
         method="spawn",
         needs="fork",
@@ -319,7 +329,7 @@ BROKEN = [
         "02-main-prints-without-queue",
         "02_queue",
         (("    print(q.get())\n", "    print('Hello, world!')\n"),),
-        r"^the main process printed 'Hello, world!' but got nothing from a multiprocessing queue$",
+        r"^the main process printed 'Hello, world!' but got nothing from a multiprocessing queue before it$",
         "evidence",
     ),
     Copy(
@@ -340,7 +350,7 @@ BROKEN = [
         "02-forced-fork",
         "02_queue",
         (("def main():\n", "def main():\n    import multiprocessing\n    multiprocessing.set_start_method('fork', force=True)\n"),),
-        r"^requested forkserver, but Process-1 \(pid \d+\) was started by fork$",
+        r"^requested forkserver, but Process-1 \(pid \d+\) was started by fork: the program chose fork itself \(set_start_method at 02_queue.py:\d+\)$",
         "start_method",
         method="forkserver",
         needs="fork",
@@ -353,9 +363,9 @@ BROKEN = [
         "child_exit",
     ),
     # 03_lock: five workers, one at a time, counter 0 -> 5
-    Copy("03-no-increment", "03_lock", (("current_value + 1", "current_value"),), r"line 2: counter went 0 -> 0, expected 0 -> 1", "output"),
-    Copy("03-six-workers", "03_lock", (("range(5)", "range(6)"),), r"blank line then 'Final counter value: 5", "output"),
-    Copy("03-four-workers", "03_lock", (("range(5)", "range(4)"),), r"line 9: expected 'Process-Process-N:1 entered", "output"),
+    Copy("03-no-increment", "03_lock", (("current_value + 1", "current_value"),), r"^line 2: expected 'Process-Process-\d:1 modified counter: 0 -> 1', got 'Process-Process-\d:1 modified counter: 0 -> 0'$", "output"),
+    Copy("03-six-workers", "03_lock", (("range(5)", "range(6)"),), r"^line \d+: expected '<worker> entered critical section', got 'Process-Process-6:1 entered critical section'$|^line 11: expected '', got 'Process-Process-\d:1 entered", "output"),
+    Copy("03-four-workers", "03_lock", (("range(5)", "range(4)"),), r"^line 9: expected '<worker> entered critical section', got ''$", "output"),
     Copy(
         "03-other-names",
         "03_lock",
@@ -363,7 +373,7 @@ BROKEN = [
             ('f"Process-{Process().name}"', 'f"Process-{current_process().name}"'),
             ("import Process, Lock, Value", "import Process, Lock, Value, current_process"),
         ),
-        r"line 1: expected 'Process-Process-N:1 entered critical section', got 'Process-Process-\d entered",
+        r"^line 1: expected '<worker> entered critical section', got 'Process-Process-\d entered critical section'$",
         "output",
     ),
     Copy(
@@ -375,11 +385,11 @@ BROKEN = [
             ("time.sleep(0.1)  #", "time.sleep(1)  #"),
             ("process_lock = Lock()", "process_lock = Barrier(5)"),
         ),
-        r"line 2: expected 'Process-Process-\d:1 modified counter: 0 -> 1' after it entered, got 'Process-Process-\d:1 entered",
+        r"^line 2: expected 'Process-Process-\d:1 modified counter: 0 -> 1', got 'Process-Process-\d:1 entered critical section'$",
         "output",
     ),
-    Copy("03-no-blank-line", "03_lock", ((r'print(f"\nFinal', 'print(f"Final'),), r"expected a blank line then", "output"),
-    Copy("03-final-claim", "03_lock", (("(expected value: 5)", "(expected: 5)"),), r"expected a blank line then", "output"),
+    Copy("03-no-blank-line", "03_lock", ((r'print(f"\nFinal', 'print(f"Final'),), r"^line 11: expected '', got 'Final counter value: 5 \(expected value: 5\)'$", "output"),
+    Copy("03-final-claim", "03_lock", (("(expected value: 5)", "(expected: 5)"),), r"^line 12: expected 'Final counter value: 5 \(expected value: 5\)', got 'Final counter value: 5 \(expected: 5\)'$", "output"),
     Copy(
         "03-hang-holding-lock",
         "03_lock",
@@ -476,7 +486,7 @@ BROKEN = [
         "04-computed-in-main",
         "04_pool",
         (("print(p.map(square, [1, 2, 3, 4, 5]))", "print(list(map(square, [1, 2, 3, 4, 5])))"),),
-        r"^no pool worker ran square: the squares were not computed by a multiprocessing Pool$",
+        r"^no pool worker ran square: the results were not computed by a multiprocessing Pool$",
         "evidence",
     ),
     Copy(
@@ -494,10 +504,81 @@ BROKEN = [
         "04-forced-fork",
         "04_pool",
         (("Pool(5)", "__import__('multiprocessing').get_context('fork').Pool(5)"),),
-        r"^requested spawn, but ForkPoolWorker-\d \(pid \d+\) was started by fork$",
+        r"^requested spawn, but ForkPoolWorker-\d \(pid \d+\) was started by fork: the program chose fork itself \(get_context at 04_pool.py:\d+\)$",
         "start_method",
         method="spawn",
         needs="fork",
+    ),
+    # --- the mechanism, not its traces: each copy prints the article's text and leaves the traces
+    # a weaker claim looked for, while the mechanism did not happen (issue: presence, not exclusion;
+    # equality, not provenance; bytes by content, not destination; exit excuses; trust).
+    Copy(
+        "03-lock-released-by-main",
+        "03_lock",
+        (("        p.start()\n", "        p.start()\n        p.join()\n        process_lock.release()\n"), ("    with lock:", "    lock.acquire()\n    if True:")),
+        r"^the main process \(pid \d+\) released Lock [\d.]+, which it did not hold: a lock anyone may release excludes nobody$",
+        "evidence",
+    ),
+    Copy(
+        "03-counter-read-outside-the-lock",
+        "03_lock",
+        (
+            ONE_AFTER_ANOTHER_03,
+            ("    with lock:", "    current_value = shared_counter.value\n    with lock:"),
+            ("        current_value = shared_counter.value\n", ""),
+        ),
+        r"^Process-1 \(pid \d+\) read the shared value \(0\) outside its hold of the lock$",
+        "evidence",
+    ),
+    Copy(
+        "02-main-prints-its-own-equal-message",
+        "02_queue",
+        (("    print(q.get())\n", "    mine = Queue()\n    mine.put('Hello, world!')\n    print(mine.get())\n    q.get()\n"),),
+        r"^the main process got 'Hello, world!' from a queue, but no child process put it there \(put by: the main process \(pid \d+\)\)$",
+        "evidence",
+    ),
+    Copy(
+        "04-squares-computed-by-main",
+        "04_pool",
+        (("return x * x", "return x"), ("[1, 2, 3, 4, 5]", "[x * x for x in [1, 2, 3, 4, 5]]")),
+        r"^no pool worker computed square\(2,\): the workers ran square on .*, not on the program's inputs \[1, 2, 3, 4, 5\]$",
+        "evidence",
+    ),
+    Copy(
+        "01-letters-to-devnull-and-around-the-hook",
+        "01_processes",
+        (
+            *FAST_01,
+            (
+                "    for letter in 'abcdefghij':\n",
+                "    import os\n    out = os.dup(1)\n    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)\n    for letter in 'abcdefghij':\n",
+            ),
+            ("        print(letter)", "        print(letter)\n        os.write(out, f'{letter}\\n'.encode())"),
+        ),
+        r"^stdout from byte \d+ \('[a-j]\\n.*was written by no process of the run through its sys.stdout$",
+        "evidence",
+        posix_only=True,
+    ),
+    Copy(
+        "02-child-terminated",
+        "02_queue",
+        (
+            ("    q.put('Hello, world!')\n", "    q.put('Hello, world!')\n    __import__('time').sleep(60)\n"),
+            ("    p.join()\n", "    p.terminate()\n    p.join()\n"),
+        ),
+        r"^Process-1 \(pid \d+\) was killed by signal 15 \(terminated by the program\)$",
+        "child_exit",
+        posix_only=True,
+    ),
+    Copy(
+        "02-record-in-a-childs-name",
+        "02_queue",
+        (
+            ("    q.put('Hello, world!')\n", "    pass\n"),
+            ("    print(q.get())\n", FORGE_02 + "    print(q.get())\n"),
+        ),
+        r"^\d+\.log holds records of pid \d+: a process's records name it$",
+        "records",
     ),
 ]
 
@@ -533,6 +614,26 @@ EQUIVALENT = [
     Copy("04-smaller-pool", "04_pool", (("Pool(5)", "Pool(2)"),)),
     Copy("04-imap", "04_pool", (("print(p.map(square, [1, 2, 3, 4, 5]))", "print(list(p.imap(square, [1, 2, 3, 4, 5])))"),)),
     Copy("04-map-async", "04_pool", (("print(p.map(square, [1, 2, 3, 4, 5]))", "print(p.map_async(square, [1, 2, 3, 4, 5]).get())"),)),
+    Copy("01-daemon-workers", "01_processes", (("Process(target=print_numbers)", "Process(target=print_numbers, daemon=True)"),)),
+    Copy("02-get-with-timeout", "02_queue", (("print(q.get())", "print(q.get(timeout=60))"),)),
+    Copy(
+        "03-acquire-and-release",
+        "03_lock",
+        (
+            ("    with lock:\n", "    lock.acquire()\n    try:\n"),
+            ("        # ---- Critical section ends ----\n", "        # ---- Critical section ends ----\n    finally:\n        lock.release()\n"),
+        ),
+    ),
+    Copy("03-raw-value", "03_lock", (("Value('i', 0)", "Value('i', 0, lock=False)"),)),
+    Copy(
+        "04-apply-async-per-input",
+        "04_pool",
+        (("print(p.map(square, [1, 2, 3, 4, 5]))", "print([p.apply_async(square, (x,)).get() for x in [1, 2, 3, 4, 5]])"),),
+    ),
+    Copy("04-one-task-per-worker", "04_pool", (("Pool(5)", "Pool(5, maxtasksperchild=1)"),)),
+    Copy("04-starmap", "04_pool", (("p.map(square, [1, 2, 3, 4, 5])", "p.starmap(square, [(x,) for x in [1, 2, 3, 4, 5]])"),)),
+    Copy("04-chunks-of-one", "04_pool", (("p.map(square, [1, 2, 3, 4, 5])", "p.map(square, [1, 2, 3, 4, 5], chunksize=1)"),)),
+    Copy("04-imap-unordered-sorted", "04_pool", (("p.map(square, [1, 2, 3, 4, 5])", "sorted(p.imap_unordered(square, [1, 2, 3, 4, 5]))"),)),
 ]
 
 # The main process prints at once, then its workers print forever: killed at its timeout, the run

@@ -388,6 +388,8 @@ def _patch_queues(m):
         if "put" in cls.__dict__:  # else inherited, and recorded by the base class
 
             def put(self, obj, *args, _original=cls.__dict__["put"], **kwargs):
+                if sys.is_finalizing():  # pickling the tag would need an import, which fails now
+                    return _original(self, obj, *args, **kwargs)
                 msg = _new_id()
                 note("put", self, obj, msg)
                 return _original(self, _Tagged(msg, obj), *args, **kwargs)
