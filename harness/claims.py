@@ -77,11 +77,6 @@ def check_characters(stdout: str, groups: dict[str, str], table: dict) -> None:
     strangers = sorted({t for t in tokens if t not in alphabet})
     if strangers:
         raise ClaimBroken(f"unexpected output {shorten(''.join(strangers))!r}: only {', '.join(groups.values())} are printed")
-    spaces = Counter(c for c in stdout if c.isspace())
-    newlines, other = spaces.pop("\n", 0), sorted(spaces)
-    if other or newlines != len(tokens):
-        also = f" and other whitespace ({''.join(other)!r})" if other else ""
-        raise ClaimBroken(f"{len(tokens)} characters on {newlines} line(s){also}: each is printed on a line of its own")
     counts = Counter(tokens)
     missing = [t for t in alphabet if counts[t] == 0]
     if missing:
@@ -89,6 +84,11 @@ def check_characters(stdout: str, groups: dict[str, str], table: dict) -> None:
     repeated = [f"{t} ({counts[t]} times)" for t in alphabet if counts[t] > 1]
     if repeated:
         raise ClaimBroken(f"printed more than once: {', '.join(repeated)}")
+    spaces = Counter(c for c in stdout if c.isspace())
+    newlines, other = spaces.pop("\n", 0), sorted(spaces)
+    if other or newlines != len(tokens):
+        also = f" and other whitespace ({''.join(other)!r})" if other else ""
+        raise ClaimBroken(f"{len(tokens)} characters on {newlines} line(s){also}: each is printed on a line of its own")
     for name, expected in groups.items():
         seen = "".join(t for t in tokens if t in expected)
         if seen != expected:
@@ -118,7 +118,7 @@ def check_lines(stdout: str, spec: list, _table: dict) -> None:
         got = lines[at] if at < len(lines) else None
         match = re.fullmatch(pattern, got) if got is not None else None
         if not match:
-            raise ClaimBroken(f"line {at + 1}: expected {shown(pattern)!r}, got {shorten(got) if got is not None else 'nothing'!r}")
+            raise ClaimBroken(f"line {at + 1}: expected {shown(pattern)!r}, got {repr(shorten(got)) if got is not None else 'nothing'}")
         at += 1
         return {k: v for k, v in match.groupdict().items() if v is not None}
 
@@ -279,7 +279,7 @@ def from_queue(ev: Evidence, stdout: bytes, _value: bool) -> None:
     for text, writers, seg in ev.lines(stdout):
         if ev.main_pid not in writers:
             continue
-        before = [r for r in gets if r["n"] < seg.n]
+        before = [r for r in gets if r["seq"] < seg.seq]
         matching = [r for r in before if r["text"] == text]
         if not matching:
             values = ", ".join(r["value"] for r in before)
@@ -316,7 +316,7 @@ def under_one_lock(ev: Evidence, stdout: bytes, spec: dict) -> None:
         if not re.match(pattern, text):
             continue
         proc = writer(ev, writers, f"line {number}")
-        around = {h.lock: h for h in ev.holds(pid=proc.pid) if h.first < seg.n < h.last}
+        around = {h.lock: h for h in ev.holds(pid=proc.pid) if h.first < seg.seq < h.last}
         if not around:
             raise ClaimBroken(f"line {number} was printed by {proc.label} while it held no multiprocessing lock")
         printed.append((number, proc, around))
@@ -363,7 +363,7 @@ def excluded(ev: Evidence, lock: str, printed: list, per_hold: int) -> None:
         held.setdefault(hold.pid, []).append(hold)
     for r in ev.of("shared_get", "shared_set"):
         proc = ev.procs[r["pid"]]
-        if proc in ev.children and not any(h.first < r["n"] < h.last for h in held.get(proc.pid, [])):
+        if proc in ev.children and not any(h.first < r["seq"] < h.last for h in held.get(proc.pid, [])):
             what = "read" if r["e"] == "shared_get" else "wrote"
             raise ClaimBroken(f"{proc.label} {what} the shared value ({r['value']}) outside its hold of the lock")
 

@@ -102,7 +102,7 @@ class Segment:
     start: int  # byte offset in stdout
     data: bytes
     t: int  # when it was about to be written
-    n: int  # its record's number among its process's records
+    seq: int  # its record's number among its process's records
 
 
 @dataclass
@@ -124,7 +124,7 @@ class Evidence:
         self.problems = list(problems)  # records that contradict each other or the facts
         own: dict[int, int] = defaultdict(int)
         for r in records:  # each process's records keep their own order: number them
-            r["n"] = own[r["pid"]]
+            r["seq"] = own[r["pid"]]
             own[r["pid"]] += 1
         self.records = sorted(records, key=lambda r: r["t"])
         self.main_pid = main_pid = facts.main_pid
@@ -171,6 +171,7 @@ class Evidence:
             elif "--multiprocessing-fork" in proc.argv:
                 proc.began = "spawn"
         self._matched: dict[bytes, list[Segment]] = {}
+        self.steps = 0  # states the search for the writes that make stdout looked at: about one per write
         self._check_against_facts()
 
     @classmethod
@@ -243,13 +244,13 @@ class Evidence:
             if r["e"] == "acquire":
                 depth[key] += 1
                 if depth[key] == 1:
-                    open_[key] = hold = Hold(r["lock"], r["kind"], r["pid"], r["t"], None, r["n"], float("inf"))
+                    open_[key] = hold = Hold(r["lock"], r["kind"], r["pid"], r["t"], None, r["seq"], float("inf"))
                     holds[r["lock"]].append(hold)
             elif depth[key]:
                 depth[key] -= 1
                 if depth[key] == 0:
                     hold = open_.pop(key)
-                    hold.end, hold.last = r["t"], r["n"]
+                    hold.end, hold.last = r["t"], r["seq"]
             else:
                 strays.append(f"{self.procs[r['pid']].label} released {r['kind']} {r['lock']}, which it did not hold")
         return holds, strays
@@ -280,7 +281,7 @@ class Evidence:
                 found.append(write)
             elif kind in ("wrote", "write_failed") and r["pid"] in last:
                 write = last.pop(r["pid"])
-                write["data"] = write["data"][: r.get("n", 0)]
+                write["data"] = write["data"][: r.get("count", 0)]
         return [w for w in found if w["data"]]
 
     def segments(self, stdout: bytes) -> list[Segment]:
@@ -300,9 +301,9 @@ class Evidence:
         for w in self.writes:
             streams[w["pid"]].append(w)
         pids = sorted(streams)
-        lasts = {r["pid"]: r["n"] for r in self.records}
+        lasts = {r["pid"]: r["seq"] for r in self.records}
         optional = {  # its last act, and it did not exit cleanly: it may have died before the write
-            pid for pid in pids if pid != self.main_pid and streams[pid][-1]["n"] == lasts[pid] and self.procs[pid].exit_status != 0
+            pid for pid in pids if pid != self.main_pid and streams[pid][-1]["seq"] == lasts[pid] and self.procs[pid].exit_status != 0
         }
         total = sum(len(s) for s in streams.values())
         budget = SEARCH_STEPS_PER_WRITE * total + 1000
@@ -311,6 +312,7 @@ class Evidence:
         todo: list[tuple[tuple[int, tuple[int, ...]], tuple | None]] = [(start, None)]
         seen, reached = set(), 0
         while todo:
+            self.steps += 1
             if not budget:
                 raise Unaccounted(f"the recorded writes could not be matched to stdout within {SEARCH_STEPS_PER_WRITE * total + 1000} steps")
             budget -= 1
@@ -335,7 +337,7 @@ class Evidence:
                         nexts.append((write["t"], k, write))
             for _, k, write in sorted(nexts, key=lambda n: n[:2], reverse=True):  # the earliest is popped first
                 state = (pos + len(write["data"]), (*done[:k], done[k] + 1, *done[k + 1 :]))
-                todo.append((state, (path, Segment(write["pid"], pos, write["data"], write["t"], write["n"]))))
+                todo.append((state, (path, Segment(write["pid"], pos, write["data"], write["t"], write["seq"]))))
         if reached < len(stdout):
             rest = stdout[reached : reached + 40].decode("utf-8", "backslashreplace")
             raise Unaccounted(f"stdout from byte {reached} ({rest!r}) was written by no process of the run through its sys.stdout")
@@ -419,7 +421,7 @@ class Evidence:
                 about = {"job": r["job"], "i": r["i"], "calls": ", ".join(r["calls"])[:DATA_SHOWN]}
                 span(r["pid"], f"{r['func'].rsplit('.', 1)[-1]}{r['calls'][0][:30] if r['calls'] else '()'}", "pool", r["t"], done.get((r["pid"], r["job"], r["i"]), r["t"]), about)
             elif r["e"] in ("started", "terminate", "returncode", "pool_result", "chose", "shared_get", "shared_set"):
-                instant(r["pid"], r["e"], "process", r["t"], {k: v for k, v in r.items() if k not in ("e", "pid", "t", "n")})
+                instant(r["pid"], r["e"], "process", r["t"], {k: v for k, v in r.items() if k not in ("e", "pid", "t", "seq")})
         return {"traceEvents": events, "displayTimeUnit": "ms"}
 
 

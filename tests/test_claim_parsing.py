@@ -1,58 +1,43 @@
-"""The claim checks on output text alone: the article's own sample output passes, and output
-that two processes wrote at once (split or merged lines) cannot cause a false failure. Then the
-claims on evidence, on made-up records for the cases no real run can produce (a clock that says the
-workers were never alive at once, a write that never reached stdout, a child silent about itself)."""
+"""The claims on made-up input: the article's own sample output (from each claims file) holds the
+text checks, output that two processes wrote at once (split or merged lines) cannot cause a false
+failure; then the claims on evidence, on records made up for the cases no real run can produce (two
+holds of one lock at once with no stray release, a clock that says the workers never overlapped, a
+write that never reached stdout, a record in the name of a process that never existed)."""
 
 import pytest
 
-from harness.claims import (
-    ClaimBroken,
-    check_child_exits,
-    check_lock,
-    check_pool,
-    check_processes,
-    check_queue,
-    check_started,
-    prove_lock,
-    prove_pool,
-    prove_processes,
-    prove_queue,
-)
-from harness.evidence import Evidence, Unaccounted
+from harness import examples
+from harness.claims import PREDICATES, TEXT_CHECKS, ClaimBroken, check_child_exits, check_started
+from harness.evidence import SEARCH_STEPS_PER_WRITE, Evidence, Facts, Unaccounted, parse
+from harness.plugin import SHIPPED_EXAMPLES
 
-# What the article shows each program printing, copied from the article.
-ARTICLE_OUTPUT = {
-    "01_processes": "0\na\nb\n1\nc\n2\nd\n3\ne\n4\n5\nf\ng\n6\nh\n7\n8\ni\nj\n9\n",
-    "02_queue": "Hello, world!\n",
-    "03_lock": (
-        "Process-Process-2:1 entered critical section\nProcess-Process-2:1 modified counter: 0 -> 1\n"
-        "Process-Process-1:1 entered critical section\nProcess-Process-1:1 modified counter: 1 -> 2\n"
-        "Process-Process-5:1 entered critical section\nProcess-Process-5:1 modified counter: 2 -> 3\n"
-        "Process-Process-3:1 entered critical section\nProcess-Process-3:1 modified counter: 3 -> 4\n"
-        "Process-Process-4:1 entered critical section\nProcess-Process-4:1 modified counter: 4 -> 5\n"
-        "\nFinal counter value: 5 (expected value: 5)\n"
-    ),
-    "04_pool": "[1, 4, 9, 16, 25]\n",
-}
-CHECKS = {"01_processes": check_processes, "02_queue": check_queue, "03_lock": check_lock, "04_pool": check_pool}
+SHIPPED = examples.discover(SHIPPED_EXAMPLES)
+ARTICLE = {name: example.sample for name, example in SHIPPED.items()}
 
 
-@pytest.mark.parametrize("example", ARTICLE_OUTPUT)
+def check_text(example: str, stdout: str) -> None:
+    spec = SHIPPED[example].text
+    for name, value in spec.items():
+        TEXT_CHECKS[name].check(stdout, value, spec)
+
+
+@pytest.mark.parametrize("example", SHIPPED)
 def test_the_articles_sample_output_holds_the_claims(example):
-    CHECKS[example](ARTICLE_OUTPUT[example])
+    assert ARTICLE[example], f"{example}.toml has no sample"
+    check_text(example, ARTICLE[example])
 
 
 @pytest.mark.parametrize(
     "stdout",
     [
-        "0\na\nb\n1\nc\n2\nd\n3\ne\n4\n5\nf\ng\n6\nh\n7h\n\n8\ni\nj\n9\n".replace("h\n7h", "7h"),  # merged: 7h
+        ARTICLE["01_processes"].replace("h\n7\n", "7h\n\n"),  # two lines merged: 7h, then an empty one
         "0a\n\nb\n1\nc\n2\nd\n3\ne\n4\n5\nf\ng\n6\nh\n7\n8\ni\nj\n9\n",
         "a\n0\n1\nb\n2c\n\n3\nd\ne\n4\n5\nf\ng\n6\nh\n7\n8\ni\nj\n9\n",
     ],
     ids=["7h", "0a", "2c"],
 )
 def test_lines_merged_by_concurrent_writes_still_hold(stdout):
-    check_processes(stdout)
+    check_text("01_processes", stdout)
 
 
 @pytest.mark.parametrize(
@@ -60,50 +45,47 @@ def test_lines_merged_by_concurrent_writes_still_hold(stdout):
     [
         ("".join(f"{d}\n" for d in "0123456789") + "".join(f"{c}\n" for c in "abcdefghij"), "all digits came before the first of the letters"),
         ("".join(f"{c}\n" for c in "abcdefghij") + "".join(f"{d}\n" for d in "0123456789"), "all letters came before the first of the digits"),
-        (ARTICLE_OUTPUT["01_processes"].replace("9", "10"), "never printed: 9"),
-        (ARTICLE_OUTPUT["01_processes"] + "k\n", "unexpected output 'k'"),
+        (ARTICLE["01_processes"].replace("9", "10"), "never printed: 9"),
+        (ARTICLE["01_processes"] + "k\n", "unexpected output 'k'"),
         ("", "never printed: 0 1 2"),
+        ("\n" * 100_000 + ARTICLE["01_processes"], r"^20 characters on 100020 line\(s\): each is printed on a line of its own$"),
+        (ARTICLE["01_processes"].replace("\n", " \n"), r"and other whitespace \(' '\)"),
     ],
-    ids=["sequential", "letters-first", "ten", "stranger", "empty"],
+    ids=["sequential", "letters-first", "ten", "stranger", "empty", "blank-lines", "spaces"],
 )
 def test_broken_01_output(stdout, reason):
     with pytest.raises(ClaimBroken, match=reason):
-        check_processes(stdout)
+        check_text("01_processes", stdout)
+
+
+LOCK = ARTICLE["03_lock"]
 
 
 @pytest.mark.parametrize(
     ("stdout", "reason"),
     [
-        (ARTICLE_OUTPUT["03_lock"].replace("modified counter: 2 -> 3", "modified counter: 1 -> 3"), "line 6: counter went 1 -> 3"),
-        (
-            ARTICLE_OUTPUT["03_lock"].replace("Process-5:1 modified", "Process-3:1 modified"),
-            "line 6: Process-Process-3:1 modified the counter while Process-Process-5:1 held the lock",
-        ),
-        (ARTICLE_OUTPUT["03_lock"].replace("Process-4:1", "Process-1:1"), "were not Process-1..5 once each"),
-        (ARTICLE_OUTPUT["03_lock"].rstrip("\n"), "does not end with a newline"),
-        (ARTICLE_OUTPUT["03_lock"] + "\n", "expected a blank line then"),
-        ("", "line 1: expected"),
+        (LOCK.replace("modified counter: 2 -> 3", "modified counter: 1 -> 3"), "line 6: expected 'Process-Process-5:1 modified counter: 2 -> 3'"),
+        (LOCK.replace("Process-5:1 modified", "Process-3:1 modified"), "line 6: expected 'Process-Process-5:1 modified counter: 2 -> 3'"),
+        (LOCK.replace("Process-4:1", "Process-1:1"), r"^line 9: n 1 again \(first on line 3\): each repetition has its own$"),
+        (LOCK.rstrip("\n"), "does not end with a newline"),
+        (LOCK + "\n", r"^line 13: '' after the last expected line$"),
+        ("", "line 1: expected '<worker> entered critical section', got nothing"),
     ],
     ids=["lost-update", "other-process", "same-worker-twice", "no-final-newline", "extra-line", "empty"],
 )
 def test_broken_03_output(stdout, reason):
     with pytest.raises(ClaimBroken, match=reason):
-        check_lock(stdout)
+        check_text("03_lock", stdout)
 
 
 @pytest.mark.parametrize(
-    ("check", "stdout"),
-    [
-        (check_queue, "Hello, world!\r\n"),
-        (check_queue, " Hello, world!\n"),
-        (check_pool, "[1, 4, 9, 16, 25]\n\n"),
-        (check_pool, "(1, 4, 9, 16, 25)\n"),
-    ],
+    ("example", "stdout"),
+    [("02_queue", "Hello, world!\r\n"), ("02_queue", " Hello, world!\n"), ("04_pool", "[1, 4, 9, 16, 25]\n\n"), ("04_pool", "(1, 4, 9, 16, 25)\n")],
     ids=["crlf-left", "leading-space", "extra-line", "tuple"],
 )
-def test_exact_outputs_are_exact(check, stdout):
+def test_exact_outputs_are_exact(example, stdout):
     with pytest.raises(ClaimBroken, match="expected exactly"):
-        check(stdout)
+        check_text(example, stdout)
 
 
 # --- the claims on evidence, on records made up for the cases no real run can produce ----------
@@ -120,22 +102,32 @@ class Records:
         self.records.append({"e": event, "pid": pid, "t": self.clock, **fields})
         return self.records[-1]
 
-    def child(self, parent: int, pid: int, name: str, method: str = "spawn", how: str = "spawn", **bootstrap):
-        self(parent, "started", child=pid, name=name, method=method, daemon=False)
-        self(pid, "bootstrap", name=name, identity=[int(name.rsplit("-", 1)[1])], how=how, ppid=parent, target="worker", **bootstrap)
+    def child(self, parent: int, pid: int, name: str, method: str = "spawn", how: str = "spawn", pool_worker: bool = False):
+        self(parent, "started", child=pid, name=name, method=method, daemon=False, target="__main__.worker", pool_worker=pool_worker)
+        self(pid, "bootstrap", name=name, identity=[int(name.rsplit("-", 1)[1])], how=how, ppid=parent, target="__main__.worker")
 
     def ended(self, parent: int, pid: int, code: int = 0):
         self(pid, "exit", code=code)
         self(parent, "returncode", child=pid, code=code)
 
-    def write(self, pid: int, data: bytes):
-        self(pid, "write", t0=self.clock + 1, data=data)
+    def write(self, pid: int, data: bytes, dest=None):
+        self(pid, "write", data=data, dest=dest)
 
-    def evidence(self) -> Evidence:
-        return Evidence(self.records, main_pid=1)
+    def stdout(self) -> bytes:
+        return b"".join(r["data"] for r in self.records if r["e"] == "write")
+
+    def evidence(self, **facts) -> Evidence:
+        return Evidence([dict(r) for r in self.records], Facts(main_pid=1, **facts))
 
 
-def test_the_workers_must_have_been_alive_at_once():
+def holds(predicate: str, ev: Evidence, stdout: bytes, value) -> None:
+    PREDICATES[predicate].check(ev, stdout, value)
+
+
+DIGITS_LETTERS = {"digits": "0123456789", "letters": "abcdefghij"}
+
+
+def test_the_workers_must_have_written_at_once():
     rec = Records()
     rec(1, "start", ppid=0, argv=["python", "01_processes.py"])
     rec.child(1, 2, "Process-1")
@@ -146,9 +138,9 @@ def test_the_workers_must_have_been_alive_at_once():
     for letter in "abcdefghij":
         rec.write(3, f"{letter}\n".encode())
     rec.ended(1, 3)
-    stdout = b"".join(r["data"] for r in rec.records if r["e"] == "write")
-    with pytest.raises(ClaimBroken, match=r"^Process-1 \(pid 2\) had ended before Process-2 \(pid 3\) began"):
-        prove_processes(rec.evidence(), stdout)
+    holds("one_child_each", rec.evidence(), rec.stdout(), DIGITS_LETTERS)
+    with pytest.raises(ClaimBroken, match=r"^the digits were all written before the first of the letters: their writers did not run at the same time$"):
+        holds("at_once", rec.evidence(), rec.stdout(), DIGITS_LETTERS)
 
 
 def test_stdout_must_be_exactly_the_recorded_writes():
@@ -159,7 +151,40 @@ def test_stdout_must_be_exactly_the_recorded_writes():
     with pytest.raises(Unaccounted, match=r"^stdout from byte 0 \('Hello, World!\\n'\) was written by no process"):
         ev.segments(b"Hello, World!\n")
     with pytest.raises(Unaccounted, match=r"^the recorded writes do not add up to stdout"):
-        ev.segments(b"")  # a write that never reached the file: fd 1 pointed elsewhere
+        ev.segments(b"")  # a write that never reached the file
+
+
+def test_only_writes_to_the_runs_stdout_count():
+    """A write made while fd 1 pointed elsewhere (/dev/null) does not explain the same bytes in stdout."""
+    rec = Records()
+    rec.write(1, b"Hello, world!\n", dest=(8, 99))  # /dev/null, say
+    stdout = b"Hello, world!\n"
+    assert rec.evidence(stdout=None).segments(stdout)  # without the fact, content alone
+    assert rec.evidence(stdout=(8, 99)).segments(stdout)
+    with pytest.raises(Unaccounted, match="was written by no process of the run"):
+        rec.evidence(stdout=(2049, 7)).segments(stdout)
+
+
+def test_a_short_or_failed_write_counts_for_what_it_wrote():
+    rec = Records()
+    rec.write(1, b"Hello, world!\n")
+    rec(1, "wrote", count=5)
+    rec.write(1, b"lost\n")
+    rec(1, "write_failed")
+    assert [s.data for s in rec.evidence().segments(b"Hello")] == [b"Hello"]
+
+
+def test_the_last_write_of_a_killed_process_may_be_missing():
+    """Recorded before it is made: a process killed right after the record never made it."""
+    rec = Records()
+    rec.child(1, 2, "Process-1")
+    rec.write(2, b"a\n")
+    rec.write(2, b"b\n")
+    rec(1, "returncode", child=2, code=-9)
+    assert [s.data for s in rec.evidence().segments(b"a\n")] == [b"a\n"]
+    rec.records[-1]["code"] = 0  # exited cleanly: then its last write must be there
+    with pytest.raises(Unaccounted):
+        rec.evidence().segments(b"a\n")
 
 
 def test_interleaved_writes_are_told_apart_by_process_order():
@@ -170,24 +195,51 @@ def test_interleaved_writes_are_told_apart_by_process_order():
     assert [(s.pid, s.data) for s in segments] == [(2, b"x\n"), (3, b"x\n"), (3, b"z\n"), (2, b"y\n")]
 
 
-@pytest.mark.parametrize(
-    ("code", "terminated", "reason"),
-    [
-        (1, False, r"^Process-1 \(pid 2\) exited with status 1$"),
-        (-9, False, r"^Process-1 \(pid 2\) was killed by signal 9$"),
-        (None, False, r"^Process-1 \(pid 2\) has no exit status"),
-        (-15, True, None),  # its parent ended it: how a Pool stops its workers
-        (-15, False, r"killed by signal 15"),
-    ],
-    ids=["status-1", "killed", "no-status", "terminated-by-its-pool", "terminated-by-someone-else"],
-)
-def test_child_exit_status(code, terminated, reason):
+def test_matching_a_hundred_thousand_writes_takes_a_step_each():
+    """Linear: the search follows the recorded clock, one step a write (counted, not timed)."""
     rec = Records()
-    rec.child(1, 2, "Process-1")
+    for k in range(100_000):
+        rec.write(2 + k % 2, b"\n")
+    ev = rec.evidence()
+    assert len(ev.segments(b"\n" * 100_000)) == 100_000
+    assert ev.steps <= 100_000 + 1
+
+
+def test_a_search_that_cannot_end_soon_gives_up_with_one_line():
+    """Two processes writing the same bytes in an order the clock gets wrong: the search is bounded."""
+    rec = Records()
+    for k in range(200):
+        rec.write(2, b"a")
+    for k in range(200):
+        rec.write(3, b"a")
+    rec.write(2, b"b")
+    ev = rec.evidence()
+    with pytest.raises(Unaccounted, match=rf"could not be matched to stdout within {SEARCH_STEPS_PER_WRITE * 401 + 1000} steps|no process"):
+        ev.segments(b"a" * 400 + b"c")
+
+
+@pytest.mark.parametrize(
+    ("code", "pool_worker", "ended_by", "reason"),
+    [
+        (1, False, "", r"^Process-1 \(pid 2\) exited with status 1$"),
+        (-9, False, "", r"^Process-1 \(pid 2\) was killed by signal 9$"),
+        (None, False, "", r"^Process-1 \(pid 2\) has no exit status"),
+        (-15, True, "pool", None),  # the Pool ended its worker
+        (-15, True, "exit", None),  # multiprocessing's exit handler ended a daemonic worker
+        (-15, True, "program", r"^Process-1 \(pid 2\) was killed by signal 15 \(terminated by the program\)$"),
+        (-15, False, "program", r"^Process-1 \(pid 2\) was killed by signal 15 \(terminated by the program\)$"),
+        (-15, False, "exit", r"killed by signal 15 \(terminated by exit\)"),  # a daemon Process left to the exit handler
+        (-15, False, "", r"killed by signal 15$"),
+    ],
+    ids=["status-1", "killed", "no-status", "pool-worker-ended-by-pool", "pool-worker-at-exit", "pool-worker-by-program", "by-program", "daemon-at-exit", "by-someone-else"],
+)
+def test_child_exit_status(code, pool_worker, ended_by, reason):
+    rec = Records()
+    rec.child(1, 2, "Process-1", pool_worker=pool_worker)
+    if ended_by:
+        rec(1, "terminate", child=2, kill=False, by=ended_by)
     if code is not None:
         rec(1, "returncode", child=2, code=code)
-    if terminated:
-        rec(1, "terminate", child=2, name="Process-1")
     if reason is None:
         check_child_exits(rec.evidence())
     else:
@@ -202,8 +254,9 @@ def test_child_exit_status(code, terminated, reason):
         ("fork", "fork", r"^requested spawn, but Process-1 \(pid 2\) was started by fork$"),
         ("spawn", "fork", r"^requested spawn, but Process-1 \(pid 2\) was started by fork \(as it saw it; its parent said spawn\)$"),
         ("spawn", "", r"started by nothing: it recorded no start of its own"),
+        ("spawn", "unknown (spawn_main <- <module>)", r"started by unknown \(spawn_main <- <module>\)"),  # a look-alike, not multiprocessing's
     ],
-    ids=["agree", "both-fork", "child-disagrees", "child-silent"],
+    ids=["agree", "both-fork", "child-disagrees", "child-silent", "look-alike-frame"],
 )
 def test_start_method_seen_from_both_sides(parent_saw, child_saw, reason):
     rec = Records()
@@ -219,38 +272,138 @@ def test_start_method_seen_from_both_sides(parent_saw, child_saw, reason):
             check_started(rec.evidence(), "spawn", "spawn")
 
 
-def lock_run(release_between: bool) -> tuple[Evidence, bytes]:
+def lock_run(*, release_between=False, overlap=False, unreleased=False, read_outside=False) -> tuple[Evidence, bytes]:
+    """03_lock's records: five workers, each printing its pair inside a hold of lock L."""
     rec = Records()
     for n, pid in enumerate(range(2, 7), 1):
         rec.child(1, pid, f"Process-{n}")
+    for n, pid in enumerate(range(2, 7), 1):
+        if read_outside and n == 3:
+            rec(pid, "shared_get", value_of="V", value=str(n - 1))
         rec(pid, "acquire", lock="L", kind="Lock")
         rec.write(pid, f"Process-Process-{n}:1 entered critical section\n".encode())
         if release_between:
             rec(pid, "release", lock="L", kind="Lock")
             rec(pid, "acquire", lock="L", kind="Lock")
+        rec(pid, "shared_get", value_of="V", value=str(n - 1))
+        rec(pid, "shared_set", value_of="V", value=str(n))
         rec.write(pid, f"Process-Process-{n}:1 modified counter: {n - 1} -> {n}\n".encode())
-        rec(pid, "release", lock="L", kind="Lock")
+        if not (unreleased and n == 5):
+            rec(pid, "release", lock="L", kind="Lock")
+    if overlap:  # worker 2 took the lock while worker 1 held it: only made-up records can say so
+        second = next(r for r in rec.records if r["pid"] == 3 and r["e"] == "acquire")
+        first_release = next(r for r in rec.records if r["pid"] == 2 and r["e"] == "release")
+        second["t"] = first_release["t"] - 1
+    for pid in range(2, 7):
         rec.ended(1, pid)
     rec.write(1, b"\nFinal counter value: 5 (expected value: 5)\n")
-    return rec.evidence(), b"".join(r["data"] for r in rec.records if r["e"] == "write")
+    return rec.evidence(), rec.stdout()
+
+
+LOCKED = {"lines": r"Process-Process-\d+:1 ", "per_hold": 2}
 
 
 def test_each_pair_is_printed_within_one_hold_of_the_lock():
-    prove_lock(*lock_run(release_between=False))
-    with pytest.raises(ClaimBroken, match=r"^line 2: Process-1 \(pid 2\) released the lock between 'entered' and 'modified'$"):
-        prove_lock(*lock_run(release_between=True))
+    holds("under_one_lock", *lock_run(), LOCKED)
+    with pytest.raises(ClaimBroken, match=r"^line 2: Process-1 \(pid 2\) released the lock between line 1 and this one$"):
+        holds("under_one_lock", *lock_run(release_between=True), LOCKED)
 
 
-def test_the_pool_results_must_reach_the_main_process():
+@pytest.mark.parametrize(
+    ("broken", "reason"),
+    [
+        ("overlap", r"^Process-2 \(pid 3\) acquired the lock while Process-1 \(pid 2\) held it: the lock excluded nobody$"),
+        ("unreleased", r"^Process-5 \(pid 6\) acquired the lock and never released it$"),
+        ("read_outside", r"^Process-3 \(pid 4\) read the shared value \(2\) outside its hold of the lock$"),
+    ],
+)
+def test_the_lock_excluded_and_guarded_the_counter(broken, reason):
+    with pytest.raises(ClaimBroken, match=reason):
+        holds("under_one_lock", *lock_run(**{broken: True}), LOCKED)
+
+
+def queue_run(put_by: int, forged_value: bool = False) -> tuple[Records, bytes]:
     rec = Records()
-    rec.child(1, 2, "SpawnPoolWorker-1")
-    for i, x in enumerate([1, 2, 3, 4, 5]):
-        rec(2, "task", job=0, i=i, func="square", inputs=f"({x},)", chunk=True, t0=rec.clock, result=f"[{x * x}]")
-        if x != 3:
-            rec(1, "pool_result", job=0, i=i, ok=True, value=f"[{x * x}]")
+    rec(1, "start", ppid=0, argv=["python", "02_queue.py"])
+    rec.child(1, 2, "Process-1")
+    rec(2, "put", queue="1.1", kind="Queue", msg="2.1", value="'Hello, world!'", text="Hello, world!")
+    if put_by == 1:
+        rec(1, "put", queue="1.1", kind="Queue", msg="1.9", value="'Hello, world!'", text="Hello, world!")
+    rec(1, "get", queue="1.1", kind="Queue", msg="1.9" if put_by == 1 else "2.1", value="'Hello, world!'", text="Hello, world!")
+    rec.write(1, b"Hello, world!\n")
+    rec.ended(1, 2)
+    return rec, b"Hello, world!\n"
+
+
+def test_the_message_main_printed_is_the_one_a_child_put():
+    """By the message's id, not its value: an equal message main put itself does not count."""
+    rec, stdout = queue_run(put_by=2)
+    holds("from_queue", rec.evidence(), stdout, True)
+    rec, stdout = queue_run(put_by=1)
+    with pytest.raises(ClaimBroken, match=r"no child process put it there \(put by: the main process \(pid 1\)\)$"):
+        holds("from_queue", rec.evidence(), stdout, True)
+
+
+def test_the_get_must_come_before_the_write():
+    rec, stdout = queue_run(put_by=2)
+    get = next(r for r in rec.records if r["e"] == "get")
+    rec.records.remove(get)
+    rec.records.append(get)  # main printed first, got the message afterwards
+    with pytest.raises(ClaimBroken, match="got nothing from a multiprocessing queue before it"):
+        holds("from_queue", rec.evidence(), stdout, True)
+
+
+def pool_run(inputs=(1, 2, 3, 4, 5), lost=None, jobs="one") -> tuple[Evidence, bytes]:
+    rec = Records()
+    rec.child(1, 2, "SpawnPoolWorker-1", pool_worker=True)
+    for i, x in enumerate(inputs):
+        job = 0 if jobs == "one" else i  # one map, or one apply_async per input
+        rec(2, "task", job=job, i=i if jobs == "one" else 0, func="square", module="__main__", calls=[f"({x},)"], chunk=jobs == "one")
+        rec(2, "task_done", job=job, i=i if jobs == "one" else 0, result=f"[{x * x}]" if jobs == "one" else str(x * x))
+        rec(2, "put", queue="1.2", kind="SimpleQueue", msg=f"2.{i}", value="(...)", text="(...)")
+        if x != lost:
+            value = {"value": f"[{x * x}]", "items": [str(x * x)]} if jobs == "one" else {"value": str(x * x), "items": None}
+            rec(1, "pool_result", job=job, i=i if jobs == "one" else 0, ok=True, msg=f"2.{i}", **value)
     rec.write(1, b"[1, 4, 9, 16, 25]\n")
+    return rec.evidence(), b"[1, 4, 9, 16, 25]\n"
+
+
+SQUARES = {"function": "square", "inputs": [1, 2, 3, 4, 5]}
+
+
+def test_the_pool_computed_the_programs_inputs_and_main_received_them():
+    holds("pool", *pool_run(), SQUARES)
+    holds("pool", *pool_run(jobs="apply_async"), SQUARES)  # results from any mix of jobs
     with pytest.raises(ClaimBroken, match=r"^the result of square\(3,\) \(\[9\]\) never reached the main process through the pool$"):
-        prove_pool(rec.evidence(), b"[1, 4, 9, 16, 25]\n")
+        holds("pool", *pool_run(lost=3), SQUARES)
+    with pytest.raises(ClaimBroken, match=r"^no pool worker computed square\(2,\): the workers ran square on .*not on the program's inputs"):
+        holds("pool", *pool_run(inputs=(1, 4, 9, 16, 25)), SQUARES)  # the squares were the inputs
+
+
+def test_records_in_anothers_name_or_without_a_start_are_problems(tmp_path):
+    (tmp_path / "10.log").write_text('{"e":"start","pid":10,"t":1,"ppid":1,"argv":[]}\n{"e":"put","pid":11,"t":2,"msg":"x"}\n')
+    (tmp_path / "12.log").write_text('{"e":"put","pid":12,"t":3,"msg":"y"}\nnot json\n')
+    ev = Evidence.load(tmp_path, Facts(main_pid=10))
+    assert ev.problems == [
+        "10.log holds records of pid 11: a process's records name it",
+        "the records of pid 12 do not begin with its start: they were not written by the hook as it ran",
+    ]
+    assert [r["pid"] for r in ev.records] == [10, 12]
+
+
+def test_records_of_a_process_the_supervisor_never_saw_are_a_problem():
+    rec = Records()
+    rec(1, "start", ppid=0, argv=["python", "02_queue.py"])
+    rec.child(1, 2, "Process-1")
+    rec(3, "forked", ppid=1)
+    assert rec.evidence(attested={2: 1, 3: 1}).problems == []
+    assert rec.evidence(attested={2: 1}).problems == ["records of pid 3, which never started under the run (the supervisor saw no such process)"]
+    assert rec.evidence(attested={2: 1, 3: 2}).problems == ["pid 3 recorded pid 1 as its parent, but its parent was pid 2"]
+    assert rec.evidence(attested=None).problems == []  # not observed on this platform
+
+
+def test_a_record_file_is_json_lines_and_bytes_come_back():
+    assert parse('{"e":"write","pid":1,"t":5,"data":"\\u00e9\\n"}\n{"e":"x"}\n') == [{"e": "write", "pid": 1, "t": 5, "data": b"\xe9\n"}]
 
 
 def test_an_interpreter_behind_a_launcher_is_the_main_process():
@@ -259,11 +412,12 @@ def test_an_interpreter_behind_a_launcher_is_the_main_process():
     rec = Records()
     rec(7, "start", ppid=1, argv=["C:\\Python313\\python.exe", "-X", "dev", "02_queue.py"])
     rec.child(7, 8, "Process-1")
-    rec(8, "put", queue="7.1", kind="Queue", value="'Hello, world!'", text="Hello, world!")
-    rec(7, "get", queue="7.1", kind="Queue", value="'Hello, world!'", text="Hello, world!")
+    rec(8, "put", queue="7.1", kind="Queue", msg="8.1", value="'Hello, world!'", text="Hello, world!")
+    rec(7, "get", queue="7.1", kind="Queue", msg="8.1", value="'Hello, world!'", text="Hello, world!")
     rec.write(7, b"Hello, world!\r\n")
     rec.ended(7, 8)
-    ev = Evidence(rec.records, main_pid=1)
+    ev = Evidence(rec.records, Facts(main_pid=1))
     assert ev.main_pid == 7 and ev.procs[7].role == "main" and not ev.unexplained
     check_started(ev, "spawn", "spawn")
-    prove_queue(ev, b"Hello, world!\r\n")
+    holds("from_queue", ev, b"Hello, world!\r\n", True)
+

@@ -23,10 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import compose_targets
-from harness.claims import EXAMPLES
+from harness import compose_targets, examples
+from harness.examples import START_METHODS
 from harness.plugin import ROOT, SHIPPED_EXAMPLES
-from harness.runner import START_METHODS
 
 pytestmark = pytest.mark.docker
 
@@ -185,7 +184,7 @@ def test_target_ran_every_cell(matrix, target):
     suite, cells = junit_cells(path)
     assert suite.get("name") == target
     # Linux offers every start method, so each cell must have run, none skipped.
-    expected = {(e, m) for e in EXAMPLES for m in START_METHODS}
+    expected = {(e, m) for e in examples.discover(SHIPPED_EXAMPLES) for m in START_METHODS}
     assert {(c.get("example"), c.get("start_method")) for c in cells} == expected
     bad = [f"{c['name']}: {c['result']}" for c in cells if c["result"] != "passed"]
     assert not bad, f"{target}: {bad}"

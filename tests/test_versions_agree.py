@@ -16,7 +16,7 @@ import yaml
 
 from harness import compose_targets
 from harness.plugin import ROOT
-from harness.pythons import expand, labels
+from harness.pythons import labels
 
 TOX_INI = ROOT / "tox.ini"
 COMPOSE = ROOT / "compose.yaml"
@@ -88,10 +88,10 @@ def test_the_versions_agree():
     assert disagreements(read(TOX_INI), read(COMPOSE), read(MATRIX_WORKFLOW)) == []
 
 
-def test_expand_is_toxs_generative_list():
-    assert expand("3.1{0-5}, pypy3, selftest") == ["3.10", "3.11", "3.12", "3.13", "3.14", "3.15", "pypy3", "selftest"]
-    assert labels("[tox]\nlabels =\n    pythons = 3.1{0-1}, pypy3\n    other = a\n") == {"pythons": ["3.10", "3.11", "pypy3"], "other": ["a"]}
-    assert expand("3.{9,10}, lint\n  report") == ["3.9", "3.10", "lint", "report"]
+def test_labels_are_plain_lists():
+    assert labels("[tox]\nlabels =\n    pythons = 3.10, 3.11, pypy3\n    other = a\n") == {"pythons": ["3.10", "3.11", "pypy3"], "other": ["a"]}
+    # Generative braces would need tox's own parser to read: the list is written out instead.
+    assert not [env for envs in labels(read(TOX_INI)).values() for env in envs if "{" in env]
 
 
 def test_the_lists_are_read():
@@ -123,11 +123,11 @@ def edit(text: str, old: str, new: str) -> str:
 @pytest.mark.parametrize(
     ("where", "old", "new", "problem"),
     [
-        ("tox", "3.1{0-5}", "3.10, 3.1{2-5}", "target bookworm-3.11 runs 3.11, which tox.ini's pythons lack"),
-        ("tox", "3.1{0-5}", "3.1{1-5}", "_tests.yml: runs 3.10, which tox.ini's pythons lack"),
-        ("tox", "3.1{0-5}", "3.1{0-5}, 3.9", "3.9 is in tox.ini's pythons but not in the workflows' matrix"),
-        ("tox", "3.1{0-5}", "3.1{0-6}", "the pre-release entry should be the next Python, 3.17"),
-        ("tox", "3.1{0-5}", "3.1{0-6}", "the free-threaded build 3.16t is not in the matrix"),
+        ("tox", "3.10, 3.11, ", "3.10, ", "target bookworm-3.11 runs 3.11, which tox.ini's pythons lack"),
+        ("tox", "3.10, ", "", "_tests.yml: runs 3.10, which tox.ini's pythons lack"),
+        ("tox", "3.10, ", "3.9, 3.10, ", "3.9 is in tox.ini's pythons but not in the workflows' matrix"),
+        ("tox", "3.15, ", "3.15, 3.16, ", "the pre-release entry should be the next Python, 3.17"),
+        ("tox", "3.15, ", "3.15, 3.16, ", "the free-threaded build 3.16t is not in the matrix"),
         ("workflow", '"3.13", ', "", "3.13 is in tox.ini's pythons but not in the workflows' matrix"),
         ("workflow", '["3.10", ', "[", "3.10 is in tox.ini's pythons but not in the workflows' matrix"),
         ("workflow", '"3.15t", ', "", "the free-threaded build 3.15t is not in the matrix"),

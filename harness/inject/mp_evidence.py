@@ -157,7 +157,7 @@ class _RecordedStdout(io.RawIOBase):
             record("write_failed")
             raise
         if n != len(data):
-            record("wrote", n=n)  # a short write: only the first n bytes went out
+            record("wrote", count=n)  # a short write: only the first n bytes went out
         return n
 
 
