@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import pythons
+from harness import platforms, pythons
 from harness.claims import EXAMPLES, START_METHODS
 from harness.gate import Peers
 from harness.runner import InterpreterError, Outcome, Run, interpreter_info, platform_label, stop_all, workers_going
@@ -84,6 +84,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if why := platforms.problem():
+        raise pytest.UsageError(why)
     config.addinivalue_line("markers", "cell(status): the matrix cell's status when it cannot run (not_available, missing)")
     config.stash[TIMEOUTS] = timeouts(config.option.example_timeout)
     examples_dir = config.option.examples_dir

@@ -8,6 +8,9 @@ Containment does not trust the example:
   none outlives a killed runner. macOS has no subreaper: there the supervisor also finds the run's
   processes by a marker in their environment.
 - Windows: a job object that kills its processes when closed, so also when the runner dies.
+Under emulation (harness/platforms.py) the branches are those of the emulated platform where
+they can run on Linux; the job object cannot, and the subreaper, which also contains every
+process of the run, stands in for it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 
 from harness.claims import START_METHODS, Verdict, verdict
 from harness.evidence import Evidence
+from harness.platforms import PLATFORM
 
 HERE = Path(__file__).resolve().parent
 INJECT_DIR = HERE / "inject"
@@ -34,9 +38,8 @@ SUPERVISOR = HERE / "supervisor.py"
 RUN_MARKER = "HARNESS_RUN_ID"  # its value tags every process of one run (supervisor.py: MARKER)
 FORCE_METHOD = "HARNESS_START_METHOD"  # read by inject/sitecustomize.py
 EVIDENCE_DIR = "HARNESS_EVIDENCE"  # read by inject/mp_evidence.py
-# Without a subreaper (macOS), the supervisor finds orphans by their marker; set to "tree" on Linux
-# to run that mode here.
-CONTAINMENT = os.environ.get("HARNESS_CONTAINMENT", "subreaper" if sys.platform == "linux" else "tree")
+# Without a subreaper (macOS), the supervisor finds orphans by their marker.
+CONTAINMENT = "subreaper" if PLATFORM == "linux" else "tree"
 SETTLE = 1.0  # seconds a process of the example itself may take to finish exiting after main did
 
 __all__ = ["START_METHODS", "InterpreterError", "Outcome", "Run", "execute", "interpreter_info", "stop_all"]
@@ -157,7 +160,7 @@ def workers_going(run: Run) -> bool:
 def stop_all() -> None:
     """Stop every run under way (an interrupted session must leave nothing running)."""
     for supervisor in list(ACTIVE.values()):
-        if sys.platform == "win32":
+        if sys.platform == "win32":  # what contained_windows started, not a supervisor
             supervisor.kill()  # the job object goes with it
         else:
             supervisor.send_signal(signal.SIGTERM)  # it kills its run, then exits
@@ -192,6 +195,7 @@ def execute(run: Run) -> Outcome:
         # Files, not pipes: a leftover process holding a pipe open would block the reader, and
         # append mode keeps each line-buffered write of concurrent processes whole.
         with open(out_path, "ab") as out, open(err_path, "ab") as err:
+            # The job object needs Windows itself: under emulate-windows the subreaper stands in for it.
             contain = contained_windows if sys.platform == "win32" else supervised
             report = contain(run, command, env, out, err, script.parent, Path(tmp, "report"), token)
         RECORDS.pop(run, None)
@@ -210,7 +214,7 @@ def execute(run: Run) -> Outcome:
 
 
 def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: str) -> dict:
-    tree = CONTAINMENT == "tree"  # it then needs psutil, from site-packages: no -S
+    tree = PLATFORM == "darwin"  # as on macOS: no subreaper; it then needs psutil, from site-packages: no -S
     args = [
         sys.executable,
         "-I",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.platforms import PLATFORM
 from harness.plugin import SHIPPED_EXAMPLES, Job, early, finished, once
 
 # Made by the first job that needs them (prepare), removed by the fixture that used them.
@@ -33,7 +34,7 @@ def write_scratch() -> None:
     (VARIANTS / "02_queue.py").write_text((SHIPPED_EXAMPLES / "02_queue.py").read_text().replace("Hello, world!", "Hello, World!"))
     (VARIANTS / "04_pool.py").write_text((SHIPPED_EXAMPLES / "04_pool.py").read_text().replace("Pool(5)", "Pool(3)"))
     (EMPTY / "02_queue_v2.py").write_text("print('Hello, world!')\n")
-    if sys.platform != "win32":  # a `python3.99` on PATH that is really this Python
+    if PLATFORM != "win32":  # a `python3.99` on PATH that is really this Python
         (FAKE / "python3.99").symlink_to(sys.executable)
 
 
@@ -80,7 +81,7 @@ def test_bad_option_is_one_clear_line(finished_job, message):
     assert "Traceback" not in done.stdout + done.stderr
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="needs a symlink named python3.99 on PATH")
+@pytest.mark.skipif(PLATFORM == "win32", reason="needs a symlink named python3.99 on PATH")
 @pytest.mark.parametrize("job", [WRONG_PYTHON], ids=["3.99-is-another-python"])
 def test_a_python_named_for_another_version_is_refused(finished_job):
     done = finished_job

@@ -11,7 +11,6 @@ only the evidence of what the processes did can reject them.
 from __future__ import annotations
 
 import re
-import sys
 import uuid
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ import psutil
 import pytest
 
 from harness.claims import START_METHODS, evidence, headline
+from harness.platforms import PLATFORM
 from harness.plugin import SHIPPED_EXAMPLES, make_run, unavailable
 from harness.runner import CONTAINMENT, interpreter_info, members
 
@@ -559,7 +559,7 @@ def params(config, copies, methods=None) -> list:
             run = make_run(config, copy.example, method, source=copy.source(), **({"timeout": copy.timeout} if copy.timeout else {}))
             why = unavailable(config, method) or (copy.needs and unavailable(config, copy.needs))
             marks = [pytest.mark.skip(reason=why)] if why else []
-            if copy.posix_only and sys.platform == "win32":
+            if copy.posix_only and PLATFORM == "win32":
                 marks.append(pytest.mark.skip(reason="needs the resource tracker or an empty environment: not on Windows"))
             if copy.cpython_only and not interpreter_info(run.python)["name"].startswith("CPython"):
                 marks.append(pytest.mark.skip(reason="PyPy has no reference counting: an unclosed pool gives no ResourceWarning at exit"))

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.platforms import PLATFORM
 from harness.plugin import ROOT
 from test_versions_agree import tox_versions
 
@@ -456,7 +457,7 @@ def test_alls_green_check_rejects(tmp_path, old, new, problem):
 
 
 # alls-green runs on ubuntu-latest; Windows has no `python3` command to run its step with.
-posix_only = pytest.mark.skipif(sys.platform == "win32", reason="alls-green's step runs on Linux (bash, python3)")
+posix_only = pytest.mark.skipif(PLATFORM == "win32", reason="alls-green's step runs on Linux (bash, python3)")
 
 
 def run_alls_green(needs: dict[str, str]) -> subprocess.CompletedProcess:

@@ -23,9 +23,7 @@ import os
 import sys
 import time
 
-# Windows' time.monotonic() ticks every 15.6 ms before Python 3.13; its perf_counter() is the
-# same system-wide clock at full resolution. Both are comparable across processes.
-_clock = time.perf_counter_ns if sys.platform == "win32" else time.monotonic_ns
+_clock = time.monotonic_ns  # install() chooses, by platform
 _dir = os.environ.get("HARNESS_EVIDENCE", "")
 _fd = -1
 _ids = iter(range(1, 1 << 62))
@@ -92,7 +90,7 @@ class _RecordedStdout(io.RawIOBase):
         return n
 
 
-def _record_stdout():
+def _record_stdout(platform):
     old = sys.stdout
     if old is None:
         return
@@ -104,7 +102,7 @@ def _record_stdout():
     raw = _RecordedStdout(fd)
     # The platform's own newline translation, as for the original stdout ("\n" -> "\r\n" on Windows).
     sys.stdout = io.TextIOWrapper(
-        io.BufferedWriter(raw), encoding=old.encoding, errors=old.errors, newline=None if sys.platform == "win32" else "\n", line_buffering=True
+        io.BufferedWriter(raw), encoding=old.encoding, errors=old.errors, newline=None if platform == "win32" else "\n", line_buffering=True
     )
 
 
@@ -353,9 +351,15 @@ class _PatchOnImport:
         return spec
 
 
-def install():
+def install(platform=sys.platform):
+    """Record this process; `platform` is the one whose branches to take (sitecustomize.py: emulated or not)."""
+    global _clock
     if not _dir:
         return
+    # Windows' time.monotonic() ticks every 15.6 ms before Python 3.13; its perf_counter() is the
+    # same system-wide clock at full resolution. Both are comparable across processes (on Linux,
+    # both are CLOCK_MONOTONIC).
+    _clock = time.perf_counter_ns if platform == "win32" else time.monotonic_ns
     _open()
     record("start", ppid=os.getppid(), argv=list(getattr(sys, "orig_argv", sys.argv)), implementation=sys.implementation.name)
     if hasattr(os, "register_at_fork"):
@@ -364,4 +368,4 @@ def install():
         if name in sys.modules:  # imported before us (by site, say): patch it now
             patch(sys.modules[name])
     sys.meta_path.insert(0, _PatchOnImport)
-    _record_stdout()
+    _record_stdout(platform)
