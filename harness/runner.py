@@ -38,8 +38,10 @@ SUPERVISOR = HERE / "supervisor.py"
 RUN_MARKER = "HARNESS_RUN_ID"  # its value tags every process of one run (supervisor.py: MARKER)
 FORCE_METHOD = "HARNESS_START_METHOD"  # read by inject/sitecustomize.py
 EVIDENCE_DIR = "HARNESS_EVIDENCE"  # read by inject/mp_evidence.py
-# Without a subreaper (macOS), the supervisor finds orphans by their marker.
-CONTAINMENT = "subreaper" if PLATFORM == "linux" else "tree"
+# How the run's processes are contained, by platform: the subreaper and the job object hold every
+# one of them; the tree (macOS: no subreaper) finds orphans by their marker only. Both the runner
+# and the tests (the escapee's xfail) read this one name.
+CONTAINMENT = {"linux": "subreaper", "win32": "job"}.get(PLATFORM, "tree")
 SETTLE = 1.0  # seconds a process of the example itself may take to finish exiting after main did
 
 __all__ = ["START_METHODS", "InterpreterError", "Outcome", "Run", "execute", "interpreter_info", "stop_all"]
@@ -214,7 +216,7 @@ def execute(run: Run) -> Outcome:
 
 
 def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: str) -> dict:
-    tree = PLATFORM == "darwin"  # as on macOS: no subreaper; it then needs psutil, from site-packages: no -S
+    tree = CONTAINMENT == "tree"  # as on macOS: no subreaper; it then needs psutil, from site-packages: no -S
     args = [
         sys.executable,
         "-I",
