@@ -17,8 +17,10 @@ import pytest
 from harness.platforms import PLATFORM
 from harness.plugin import SHIPPED_EXAMPLES, Job, early, finished, once
 
-# Made by the first job that needs them (prepare), removed by the fixture that used them.
-SCRATCH = Path(tempfile.gettempdir()) / f"bad-input-{uuid.uuid4().hex[:8]}"
+# Made by the first job that needs them (prepare), removed by the fixture that used them. Resolved,
+# as the plugin reports --examples-dir: the runners' temporary folders are reached through names
+# that resolve() changes (macOS: /var -> /private/var; Windows: C:\Users\RUNNER~1, a short name).
+SCRATCH = Path(tempfile.gettempdir()).resolve() / f"bad-input-{uuid.uuid4().hex[:8]}"
 VARIANTS, EMPTY, FAKE = SCRATCH / "variants", SCRATCH / "no-examples", SCRATCH / "bin"
 
 

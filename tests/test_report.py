@@ -50,8 +50,10 @@ def case(example: str, method: str, result: str = "", **props: str) -> str:
     return f'<testcase classname="tests.test_claims" name="test_claims[{example}-{method}]"><properties>{listed}</properties>{result}</testcase>'
 
 
-# The two claims runs behind `results`, started by the launcher with the session's own runs.
-SCRATCH = Path(tempfile.gettempdir()) / f"report-{uuid.uuid4().hex[:8]}"
+# The two claims runs behind `results`, started by the launcher with the session's own runs. Resolved,
+# as the plugin reports --examples-dir (the runners' temporary folders are reached through names
+# that resolve() changes: see tests/test_bad_input.py).
+SCRATCH = Path(tempfile.gettempdir()).resolve() / f"report-{uuid.uuid4().hex[:8]}"
 BROKEN, RESULTS = SCRATCH / "broken", SCRATCH / "results"
 SESSIONS = {"default-spawn": ["--start-method", "default", "--start-method", "spawn"], "forkserver": ["--start-method", "forkserver"]}
 
