@@ -120,6 +120,7 @@ def interpreter_info(python: str) -> dict:
         # free-threaded builds get their own name ('CPython 3.14.0t'), as their own column in reports
         "print(json.dumps({'name': platform.python_implementation() + ' ' + platform.python_version()"
         " + ('t' if sysconfig.get_config_var('Py_GIL_DISABLED') else ''), 'executable': sys.executable,"
+        "'base_executable': getattr(sys, '_base_executable', sys.executable),"
         "'platform': sys.platform, 'emulated': os.environ.get('HARNESS_EMULATE', ''),"
         "'default': mp.get_start_method(), 'methods': mp.get_all_start_methods()}))"
     )
@@ -193,7 +194,7 @@ def execute(run: Run) -> Outcome:
         env[EVIDENCE_DIR] = str(records)
         RECORDS[run] = records
         out_path, err_path = Path(tmp, "stdout"), Path(tmp, "stderr")
-        command = [info["executable"], "-X", "dev", str(script.resolve())]
+        command, env = main_command(info, script.resolve(), env)
         # Files, not pipes: a leftover process holding a pipe open would block the reader, and
         # append mode keeps each line-buffered write of concurrent processes whole.
         with open(out_path, "ab") as out, open(err_path, "ab") as err:
@@ -213,6 +214,11 @@ def execute(run: Run) -> Outcome:
             marker=token,
             evidence=Evidence.load(records, report["main_pid"]),
         )
+
+
+def main_command(info: dict, script: Path, env: dict, platform: str = PLATFORM) -> tuple[list[str], dict]:
+    """The main process's command line, `python -X dev EXAMPLE.py`, and its environment."""
+    return [info["executable"], "-X", "dev", str(script)], env
 
 
 def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: str) -> dict:
@@ -246,15 +252,16 @@ def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: 
         raise RuntimeError(f"the supervisor of {run.id} exited {supervisor.returncode} without a report; see the run's stderr") from None
 
 
-def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, token: str) -> dict:
+def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, token: str, job=None) -> dict:
     """Windows: the run in a job object (kill on close: the runner's death ends it too); leftovers
-    are the job's processes still alive once the main process has exited."""
+    are the job's processes still alive once the main process has exited. `job`: a winjob.Job on
+    a fake of the Win32 calls (tests/test_winjob.py), or a new one on the real calls."""
     from harness import winjob
 
     started = time.monotonic()
-    flags = 0 if not run.nice else subprocess.BELOW_NORMAL_PRIORITY_CLASS if run.nice <= 10 else subprocess.IDLE_PRIORITY_CLASS
-    with winjob.Job() as job:
-        main = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env, creationflags=flags)
+    flags = 0 if not run.nice else winjob.BELOW_NORMAL_PRIORITY_CLASS if run.nice <= 10 else winjob.IDLE_PRIORITY_CLASS
+    with job or winjob.Job() as job:
+        main = job.popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env, creationflags=flags)
         job.add(main)
         ACTIVE[token] = main
         try:

@@ -1,23 +1,41 @@
-"""A Windows job object that kills its processes when it is closed (Windows only, ctypes).
+"""A Windows job object that kills its processes when it is closed (the Win32 calls through ctypes).
 
 Every process the run's main process creates joins its job (child processes inherit it, whatever
 their environment or console), so `pids()` lists the whole run; the job's handle belongs to the
 runner, so when the runner dies, however it dies, Windows closes the handle and kills the run.
+
+Every argument and structure is declared with fixed-width types (a DWORD is 32 bits, whatever the
+C compiler's `long`), so that their layouts are those of 64-bit Windows on any 64-bit platform:
+tests/test_winjob.py checks them against the SDK's declarations, and runs this module against a
+fake of the Win32 calls it makes (`Job(kernel32=..., popen=...)`), on Linux too.
 """
 
 from __future__ import annotations
 
 import ctypes
-from ctypes import wintypes
+import subprocess
+
+HANDLE = LPVOID = ctypes.c_void_p
+LPCWSTR = ctypes.c_wchar_p
+BOOL = LONG = ctypes.c_int32
+DWORD = UINT = ctypes.c_uint32
+LARGE_INTEGER = ctypes.c_int64
+ULONGLONG = ctypes.c_uint64
+SIZE_T = ULONG_PTR = ctypes.c_size_t  # pointer-sized: 64 bits on 64-bit Windows
+LPDWORD = ctypes.POINTER(DWORD)
+JOBOBJECTINFOCLASS = ctypes.c_int32  # a C enum
 
 JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE = 0x2000
 JobObjectBasicProcessIdList = 3
 JobObjectExtendedLimitInformation = 9
+# Process creation flags (subprocess has them on Windows only).
+BELOW_NORMAL_PRIORITY_CLASS = 0x4000
+IDLE_PRIORITY_CLASS = 0x40
 
 
 class IO_COUNTERS(ctypes.Structure):
     _fields_ = [
-        (name, ctypes.c_ulonglong)
+        (name, ULONGLONG)
         for name in (
             "ReadOperationCount",
             "WriteOperationCount",
@@ -31,15 +49,15 @@ class IO_COUNTERS(ctypes.Structure):
 
 class JOBOBJECT_BASIC_LIMIT_INFORMATION(ctypes.Structure):
     _fields_ = [
-        ("PerProcessUserTimeLimit", wintypes.LARGE_INTEGER),
-        ("PerJobUserTimeLimit", wintypes.LARGE_INTEGER),
-        ("LimitFlags", wintypes.DWORD),
-        ("MinimumWorkingSetSize", ctypes.c_size_t),
-        ("MaximumWorkingSetSize", ctypes.c_size_t),
-        ("ActiveProcessLimit", wintypes.DWORD),
-        ("Affinity", ctypes.c_size_t),
-        ("PriorityClass", wintypes.DWORD),
-        ("SchedulingClass", wintypes.DWORD),
+        ("PerProcessUserTimeLimit", LARGE_INTEGER),
+        ("PerJobUserTimeLimit", LARGE_INTEGER),
+        ("LimitFlags", DWORD),
+        ("MinimumWorkingSetSize", SIZE_T),
+        ("MaximumWorkingSetSize", SIZE_T),
+        ("ActiveProcessLimit", DWORD),
+        ("Affinity", ULONG_PTR),
+        ("PriorityClass", DWORD),
+        ("SchedulingClass", DWORD),
     ]
 
 
@@ -47,43 +65,53 @@ class JOBOBJECT_EXTENDED_LIMIT_INFORMATION(ctypes.Structure):
     _fields_ = [
         ("BasicLimitInformation", JOBOBJECT_BASIC_LIMIT_INFORMATION),
         ("IoInfo", IO_COUNTERS),
-        ("ProcessMemoryLimit", ctypes.c_size_t),
-        ("JobMemoryLimit", ctypes.c_size_t),
-        ("PeakProcessMemoryUsed", ctypes.c_size_t),
-        ("PeakJobMemoryUsed", ctypes.c_size_t),
+        ("ProcessMemoryLimit", SIZE_T),
+        ("JobMemoryLimit", SIZE_T),
+        ("PeakProcessMemoryUsed", SIZE_T),
+        ("PeakJobMemoryUsed", SIZE_T),
     ]
 
 
 class JOBOBJECT_BASIC_PROCESS_ID_LIST(ctypes.Structure):
     _fields_ = [
-        ("NumberOfAssignedProcesses", wintypes.DWORD),
-        ("NumberOfProcessIdsInList", wintypes.DWORD),
-        ("ProcessIdList", ctypes.c_size_t * 1024),  # ULONG_PTR; a run has a handful
+        ("NumberOfAssignedProcesses", DWORD),
+        ("NumberOfProcessIdsInList", DWORD),
+        ("ProcessIdList", ULONG_PTR * 1024),  # a run has a handful
     ]
 
 
-def _kernel32():
-    # A private instance: argtypes set here must not change ctypes.windll.kernel32 for others.
-    k = ctypes.WinDLL("kernel32", use_last_error=True)
-    k.CreateJobObjectW.argtypes, k.CreateJobObjectW.restype = (ctypes.c_void_p, wintypes.LPCWSTR), wintypes.HANDLE
-    k.SetInformationJobObject.argtypes = (wintypes.HANDLE, ctypes.c_int, ctypes.c_void_p, wintypes.DWORD)
-    k.SetInformationJobObject.restype = wintypes.BOOL
-    k.QueryInformationJobObject.argtypes = (wintypes.HANDLE, ctypes.c_int, ctypes.c_void_p, wintypes.DWORD, ctypes.POINTER(wintypes.DWORD))
-    k.QueryInformationJobObject.restype = wintypes.BOOL
-    k.AssignProcessToJobObject.argtypes, k.AssignProcessToJobObject.restype = (wintypes.HANDLE, wintypes.HANDLE), wintypes.BOOL
-    k.TerminateJobObject.argtypes, k.TerminateJobObject.restype = (wintypes.HANDLE, wintypes.UINT), wintypes.BOOL
-    k.CloseHandle.argtypes, k.CloseHandle.restype = (wintypes.HANDLE,), wintypes.BOOL
-    return k
+# name: (return type, argument types), as the SDK declares them (kernel32).
+SIGNATURES = {
+    "CreateJobObjectW": (HANDLE, (LPVOID, LPCWSTR)),
+    "SetInformationJobObject": (BOOL, (HANDLE, JOBOBJECTINFOCLASS, LPVOID, DWORD)),
+    "QueryInformationJobObject": (BOOL, (HANDLE, JOBOBJECTINFOCLASS, LPVOID, DWORD, LPDWORD)),
+    "AssignProcessToJobObject": (BOOL, (HANDLE, HANDLE)),
+    "TerminateJobObject": (BOOL, (HANDLE, UINT)),
+    "CloseHandle": (BOOL, (HANDLE,)),
+}
+
+
+def load_kernel32():
+    """The real calls, declared as SIGNATURES says (Windows only)."""
+    # A private instance: the declarations made here must not change ctypes.windll.kernel32 for others.
+    dll = ctypes.WinDLL("kernel32", use_last_error=True)
+    for name, (restype, argtypes) in SIGNATURES.items():
+        function = getattr(dll, name)
+        function.restype, function.argtypes = restype, argtypes
+    return dll
 
 
 def _check(ok, what: str) -> None:
     if not ok:
-        raise OSError(f"{what} failed: {ctypes.WinError(ctypes.get_last_error())}")
+        # ctypes keeps the error of the last call made through a use_last_error DLL (Windows only).
+        error = ctypes.WinError(ctypes.get_last_error()) if hasattr(ctypes, "WinError") else "no Windows error here"
+        raise OSError(f"{what} failed: {error}")
 
 
 class Job:
-    def __init__(self):
-        self._k = _kernel32()
+    def __init__(self, kernel32=None, popen=subprocess.Popen):
+        self._k = kernel32 or load_kernel32()
+        self.popen = popen  # what starts a process: subprocess.Popen (a fake in tests)
         self.handle = self._k.CreateJobObjectW(None, None)
         _check(self.handle, "CreateJobObjectW")
         limits = JOBOBJECT_EXTENDED_LIMIT_INFORMATION()
