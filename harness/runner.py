@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import functools
 import json
+import ntpath
 import os
 import signal
 import subprocess
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,7 +147,9 @@ def emulated_env() -> dict:
     return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(INJECT_DIR), os.environ.get("PYTHONPATH")])))
 
 
-ACTIVE: dict[str, subprocess.Popen] = {}  # the supervisors of the runs under way, for stop_all()
+# The runs under way, for stop_all(): the process to wait for (a supervisor, or on Windows the main
+# process) and what stops the run.
+ACTIVE: dict[str, tuple[subprocess.Popen, Callable[[], None]]] = {}
 RECORDS: dict[Run, Path] = {}  # the evidence folder of each run under way, for workers_going()
 
 
@@ -162,16 +166,22 @@ def workers_going(run: Run) -> bool:
 
 def stop_all() -> None:
     """Stop every run under way (an interrupted session must leave nothing running)."""
-    for supervisor in list(ACTIVE.values()):
-        if sys.platform == "win32":  # what contained_windows started, not a supervisor
-            supervisor.kill()  # the job object goes with it
-        else:
-            supervisor.send_signal(signal.SIGTERM)  # it kills its run, then exits
-    for supervisor in list(ACTIVE.values()):
-        try:
-            supervisor.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            supervisor.kill()
+    under_way = list(ACTIVE.values())
+    for _, stop in under_way:
+        stop()
+    for process, _ in under_way:
+        reap(process, 15)
+
+
+def reap(process: subprocess.Popen, seconds: float) -> None:
+    """Wait for a process that was told to stop, killing it if it has not within `seconds`: every
+    wait is bounded, and every Popen waited for (one dropped while its process runs warns that it
+    is still running, an error under filterwarnings = error)."""
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=seconds)
 
 
 def execute(run: Run) -> Outcome:
@@ -217,8 +227,14 @@ def execute(run: Run) -> Outcome:
 
 
 def main_command(info: dict, script: Path, env: dict, platform: str = PLATFORM) -> tuple[list[str], dict]:
-    """The main process's command line, `python -X dev EXAMPLE.py`, and its environment."""
-    return [info["executable"], "-X", "dev", str(script)], env
+    """The main process's command line, `python -X dev EXAMPLE.py`, and its environment. On Windows
+    a venv's python.exe is a launcher that starts the base interpreter as a process of its own, out
+    of the runner's sight: the run starts the base interpreter itself, told which venv it is, as
+    multiprocessing's spawn does there (popen_spawn_win32: sys._base_executable, __PYVENV_LAUNCHER__)."""
+    python, base = info["executable"], info["base_executable"]
+    if platform == "win32" and ntpath.normcase(python) != ntpath.normcase(base):
+        return [base, "-X", "dev", str(script)], {**env, "__PYVENV_LAUNCHER__": python}
+    return [python, "-X", "dev", str(script)], env
 
 
 def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: str) -> dict:
@@ -237,13 +253,13 @@ def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: 
         f"tree={int(tree)}",
     ]
     supervisor = subprocess.Popen([*args, "--", *command], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env)
-    ACTIVE[token] = supervisor
+    ACTIVE[token] = (supervisor, lambda: supervisor.send_signal(signal.SIGTERM))  # it kills its run, then exits
     try:
         # The supervisor enforces the timeout itself; this bound only guards against a bug in it.
         supervisor.wait(timeout=run.timeout + 4 * run.grace + 60)
     except subprocess.TimeoutExpired:
         supervisor.send_signal(signal.SIGTERM)
-        supervisor.wait()
+        reap(supervisor, 4 * run.grace)
     finally:
         del ACTIVE[token]
     try:
@@ -261,9 +277,8 @@ def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, toke
     started = time.monotonic()
     flags = 0 if not run.nice else winjob.BELOW_NORMAL_PRIORITY_CLASS if run.nice <= 10 else winjob.IDLE_PRIORITY_CLASS
     with job or winjob.Job() as job:
-        main = job.popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env, creationflags=flags)
-        job.add(main)
-        ACTIVE[token] = main
+        main = job.start(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env, creationflags=flags)
+        ACTIVE[token] = (main, main.kill)  # the job is killed once its wait below returns
         try:
             returncode = main.wait(timeout=run.timeout)
         except subprocess.TimeoutExpired:
@@ -275,7 +290,8 @@ def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, toke
             leftovers = [f"pid {pid}: {name}" for pid, name in job.describe()]
         finally:
             del ACTIVE[token]
-        job.kill()
+            job.kill()
+            reap(main, winjob.KILLED_WITHIN)  # killed with the job: gone at once
     return {"returncode": returncode, "leftovers": leftovers, "main_pid": main.pid, "seconds": time.monotonic() - started}
 
 

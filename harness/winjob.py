@@ -1,6 +1,8 @@
 """A Windows job object that kills its processes when it is closed (the Win32 calls through ctypes).
 
-Every process the run's main process creates joins its job (child processes inherit it, whatever
+`Job.start` creates the run's main process suspended (CREATE_SUSPENDED), puts it in the job, and
+only then resumes its main thread: not one instruction of it runs outside the job, however soon it
+starts a child. Every process it creates joins the job too (child processes inherit it, whatever
 their environment or console), so `pids()` lists the whole run; the job's handle belongs to the
 runner, so when the runner dies, however it dies, Windows closes the handle and kills the run.
 
@@ -29,8 +31,14 @@ JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE = 0x2000
 JobObjectBasicProcessIdList = 3
 JobObjectExtendedLimitInformation = 9
 # Process creation flags (subprocess has them on Windows only).
+CREATE_SUSPENDED = 0x4
 BELOW_NORMAL_PRIORITY_CLASS = 0x4000
 IDLE_PRIORITY_CLASS = 0x40
+TH32CS_SNAPTHREAD = 0x4
+THREAD_SUSPEND_RESUME = 0x2
+INVALID_HANDLE_VALUE = ctypes.c_void_p(-1).value
+RESUME_FAILED = 0xFFFFFFFF  # ResumeThread's (DWORD)-1
+KILLED_WITHIN = 30.0  # seconds to wait for a killed process: it is gone at once; a bound, so that no wait is endless
 
 
 class IO_COUNTERS(ctypes.Structure):
@@ -80,6 +88,18 @@ class JOBOBJECT_BASIC_PROCESS_ID_LIST(ctypes.Structure):
     ]
 
 
+class THREADENTRY32(ctypes.Structure):
+    _fields_ = [
+        ("dwSize", DWORD),
+        ("cntUsage", DWORD),
+        ("th32ThreadID", DWORD),
+        ("th32OwnerProcessID", DWORD),
+        ("tpBasePri", LONG),
+        ("tpDeltaPri", LONG),
+        ("dwFlags", DWORD),
+    ]
+
+
 # name: (return type, argument types), as the SDK declares them (kernel32).
 SIGNATURES = {
     "CreateJobObjectW": (HANDLE, (LPVOID, LPCWSTR)),
@@ -88,6 +108,11 @@ SIGNATURES = {
     "AssignProcessToJobObject": (BOOL, (HANDLE, HANDLE)),
     "TerminateJobObject": (BOOL, (HANDLE, UINT)),
     "CloseHandle": (BOOL, (HANDLE,)),
+    "CreateToolhelp32Snapshot": (HANDLE, (DWORD, DWORD)),
+    "Thread32First": (BOOL, (HANDLE, ctypes.POINTER(THREADENTRY32))),
+    "Thread32Next": (BOOL, (HANDLE, ctypes.POINTER(THREADENTRY32))),
+    "OpenThread": (HANDLE, (DWORD, BOOL, DWORD)),
+    "ResumeThread": (DWORD, (HANDLE,)),
 }
 
 
@@ -121,10 +146,37 @@ class Job:
             "SetInformationJobObject",
         )
 
-    def add(self, popen) -> None:
-        # A Python process needs tens of milliseconds to start before it can create a child, and
-        # the assignment follows CreateProcess at once: the run's processes are all in the job.
-        _check(self._k.AssignProcessToJobObject(self.handle, int(popen._handle)), "AssignProcessToJobObject")
+    def start(self, command: list[str], *, creationflags: int = 0, **options) -> subprocess.Popen:
+        """Popen(command, **options), in the job before it runs; killed and waited for if it cannot join."""
+        process = self.popen(command, creationflags=creationflags | CREATE_SUSPENDED, **options)
+        try:
+            _check(self._k.AssignProcessToJobObject(self.handle, int(process._handle)), "AssignProcessToJobObject")
+            self._resume(process.pid)
+        except OSError:
+            process.kill()
+            process.wait(timeout=KILLED_WITHIN)
+            raise
+        return process
+
+    def _resume(self, pid: int) -> None:
+        """Resume the one thread of a process created suspended (subprocess closes the thread handle
+        CreateProcess gave it, so the thread is found by its owner in a snapshot of all threads)."""
+        snapshot = self._k.CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0)
+        _check(snapshot not in (None, INVALID_HANDLE_VALUE), "CreateToolhelp32Snapshot")
+        try:
+            entry = THREADENTRY32(dwSize=ctypes.sizeof(THREADENTRY32))
+            found = self._k.Thread32First(snapshot, ctypes.byref(entry))
+            while found and entry.th32OwnerProcessID != pid:
+                found = self._k.Thread32Next(snapshot, ctypes.byref(entry))
+        finally:
+            self._k.CloseHandle(snapshot)
+        _check(found, f"finding the thread of process {pid}")
+        thread = self._k.OpenThread(THREAD_SUSPEND_RESUME, False, entry.th32ThreadID)
+        _check(thread, "OpenThread")
+        try:
+            _check(self._k.ResumeThread(thread) != RESUME_FAILED, "ResumeThread")
+        finally:
+            self._k.CloseHandle(thread)
 
     def pids(self) -> list[int]:
         listing = JOBOBJECT_BASIC_PROCESS_ID_LIST()

@@ -253,7 +253,7 @@ class FakeKernel32:
     def _next_thread(self, snapshot, entry) -> int:
         kind_, listing = self.objects[snapshot]
         assert kind_ == "snapshot"
-        record = SDK_THREADENTRY32.from_address(entry)
+        record = SDK_THREADENTRY32.from_address(ctypes.cast(entry, ctypes.c_void_p).value)  # declared as a typed pointer
         if record.dwSize != ctypes.sizeof(SDK_THREADENTRY32):
             self.problems.append(f"THREADENTRY32.dwSize is {record.dwSize}, not {ctypes.sizeof(SDK_THREADENTRY32)}")
             return 0
@@ -270,7 +270,7 @@ class FakeKernel32:
     def _Thread32Next(self, snapshot, entry):
         return self._next_thread(snapshot, entry)
 
-    def _OpenThread(self, access, inherit, thread):
+    def _OpenThread(self, access, _inherit, thread):
         self.calls.append(("OpenThread", access, thread))
         if not access & THREAD_SUSPEND_RESUME:
             self.problems.append(f"OpenThread: access {access:#x} lacks THREAD_SUSPEND_RESUME")

@@ -10,6 +10,7 @@ timeout is killed and waited for; what outlives the main process is reported and
 from __future__ import annotations
 
 import ctypes
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ from fake_win32 import (
     layout,
 )
 from harness import winjob
-from harness.runner import Run, contained_windows, interpreter_info, main_command
+from harness.runner import Run, contained_windows, interpreter_info, main_command, reap
 
 STRUCTURES = {
     "IO_COUNTERS": SDK_IO_COUNTERS,
@@ -207,7 +208,7 @@ def test_what_outlives_the_main_process_is_reported_and_killed(fake, tmp_path):
 class Refusing(FakeKernel32):
     """A Windows where AssignProcessToJobObject fails (a job that forbids nesting, say)."""
 
-    def _AssignProcessToJobObject(self, job, process):
+    def _AssignProcessToJobObject(self, _job, _process):
         self.calls.append(("AssignProcessToJobObject", "refused"))
         return 0
 
@@ -215,6 +216,13 @@ class Refusing(FakeKernel32):
 @posix_fake
 @pytest.mark.parametrize("fake", [Refusing], indirect=True)
 def test_a_process_that_cannot_join_the_job_is_killed_and_waited_for(fake, tmp_path):
-    with pytest.raises(OSError, match="^AssignProcessToJobObject failed"):
+    with pytest.raises(OSError, match=r"^AssignProcessToJobObject failed"):
         contain(fake, tmp_path, [sys.executable, "-c", "import time; time.sleep(600)"])
     assert [p.returncode is not None for p in fake.started] == [True], "the process that could not join the job was left running"
+
+
+def test_a_process_told_to_stop_is_killed_if_it_does_not_and_waited_for():
+    """runner.reap, behind every wait for a process the runner stopped (stop_all, a supervisor past its bound)."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    reap(process, 0.1)  # it would sleep for ten minutes: killed, then waited for
+    assert process.returncode is not None
