@@ -51,6 +51,15 @@ def test_found_on_path_then_in_pyenv_never_a_shim(machine):
     assert pythons.find("pypy3") is None and pythons.find("selftest") is None
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="the fake launcher is a shell script")
+def test_on_windows_the_python_launcher_is_asked(machine):
+    launcher = executable(machine / "bin" / "py")  # knows 3.12 only, as `py -3.12` does
+    launcher.write_text('#!/bin/sh\n[ "$1" = -3.12 ] && printf "%s\\n" "C:\\Python312\\python.exe"\n')
+    assert pythons.find("3.12", platform="win32") == "C:\\Python312\\python.exe"
+    assert pythons.find("3.11", platform="win32") is None
+    assert pythons.find("3.12", platform="linux") is None  # elsewhere it is not asked
+
+
 @pytest.mark.parametrize(
     ("name", "interpreter", "same"),
     [
