@@ -234,6 +234,21 @@ def tox_requirement_problems(tox_ini: str, texts: dict[str, str]) -> list[str]:
     ]
 
 
+# The tools whose findings must be none: a minor release of ruff adds lint rules and changes the
+# formatter's style, one of zizmor adds audits; either would fail `lint` or this test on code
+# nobody touched. Each is held to one minor release (`~=X.Y.Z`: patch releases only).
+HELD_TOOLS = ("ruff", "zizmor")
+
+
+def held_tool_problems(pyproject: str) -> list[str]:
+    found = dict(re.findall(r'"(ruff|zizmor)\b([^"]*)"', pyproject))
+    return [
+        f"pyproject.toml: {tool}{found.get(tool, ' is not listed')} is not held to one minor release (`{tool}~=X.Y.Z`)"
+        for tool in HELD_TOOLS
+        if not re.fullmatch(r"~=\d+\.\d+\.\d+", found.get(tool, ""))
+    ]
+
+
 def badge_problems(readme: str, workflows: Path = WORKFLOWS) -> list[str]:
     """Every badge names an existing workflow and links to its runs; one per platform; all on the
     first screen (before the first section)."""
@@ -336,6 +351,10 @@ def test_everything_installs_the_tox_that_tox_ini_requires():
 
 def test_badges():
     assert badge_problems((ROOT / "README.md").read_text(encoding="utf-8")) == []
+
+
+def test_the_checking_tools_are_held_to_one_minor_release():
+    assert held_tool_problems((ROOT / "pyproject.toml").read_text(encoding="utf-8")) == []
 
 
 # --- the checks can fail -------------------------------------------------------------------------
@@ -572,3 +591,20 @@ def test_badge_check_rejects_a_badge_below_the_first_screen():
     linux = next(b[0] for b in BADGE.finditer(readme) if b["name"] == "Linux")
     problems = badge_problems(readme.replace(linux, "", 1) + f"\n## Later\n\n{linux}\n")
     assert any("first screen" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("requirement", "problem"),
+    [
+        ('"zizmor>=1.30"', "zizmor>=1.30 is not held"),
+        ('"zizmor~=1.32"', "zizmor~=1.32 is not held"),  # any 1.x from 1.32 on
+        ('"zizmor"', "zizmor is not held"),
+        ("", "zizmor is not listed"),
+    ],
+    ids=["lower-bound", "major-only", "unpinned", "missing"],
+)
+def test_the_held_tool_check_rejects(requirement, problem):
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    pin = re.search(r'"zizmor[^"]*"', pyproject)[0]
+    problems = held_tool_problems(pyproject.replace(f"{pin}, ", requirement + (", " if requirement else ""), 1))
+    assert any(problem in p for p in problems), problems
