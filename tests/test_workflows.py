@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 
 import pytest
@@ -231,6 +232,28 @@ def tox_requirement_problems(tox_ini: str, texts: dict[str, str]) -> list[str]:
         for name, text in texts.items()
         for found in TOX_REQUIREMENT.findall(text)
         if found != required
+    ]
+
+
+def summary_writers(path: Path) -> dict[str, list[dict]]:
+    """{job: its steps that write the run's summary page ($GITHUB_STEP_SUMMARY)}, for the jobs that do."""
+    jobs = {name: [s for s in job.get("steps", []) if "GITHUB_STEP_SUMMARY" in str(s.get("run", ""))] for name, job in load(path)["jobs"].items()}
+    return {name: steps for name, steps in jobs.items() if steps}
+
+
+def first_summary_line(steps: list[dict]) -> str:
+    """The first command of a job that writes its summary page."""
+    return next(line.strip() for line in steps[0]["run"].splitlines() if "GITHUB_STEP_SUMMARY" in line)
+
+
+def summary_date_problems(path: Path) -> list[str]:
+    """A job that writes the summary page dates it first (`date -u`): a badge keeps the colour of its
+    last run, and GitHub stops the weekly runs of a repository without activity for 60 days, so the
+    page must say how old that run is."""
+    return [
+        f"{path.name}: job {name}: its first write to the summary page does not give the run's date (`date -u`)"
+        for name, steps in summary_writers(path).items()
+        if "date -u" not in first_summary_line(steps)
     ]
 
 
@@ -608,3 +631,32 @@ def test_the_held_tool_check_rejects(requirement, problem):
     pin = re.search(r'"zizmor[^"]*"', pyproject)[0]
     problems = held_tool_problems(pyproject.replace(f"{pin}, ", requirement + (", " if requirement else ""), 1))
     assert any(problem in p for p in problems), problems
+
+
+@pytest.mark.parametrize("name", ["_tests.yml", "_containers.yml"])
+def test_each_summary_page_gives_the_runs_date(name):
+    assert summary_writers(WORKFLOWS / name), f"{name} writes no summary page: update this test"
+    assert summary_date_problems(WORKFLOWS / name) == []
+
+
+@posix_only
+@pytest.mark.parametrize("name", ["_tests.yml", "_containers.yml"])
+def test_the_dating_step_writes_the_date(tmp_path, name):
+    """The first command that writes the summary page, run as the runner runs it (bash -eo pipefail)."""
+    steps = next(iter(summary_writers(WORKFLOWS / name).values()))
+    step = {**steps[0], "run": first_summary_line(steps)}
+    summary = tmp_path / "summary.md"
+    env = {**os.environ, **{key: key.lower() for key in step.get("env", {})}, "GITHUB_STEP_SUMMARY": str(summary)}
+    days = {time.strftime("%Y-%m-%d", time.gmtime())}  # the day before and after it ran: midnight may pass between
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=60
+    )
+    days.add(time.strftime("%Y-%m-%d", time.gmtime()))
+    assert done.returncode == 0, done.stderr
+    first = summary.read_text(encoding="utf-8").splitlines()[0]
+    assert any(f"{day} " in first for day in days) and "UTC" in first, first
+
+
+def test_the_summary_date_check_rejects_an_undated_page(tmp_path):
+    copy = broken_copy(tmp_path, "date -u", "echo", source=REUSABLE)
+    assert any("does not give the run's date" in p for p in summary_date_problems(copy))
