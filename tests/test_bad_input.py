@@ -56,8 +56,10 @@ BAD_OPTIONS = {
     "zero-timeout": (["--example-timeout", "0"], "--example-timeout 0: must be a positive number of seconds"),
     "timeout-of-no-example": (["--example-timeout", "05_nothing=3"], "--example-timeout 05_nothing=3: no example '05_nothing'"),
     "gate-dir-is-a-file": (["--gate-dir", "tests/test_claims.py"], f"--gate-dir {Path('tests/test_claims.py')}: cannot write there"),
+    "unknown-emulation": ([], "HARNESS_EMULATE=beos: the harness emulates win32 or darwin"),
 }
 SESSIONS = {name: session(*args) for name, (args, _) in BAD_OPTIONS.items()}
+SESSIONS["unknown-emulation"] = session(env=(("HARNESS_EMULATE", "beos"),))
 # A name of the list whose interpreter is another Python: the run would fill the wrong column.
 WRONG_PYTHON = session("--python", "3.99", prepare=write_scratch, env=(("PATH", f"{FAKE}{os.pathsep}{os.environ.get('PATH', '')}"),))
 VARIANTS_RUN = session("--examples-dir", VARIANTS, "--start-method", "spawn", "-rs", prepare=write_scratch)
