@@ -5,7 +5,7 @@ emulate-windows`, `tox -e emulate-macos`) the platform it names. Every platform-
 of the harness and of its tests reads PLATFORM, so that the emulation takes it as that platform
 would; only the lines that need the platform itself read sys.platform, and say why (ctypes'
 WinDLL, prctl, Windows' process creation flags). The examples' own processes import nothing of the
-harness: inject/sitecustomize.py reads HARNESS_EMULATE for them.
+harness: inject/ reads HARNESS_EMULATE for them (sitecustomize.py, mp_evidence.py).
 
     python -m harness.platforms COMMAND...
 

@@ -23,7 +23,12 @@ import os
 import sys
 import time
 
-_clock = time.monotonic_ns  # install() chooses, by platform
+# The platform whose branches to take: the emulated one under HARNESS_EMULATE (harness/platforms.py's
+# rule; the examples' processes import nothing of the harness).
+_PLATFORM = os.environ.get("HARNESS_EMULATE") or sys.platform
+# Windows' time.monotonic() ticks every 15.6 ms before Python 3.13; its perf_counter() is the
+# same system-wide clock at full resolution. Both are comparable across processes.
+_clock = time.perf_counter_ns if _PLATFORM == "win32" else time.monotonic_ns
 _dir = os.environ.get("HARNESS_EVIDENCE", "")
 _fd = -1
 _ids = iter(range(1, 1 << 62))
@@ -90,7 +95,7 @@ class _RecordedStdout(io.RawIOBase):
         return n
 
 
-def _record_stdout(platform):
+def _record_stdout():
     old = sys.stdout
     if old is None:
         return
@@ -102,7 +107,7 @@ def _record_stdout(platform):
     raw = _RecordedStdout(fd)
     # The platform's own newline translation, as for the original stdout ("\n" -> "\r\n" on Windows).
     sys.stdout = io.TextIOWrapper(
-        io.BufferedWriter(raw), encoding=old.encoding, errors=old.errors, newline=None if platform == "win32" else "\n", line_buffering=True
+        io.BufferedWriter(raw), encoding=old.encoding, errors=old.errors, newline=None if _PLATFORM == "win32" else "\n", line_buffering=True
     )
 
 
@@ -351,15 +356,9 @@ class _PatchOnImport:
         return spec
 
 
-def install(platform=sys.platform):
-    """Record this process; `platform` is the one whose branches to take (sitecustomize.py: emulated or not)."""
-    global _clock
+def install():
     if not _dir:
         return
-    # Windows' time.monotonic() ticks every 15.6 ms before Python 3.13; its perf_counter() is the
-    # same system-wide clock at full resolution. Both are comparable across processes (on Linux,
-    # both are CLOCK_MONOTONIC).
-    _clock = time.perf_counter_ns if platform == "win32" else time.monotonic_ns
     _open()
     record("start", ppid=os.getppid(), argv=list(getattr(sys, "orig_argv", sys.argv)), implementation=sys.implementation.name)
     if hasattr(os, "register_at_fork"):
@@ -368,4 +367,4 @@ def install(platform=sys.platform):
         if name in sys.modules:  # imported before us (by site, say): patch it now
             patch(sys.modules[name])
     sys.meta_path.insert(0, _PatchOnImport)
-    _record_stdout(platform)
+    _record_stdout()

@@ -9,11 +9,9 @@ sitecustomize, which only matters for crash reporters such as Debian's apport.)
 import os
 import sys
 
-# HARNESS_EMULATE=win32 or darwin: another platform's start methods and branches, so that they
-# run on Linux too (tox -e emulate-windows, emulate-macos). The harness's own processes read it in
-# harness/platforms.py; these, which import nothing of the harness, here.
+# HARNESS_EMULATE=win32 or darwin: another platform's start methods, so that the suite's
+# platform-dependent branches run on Linux too (tox -e emulate-windows, emulate-macos).
 _emulate = os.environ.get("HARNESS_EMULATE")
-_platform = _emulate or sys.platform
 if _emulate:
     import multiprocessing.context as _context
 
@@ -29,7 +27,7 @@ if os.environ.get("HARNESS_EVIDENCE"):
     # Records what the process does; its stdout is line-buffered as in a terminal.
     import mp_evidence
 
-    mp_evidence.install(_platform)
+    mp_evidence.install()
 elif sys.stdout is not None:
     # In a terminal stdout is line-buffered; written to a file it would be block-buffered and each
     # child's output would arrive in one piece at its exit, hiding how the processes interleaved.
