@@ -28,7 +28,13 @@ STATUSES = {
         Status("error", "error", "💥", "#e7c9f2", "the harness could not judge it (the reason is given)", bad=True),
         Status("not_run", "not run", "❔", "#fff3b0", "no result: a gap, not a pass (a failure in a column given to --expect)"),
         Status("passed", "passed", "✅", "#d9f2dd", "passed (for default: the start method its processes were started by)"),
-        Status("not_available", "n/a", "➖", "#e4e4e4", "does not apply: the platform lacks the start method, or the program chooses another itself"),
+        Status(
+            "not_available",
+            "n/a",
+            "➖",  # noqa: RUF001 (the icon is meant)
+            "#e4e4e4",
+            "does not apply: the platform lacks the start method, or the program chooses another itself",
+        ),
         Status("skipped", "skipped", "⏭️", "#e4e4e4", "skipped for another reason"),
     )
 }

@@ -10,6 +10,7 @@ claim rests on". `verdict()` gives the first broken claim of a run. Nothing here
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 import signal
 from collections import Counter
@@ -38,7 +39,7 @@ class Check:
     check: Callable[..., None]
 
 
-def is_groups(value: Any, _table: dict = None) -> str | None:
+def is_groups(value: Any, _table: dict | None = None) -> str | None:
     if not (isinstance(value, dict) and value and all(isinstance(k, str) and isinstance(v, str) and v for k, v in value.items())):
         return "a table of named groups of characters: { digits = '0123456789', letters = 'abcdefghij' }"
     chars = "".join(value.values())
@@ -96,9 +97,9 @@ def check_characters(stdout: str, groups: dict[str, str], table: dict) -> None:
     if table.get("interleaved"):
         stream = "".join(tokens)
         spans = {name: (stream.index(g[0]), stream.index(g[-1])) for name, g in groups.items()}
-        for a, (a0, a1) in spans.items():
-            for b, (b0, b1) in spans.items():
-                if a != b and a1 < b0:
+        for a, (_, a_last) in spans.items():
+            for b, (b_first, _) in spans.items():
+                if a != b and a_last < b_first:
                     raise ClaimBroken(f"the workers did not run at the same time: all {a} came before the first of the {b}")
 
 
@@ -256,9 +257,9 @@ def at_once(ev: Evidence, stdout: bytes, groups: dict[str, str]) -> None:
         offsets = [seg.start for seg in ev.segments(stdout) if any(c in chars for c in seg.data.decode("utf-8", "replace"))]
         if offsets:
             spans[name] = (min(offsets), max(offsets))
-    for a, (a0, a1) in spans.items():
-        for b, (b0, b1) in spans.items():
-            if a != b and a1 < b0:
+    for a, (_, a_last) in spans.items():
+        for b, (b_first, _) in spans.items():
+            if a != b and a_last < b_first:
                 raise ClaimBroken(f"the {a} were all written before the first of the {b}: their writers did not run at the same time")
 
 
@@ -282,10 +283,8 @@ def from_queue(ev: Evidence, stdout: bytes, _value: bool) -> None:
         before = [r for r in gets if r["seq"] < seg.seq]
         matching = [r for r in before if r["text"] == text]
         if not matching:
-            values = ", ".join(r["value"] for r in before)
-            raise ClaimBroken(
-                f"the main process printed {shorten(text)!r} but got {f'only {values}' if before else 'nothing'} from a multiprocessing queue before it"
-            )
+            got = f"only {', '.join(r['value'] for r in before)}" if before else "nothing"
+            raise ClaimBroken(f"the main process printed {shorten(text)!r} but got {got} from a multiprocessing queue before it")
         got = matching[-1]
         put = puts.get(got["msg"])
         if put is None:
@@ -355,7 +354,7 @@ def excluded(ev: Evidence, lock: str, printed: list, per_hold: int) -> None:
     for hold in holds:
         if hold.end is None:
             raise ClaimBroken(f"{ev.procs[hold.pid].label} acquired the lock and never released it")
-    for a, b in zip(holds, holds[1:], strict=False):
+    for a, b in itertools.pairwise(holds):
         if b.start < a.end:
             raise ClaimBroken(f"{ev.procs[b.pid].label} acquired the lock while {ev.procs[a.pid].label} held it: the lock excluded nobody")
     held = {}
@@ -438,7 +437,9 @@ def is_one_of(*choices: str) -> Callable[[Any, dict], str | None]:
 
 PREDICATES = {
     "printed_by": Check("every line printed by {value}", is_one_of("main", "children"), printed_by),
-    "one_child_each": Check("the characters of each group ({value}) printed by one child process, a different one for each group", is_groups, one_child_each),
+    "one_child_each": Check(
+        "the characters of each group ({value}) printed by one child process, a different one for each group", is_groups, one_child_each
+    ),
     "at_once": Check("the writers of {value} wrote at the same time (their writes interleave in the file)", is_groups, at_once),
     "from_queue": Check(
         "each line main printed is a message a child process put on a multiprocessing queue, got by main before it printed it",
@@ -453,8 +454,11 @@ PREDICATES = {
         "the holds never overlapping, each released by its holder, the shared values read and written only inside them",
         lambda v, _t: (
             None
-            if isinstance(v, dict) and set(v) <= {"lines", "per_hold"} and not is_regex(v.get("lines"))
-            and isinstance(v.get("per_hold", 1), int) and v.get("per_hold", 1) > 0
+            if isinstance(v, dict)
+            and set(v) <= {"lines", "per_hold"}
+            and not is_regex(v.get("lines"))
+            and isinstance(v.get("per_hold", 1), int)
+            and v.get("per_hold", 1) > 0
             else "{ lines = 'regular expression', per_hold = N }"
         ),
         under_one_lock,
@@ -505,7 +509,11 @@ def check_child_exits(ev: Evidence) -> None:
             continue
         if code is None:
             raise ClaimBroken(f"{proc.label} has no exit status: neither it nor its parent recorded one")
-        ended = f" ({'terminated' if code == -signal.SIGTERM else 'killed'} by {'the program' if proc.ended_by == 'program' else proc.ended_by})" if proc.ended_by else ""
+        ended = (
+            f" ({'terminated' if code == -signal.SIGTERM else 'killed'} by {'the program' if proc.ended_by == 'program' else proc.ended_by})"
+            if proc.ended_by
+            else ""
+        )
         raise ClaimBroken(f"{proc.label} {f'was killed by signal {-code}' if code < 0 else f'exited with status {code}'}{ended}")
 
 
@@ -557,12 +565,18 @@ def verdict(outcome: Outcome, example: Example) -> Verdict:
     if outcome.stderr:
         return Verdict("failed", "stderr", f"wrote to stderr under -X dev: {gist(outcome.stderr)}")
     if ev.overflowed:
-        return Verdict("failed", "records", f"pid {ev.overflowed[0]} did more than its records can hold (the hook's LOG_LIMIT): the run cannot be judged")
+        return Verdict(
+            "failed", "records", f"pid {ev.overflowed[0]} did more than its records can hold (the hook's LOG_LIMIT): the run cannot be judged"
+        )
     if ev.problems:
         return Verdict("failed", "records", ev.problems[0])
     late = outcome.late_output
     if late:
-        return Verdict("failed", "lifetime", f"{len(late)} byte(s) written to stdout after the main process exited: {shorten(late.decode('utf-8', 'backslashreplace'))!r}")
+        return Verdict(
+            "failed",
+            "lifetime",
+            f"{len(late)} byte(s) written to stdout after the main process exited: {shorten(late.decode('utf-8', 'backslashreplace'))!r}",
+        )
     other = chosen_elsewhere(outcome)
     if other and not example.has_claims:
         return Verdict("not_available", "start_method", other)

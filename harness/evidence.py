@@ -419,7 +419,14 @@ class Evidence:
                 instant(r["pid"], f"{r['e']} {r['value'][:40]}", "queue", r["t"], about)
             elif r["e"] == "task":
                 about = {"job": r["job"], "i": r["i"], "calls": ", ".join(r["calls"])[:DATA_SHOWN]}
-                span(r["pid"], f"{r['func'].rsplit('.', 1)[-1]}{r['calls'][0][:30] if r['calls'] else '()'}", "pool", r["t"], done.get((r["pid"], r["job"], r["i"]), r["t"]), about)
+                span(
+                    r["pid"],
+                    f"{r['func'].rsplit('.', 1)[-1]}{r['calls'][0][:30] if r['calls'] else '()'}",
+                    "pool",
+                    r["t"],
+                    done.get((r["pid"], r["job"], r["i"]), r["t"]),
+                    about,
+                )
             elif r["e"] in ("started", "terminate", "returncode", "pool_result", "chose", "shared_get", "shared_set"):
                 instant(r["pid"], r["e"], "process", r["t"], {k: v for k, v in r.items() if k not in ("e", "pid", "t", "seq")})
         return {"traceEvents": events, "displayTimeUnit": "ms"}

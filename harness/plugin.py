@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import cells, claims, examples, launcher, pythons
+from harness import claims, examples, launcher, platforms, pythons
 from harness.examples import START_METHODS, ClaimsFileError, Example
 from harness.runner import Outcome, Run, interpreter_info, platform_label
 
@@ -76,6 +76,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if why := platforms.problem():
+        raise pytest.UsageError(why)
     config.addinivalue_line("markers", "cell(status): the matrix cell's status when it cannot run (not_available)")
     folder = config.option.examples_dir
     if not folder.is_dir():
@@ -260,4 +262,3 @@ def relative_trace(config: pytest.Config, run: Run) -> str | None:
         return path.resolve().relative_to(base).as_posix()
     except ValueError:
         return path.resolve().as_posix()
-

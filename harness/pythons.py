@@ -21,6 +21,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from harness.platforms import PLATFORM
 from harness.runner import InterpreterError, interpreter_info
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +50,7 @@ def pyenv_versions() -> list[Path]:
     return sorted((root / "versions").glob("*"), key=lambda p: [int(n) if n.isdigit() else n for n in re.split(r"(\d+)", p.name)])
 
 
-def find(name: str) -> str | None:
+def find(name: str, platform: str = PLATFORM) -> str | None:
     """The interpreter for a name of the list (3.12, 3.14t, pypy3), or None if this machine has none."""
     match = NAME.fullmatch(name)
     if not match:
@@ -61,7 +62,7 @@ def find(name: str) -> str | None:
     on_path = shutil.which(command, path=path)
     if on_path:
         return on_path
-    if sys.platform == "win32" and match["cpython"] and shutil.which("py"):  # the Python launcher knows them all
+    if platform == "win32" and match["cpython"] and shutil.which("py"):  # the Python launcher knows them all
         done = subprocess.run(["py", f"-{name}", "-c", "import sys; print(sys.executable)"], capture_output=True, text=True, timeout=60)
         if done.returncode == 0 and done.stdout.strip():
             return done.stdout.strip()

@@ -424,7 +424,9 @@ def to_html(matrix: Matrix, timelines: set[str] = frozenset()) -> str:
             "trace opens in Perfetto (ui.perfetto.dev) or chrome://tracing.</p>"
         )
         out += [f'<h3 id="timeline-{n}">{e(title)}</h3>{drawing}' for n, (title, drawing) in enumerate(drawings, 1)]
-    out.append('<p class="legend">' + "".join(f'<span class="{s}">{e(STATUSES[s].text)}: {e(STATUSES[s].legend)}</span>' for s in matrix.totals()) + "</p>")
+    out.append(
+        '<p class="legend">' + "".join(f'<span class="{s}">{e(STATUSES[s].text)}: {e(STATUSES[s].legend)}</span>' for s in matrix.totals()) + "</p>"
+    )
     out.append("<h2>Files</h2><ul>" + "".join(f"<li><code>{e(path)}</code>: {e(what)}</li>" for path, what in matrix.files) + "</ul>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"

@@ -8,6 +8,9 @@ Containment does not trust the example:
   none outlives a killed runner. macOS has no subreaper: there the supervisor also finds the run's
   processes by a marker in their environment.
 - Windows: a job object that kills its processes when closed, so also when the runner dies.
+Under emulation (harness/platforms.py) the branches are those of the emulated platform where
+they can run on Linux; the job object cannot, and the subreaper, which also contains every
+process of the run, stands in for it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import ast
 import functools
 import json
+import ntpath
 import os
 import signal
 import subprocess
@@ -22,11 +26,13 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.evidence import Evidence, Facts
+from harness.platforms import PLATFORM
 
 HERE = Path(__file__).resolve().parent
 INJECT_DIR = HERE / "inject"
@@ -34,9 +40,10 @@ SUPERVISOR = HERE / "supervisor.py"
 RUN_MARKER = "HARNESS_RUN_ID"  # its value tags every process of one run (supervisor.py: MARKER)
 FORCE_METHOD = "HARNESS_START_METHOD"  # read by inject/sitecustomize.py
 EVIDENCE_DIR = "HARNESS_EVIDENCE"  # read by inject/mp_evidence.py
-# Without a subreaper (macOS), the supervisor finds orphans by their marker; set to "tree" on Linux
-# to run that mode here.
-CONTAINMENT = os.environ.get("HARNESS_CONTAINMENT", "subreaper" if sys.platform == "linux" else "tree")
+# How the run's processes are contained, by platform: the subreaper and the job object hold every
+# one of them; the tree (macOS: no subreaper) finds orphans by their marker only. Both the runner
+# and the tests (the escapee's xfail) read this one name.
+CONTAINMENT = {"linux": "subreaper", "win32": "job"}.get(PLATFORM, "tree")
 SETTLE = 1.0  # seconds a process of the example itself may take to finish exiting after main did
 # Bytes a run may print to stdout, and to stderr; beyond it, a failure of its own, and only the
 # head and tail (KEPT bytes each) are read, kept and shown.
@@ -131,6 +138,7 @@ def interpreter_info(python: str) -> dict:
         # free-threaded builds get their own name ('CPython 3.14.0t'), as their own column in reports
         "print(json.dumps({'name': platform.python_implementation() + ' ' + platform.python_version()"
         " + ('t' if sysconfig.get_config_var('Py_GIL_DISABLED') else ''), 'executable': sys.executable,"
+        "'base_executable': getattr(sys, '_base_executable', sys.executable),"
         "'platform': sys.platform, 'emulated': os.environ.get('HARNESS_EMULATE', ''),"
         "'default': mp.get_start_method(), 'methods': mp.get_all_start_methods()}))"
     )
@@ -155,7 +163,9 @@ def emulated_env() -> dict:
     return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(INJECT_DIR), os.environ.get("PYTHONPATH")])))
 
 
-ACTIVE: dict[str, subprocess.Popen] = {}  # the supervisors of the runs under way, for stop_all()
+# The runs under way, for stop_all(): the process to wait for (a supervisor, or on Windows the main
+# process) and what stops the run.
+ACTIVE: dict[str, tuple[subprocess.Popen, Callable[[], None]]] = {}
 RECORDS: dict[Run, Path] = {}  # the evidence folder of each run under way, for workers_going()
 
 
@@ -172,16 +182,22 @@ def workers_going(run: Run) -> bool:
 
 def stop_all() -> None:
     """Stop every run under way (an interrupted session must leave nothing running)."""
-    for supervisor in list(ACTIVE.values()):
-        if sys.platform == "win32":
-            supervisor.kill()  # the job object goes with it
-        else:
-            supervisor.send_signal(signal.SIGTERM)  # it kills its run, then exits
-    for supervisor in list(ACTIVE.values()):
-        try:
-            supervisor.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            supervisor.kill()
+    under_way = list(ACTIVE.values())
+    for _, stop in under_way:
+        stop()
+    for process, _ in under_way:
+        reap(process, 15)
+
+
+def reap(process: subprocess.Popen, seconds: float) -> None:
+    """Wait for a process that was told to stop, killing it if it has not within `seconds`: every
+    wait is bounded, and every Popen waited for (one dropped while its process runs warns that it
+    is still running, an error under filterwarnings = error)."""
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=seconds)
 
 
 def execute(run: Run) -> Outcome:
@@ -204,11 +220,12 @@ def execute(run: Run) -> Outcome:
         env[EVIDENCE_DIR] = str(records)
         RECORDS[run] = records
         out_path, err_path = Path(tmp, "stdout"), Path(tmp, "stderr")
-        command = [info["executable"], "-X", "dev", str(script.resolve())]
+        command, env = main_command(info, script.resolve(), env)
         # Files, not pipes: a leftover process holding a pipe open would block the reader, and
         # append mode keeps each line-buffered write of concurrent processes whole.
         with open(out_path, "ab") as out, open(err_path, "ab") as err:
             stdout_file = os.fstat(out.fileno())
+            # The job object needs Windows itself: under emulate-windows the subreaper stands in for it.
             contain = contained_windows if sys.platform == "win32" else supervised
             report = contain(run, command, env, out, err, script.parent, Path(tmp, "report"), token)
         RECORDS.pop(run, None)
@@ -247,8 +264,19 @@ def bounded(path: Path) -> tuple[bytes, int]:
     return head + f"\n[... {size - 2 * KEPT} bytes not shown ...]\n".encode() + tail, size
 
 
+def main_command(info: dict, script: Path, env: dict, platform: str = PLATFORM) -> tuple[list[str], dict]:
+    """The main process's command line, `python -X dev EXAMPLE.py`, and its environment. On Windows
+    a venv's python.exe is a launcher that starts the base interpreter as a process of its own, out
+    of the runner's sight: the run starts the base interpreter itself, told which venv it is, as
+    multiprocessing's spawn does there (popen_spawn_win32: sys._base_executable, __PYVENV_LAUNCHER__)."""
+    python, base = info["executable"], info["base_executable"]
+    if platform == "win32" and ntpath.normcase(python) != ntpath.normcase(base):
+        return [base, "-X", "dev", str(script)], {**env, "__PYVENV_LAUNCHER__": python}
+    return [python, "-X", "dev", str(script)], env
+
+
 def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: str) -> dict:
-    tree = CONTAINMENT == "tree"  # it then needs psutil, from site-packages: no -S
+    tree = CONTAINMENT == "tree"  # as on macOS: no subreaper; it then needs psutil, from site-packages: no -S
     args = [
         sys.executable,
         "-I",
@@ -263,13 +291,13 @@ def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: 
         f"tree={int(tree)}",
     ]
     supervisor = subprocess.Popen([*args, "--", *command], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env)
-    ACTIVE[token] = supervisor
+    ACTIVE[token] = (supervisor, lambda: supervisor.send_signal(signal.SIGTERM))  # it kills its run, then exits
     try:
         # The supervisor enforces the timeout itself; this bound only guards against a bug in it.
         supervisor.wait(timeout=run.timeout + 4 * run.grace + 60)
     except subprocess.TimeoutExpired:
         supervisor.send_signal(signal.SIGTERM)
-        supervisor.wait()
+        reap(supervisor, 4 * run.grace)
     finally:
         del ACTIVE[token]
     try:
@@ -278,17 +306,17 @@ def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: 
         raise RuntimeError(f"the supervisor of {run.id} exited {supervisor.returncode} without a report; see the run's stderr") from None
 
 
-def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, token: str) -> dict:
+def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, token: str, job=None) -> dict:
     """Windows: the run in a job object (kill on close: the runner's death ends it too); leftovers
-    are the job's processes still alive once the main process has exited."""
+    are the job's processes still alive once the main process has exited. `job`: a winjob.Job on
+    a fake of the Win32 calls (tests/test_winjob.py), or a new one on the real calls."""
     from harness import winjob
 
     started = time.monotonic()
-    flags = 0 if not run.nice else subprocess.BELOW_NORMAL_PRIORITY_CLASS if run.nice <= 10 else subprocess.IDLE_PRIORITY_CLASS
-    with winjob.Job() as job:
-        main = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env, creationflags=flags)
-        job.add(main)
-        ACTIVE[token] = main
+    flags = 0 if not run.nice else winjob.BELOW_NORMAL_PRIORITY_CLASS if run.nice <= 10 else winjob.IDLE_PRIORITY_CLASS
+    with job or winjob.Job() as job:
+        main = job.start(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env, creationflags=flags)
+        ACTIVE[token] = (main, main.kill)  # the job is killed once its wait below returns
         try:
             returncode = main.wait(timeout=run.timeout)
         except subprocess.TimeoutExpired:
@@ -300,7 +328,8 @@ def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, toke
             leftovers = [f"pid {pid}: {name}" for pid, name in job.describe()]
         finally:
             del ACTIVE[token]
-        job.kill()
+            job.kill()
+            reap(main, winjob.KILLED_WITHIN)  # killed with the job: gone at once
     return {"returncode": returncode, "leftovers": leftovers, "main_pid": main.pid, "seconds": time.monotonic() - started}
 
 

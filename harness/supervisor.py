@@ -10,9 +10,10 @@ or orphaned by a double fork, so "the run's processes" is simply its process tre
 the runner (PR_SET_PDEATHSIG, and a check of its parent every tick for the rest): a cancelled CI
 job, an OOM kill or a closed terminal takes the whole run down, never leaves it running.
 
-Elsewhere (macOS: no subreaper) the tree is supplemented by the run's marker in the environment
-(psutil); an orphan started with an empty environment escapes that, as the README says. `--tree`
-forces that mode on Linux, so the selftest can run it here.
+Elsewhere (macOS: no subreaper, no parent-death signal) the tree is supplemented by the run's
+marker in the environment (psutil), and the runner's death is seen by the parent changing; an
+orphan started with an empty environment escapes that, as the README says. `tree=1` is that mode,
+on Linux too (the runner asks for it under macOS's emulation, harness/platforms.py).
 
 When the main process exits, the example's own processes get SETTLE seconds to finish exiting, the
 fork server and resource tracker GRACE seconds; whatever is still alive is a leftover, reported and
@@ -174,14 +175,15 @@ class Options:
         self.timeout, self.settle, self.grace = (float(given[k]) for k in ("timeout", "settle", "grace"))
         self.runner = int(given["runner"])  # stop everything when this process is gone
         self.nice = int(given.get("nice", 0))  # run the example at a lower CPU priority: this nice value
-        self.tree = given.get("tree") == "1"  # no subreaper, as on macOS (selftest on Linux)
+        self.tree = given.get("tree") == "1"  # as on macOS: no subreaper, no parent-death signal
 
 
 def main() -> int:
     args = Options(sys.argv[1:])
 
-    subreaper = sys.platform == "linux" and not args.tree and prctl(PR_SET_CHILD_SUBREAPER, 1)
-    if sys.platform == "linux":
+    linux = sys.platform == "linux" and not args.tree  # prctl needs Linux itself; tree=1 does without, as macOS
+    subreaper = linux and prctl(PR_SET_CHILD_SUBREAPER, 1)
+    if linux:
         prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     tree = Tree(subreaper, os.environ.get(MARKER))
     main_pid = None

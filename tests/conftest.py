@@ -4,10 +4,10 @@ and the tests that wait for no run go first."""
 from __future__ import annotations
 
 import pytest
-from sessions import EARLY, Job
 
 from harness import launcher
 from harness.runner import Run
+from sessions import EARLY, Job
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -13,13 +13,16 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sessions import Job, early, once
 
 from harness.launcher import finished
+from harness.platforms import PLATFORM
 from harness.plugin import SHIPPED_EXAMPLES
+from sessions import Job, early, once
 
-# Made by the first job that needs them (prepare), removed by the fixture that used them.
-SCRATCH = Path(tempfile.gettempdir()) / f"bad-input-{uuid.uuid4().hex[:8]}"
+# Made by the first job that needs them (prepare), removed by the fixture that used them. Resolved,
+# as the plugin reports --examples-dir: the runners' temporary folders are reached through names
+# that resolve() changes (macOS: /var -> /private/var; Windows: C:\Users\RUNNER~1, a short name).
+SCRATCH = Path(tempfile.gettempdir()).resolve() / f"bad-input-{uuid.uuid4().hex[:8]}"
 VARIANTS, EMPTY, FAKE = SCRATCH / "variants", SCRATCH / "no-examples", SCRATCH / "bin"
 
 
@@ -36,7 +39,7 @@ def write_scratch() -> None:
     (VARIANTS / "02_queue.toml").write_text((SHIPPED_EXAMPLES / "02_queue.toml").read_text())  # the article's claims
     (VARIANTS / "04_pool.py").write_text((SHIPPED_EXAMPLES / "04_pool.py").read_text().replace("Pool(5)", "Pool(3)"))  # the general claims only
     (EMPTY / "README.txt").write_text("no programs here\n")
-    if sys.platform != "win32":  # a `python3.99` on PATH that is really this Python
+    if PLATFORM != "win32":  # a `python3.99` on PATH that is really this Python
         (FAKE / "python3.99").symlink_to(sys.executable)
 
 
@@ -56,8 +59,10 @@ BAD_OPTIONS = {
     "zero-timeout": (["--example-timeout", "0"], "--example-timeout 0: must be a positive, finite number of seconds"),
     "timeout-of-no-example": (["--example-timeout", "05_nothing=3"], "--example-timeout 05_nothing=3: no example '05_nothing'"),
     "gate-dir-is-a-file": (["--gate-dir", "tests/test_claims.py"], f"--gate-dir {Path('tests/test_claims.py')}: cannot write there"),
+    "unknown-emulation": ([], "HARNESS_EMULATE=beos: the harness emulates win32 or darwin"),
 }
 SESSIONS = {name: session(*args) for name, (args, _) in BAD_OPTIONS.items()}
+SESSIONS["unknown-emulation"] = session(env=(("HARNESS_EMULATE", "beos"),))
 # A name of the list whose interpreter is another Python: the run would fill the wrong column.
 WRONG_PYTHON = session("--python", "3.99", prepare=write_scratch, env=(("PATH", f"{FAKE}{os.pathsep}{os.environ.get('PATH', '')}"),))
 VARIANTS_RUN = session("--examples-dir", VARIANTS, "--start-method", "spawn", "-v", prepare=write_scratch)
@@ -83,7 +88,7 @@ def test_bad_option_is_one_clear_line(finished_job, message):
     assert "Traceback" not in done.stdout + done.stderr
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="needs a symlink named python3.99 on PATH")
+@pytest.mark.skipif(PLATFORM == "win32", reason="needs a symlink named python3.99 on PATH")
 @pytest.mark.parametrize("job", [WRONG_PYTHON], ids=["3.99-is-another-python"])
 def test_a_python_named_for_another_version_is_refused(finished_job):
     done = finished_job

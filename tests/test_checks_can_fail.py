@@ -11,19 +11,19 @@ only the evidence of what the processes did can reject them.
 from __future__ import annotations
 
 import re
-import sys
 import uuid
 from dataclasses import dataclass
 
 import psutil
 import pytest
-from sessions import COPIES_NICE, members
 
 from harness import examples
 from harness.claims import evidence, headline
 from harness.examples import START_METHODS
+from harness.platforms import PLATFORM
 from harness.plugin import SHIPPED_EXAMPLES, make_run, not_applicable
 from harness.runner import CONTAINMENT, interpreter_info
+from sessions import COPIES_NICE, members
 
 SHIPPED = examples.discover(SHIPPED_EXAMPLES)
 
@@ -293,7 +293,7 @@ BROKEN = [
             *FAST_01,
             ("import time\n", "import time\nimport multiprocessing\nmultiprocessing.set_start_method('fork', force=True)\n"),
         ),
-        r"^requested spawn, but Process-1 \(pid \d+\) was started by fork: the program chose fork itself \(set_start_method at 01_processes.py:\d+\)$",
+        r"^requested spawn, but Process-1 \(pid \d+\) was started by fork: the program chose fork itself \(set_start_method at 01_processes.py:4\)$",
         "start_method",
         method="spawn",
         needs="fork",
@@ -350,7 +350,7 @@ BROKEN = [
         "02-forced-fork",
         "02_queue",
         (("def main():\n", "def main():\n    import multiprocessing\n    multiprocessing.set_start_method('fork', force=True)\n"),),
-        r"^requested forkserver, but Process-1 \(pid \d+\) was started by fork: the program chose fork itself \(set_start_method at 02_queue.py:\d+\)$",
+        r"^requested forkserver, but Process-1 \(pid \d+\) was started by fork: the program chose fork itself \(set_start_method at 02_queue.py:8\)$",
         "start_method",
         method="forkserver",
         needs="fork",
@@ -363,8 +363,22 @@ BROKEN = [
         "child_exit",
     ),
     # 03_lock: five workers, one at a time, counter 0 -> 5
-    Copy("03-no-increment", "03_lock", (("current_value + 1", "current_value"),), r"^line 2: expected 'Process-Process-\d:1 modified counter: 0 -> 1', got 'Process-Process-\d:1 modified counter: 0 -> 0'$", "output"),
-    Copy("03-six-workers", "03_lock", (("range(5)", "range(6)"),), r"^line \d+: expected '<worker> entered critical section', got 'Process-Process-6:1 entered critical section'$|^line 11: expected '', got 'Process-Process-\d:1 entered", "output"),
+    Copy(
+        "03-no-increment",
+        "03_lock",
+        (("current_value + 1", "current_value"),),
+        r"^line 2: expected 'Process-Process-\d:1 modified counter: 0 -> 1', got 'Process-Process-\d:1 modified counter: 0 -> 0'$",
+        "output",
+    ),
+    Copy(
+        "03-six-workers",
+        "03_lock",
+        (("range(5)", "range(6)"),),
+        # the sixth worker, wherever it came: one name too many, or a pair after the fifth
+        r"^line \d+: expected '<worker> entered critical section', got 'Process-Process-6:1 entered"
+        r"|^line 11: expected '', got 'Process-Process-\d:1 entered",
+        "output",
+    ),
     Copy("03-four-workers", "03_lock", (("range(5)", "range(4)"),), r"^line 9: expected '<worker> entered critical section', got ''$", "output"),
     Copy(
         "03-other-names",
@@ -388,8 +402,20 @@ BROKEN = [
         r"^line 2: expected 'Process-Process-\d:1 modified counter: 0 -> 1', got 'Process-Process-\d:1 entered critical section'$",
         "output",
     ),
-    Copy("03-no-blank-line", "03_lock", ((r'print(f"\nFinal', 'print(f"Final'),), r"^line 11: expected '', got 'Final counter value: 5 \(expected value: 5\)'$", "output"),
-    Copy("03-final-claim", "03_lock", (("(expected value: 5)", "(expected: 5)"),), r"^line 12: expected 'Final counter value: 5 \(expected value: 5\)', got 'Final counter value: 5 \(expected: 5\)'$", "output"),
+    Copy(
+        "03-no-blank-line",
+        "03_lock",
+        ((r'print(f"\nFinal', 'print(f"Final'),),
+        r"^line 11: expected '', got 'Final counter value: 5 \(expected value: 5\)'$",
+        "output",
+    ),
+    Copy(
+        "03-final-claim",
+        "03_lock",
+        (("(expected value: 5)", "(expected: 5)"),),
+        r"^line 12: expected 'Final counter value: 5 \(expected value: 5\)', got 'Final counter value: 5 \(expected: 5\)'$",
+        "output",
+    ),
     Copy(
         "03-hang-holding-lock",
         "03_lock",
@@ -515,7 +541,10 @@ BROKEN = [
     Copy(
         "03-lock-released-by-main",
         "03_lock",
-        (("        p.start()\n", "        p.start()\n        p.join()\n        process_lock.release()\n"), ("    with lock:", "    lock.acquire()\n    if True:")),
+        (
+            ("        p.start()\n", "        p.start()\n        p.join()\n        process_lock.release()\n"),
+            ("    with lock:", "    lock.acquire()\n    if True:"),
+        ),
         r"^the main process \(pid \d+\) released Lock [\d.]+, which it did not hold: a lock anyone may release excludes nobody$",
         "evidence",
     ),
@@ -666,7 +695,7 @@ def params(config, copies, methods=None) -> list:
             run = make_run(config, spec, method, source=copy.source(), nice=COPIES_NICE, **({"timeout": copy.timeout} if copy.timeout else {}))
             why = not_applicable(config, spec, method) or (copy.needs and not_applicable(config, spec, copy.needs))
             marks = [pytest.mark.skip(reason=why)] if why else []
-            if copy.posix_only and sys.platform == "win32":
+            if copy.posix_only and PLATFORM == "win32":
                 marks.append(pytest.mark.skip(reason="needs the resource tracker or an empty environment: not on Windows"))
             if copy.cpython_only and not interpreter_info(run.python)["name"].startswith("CPython"):
                 marks.append(pytest.mark.skip(reason="PyPy has no reference counting: an unclosed pool gives no ResourceWarning at exit"))
@@ -714,6 +743,7 @@ def escapees() -> list[psutil.Process]:
     return found
 
 
+# Only the tree misses it: the subreaper (Linux) and the job object (Windows) hold every process.
 @pytest.mark.xfail(
     CONTAINMENT == "tree",
     strict=True,

@@ -139,7 +139,9 @@ def test_the_workers_must_have_written_at_once():
         rec.write(3, f"{letter}\n".encode())
     rec.ended(1, 3)
     holds("one_child_each", rec.evidence(), rec.stdout(), DIGITS_LETTERS)
-    with pytest.raises(ClaimBroken, match=r"^the digits were all written before the first of the letters: their writers did not run at the same time$"):
+    with pytest.raises(
+        ClaimBroken, match=r"^the digits were all written before the first of the letters: their writers did not run at the same time$"
+    ):
         holds("at_once", rec.evidence(), rec.stdout(), DIGITS_LETTERS)
 
 
@@ -208,10 +210,9 @@ def test_matching_a_hundred_thousand_writes_takes_a_step_each():
 def test_a_search_that_cannot_end_soon_gives_up_with_one_line():
     """Two processes writing the same bytes in an order the clock gets wrong: the search is bounded."""
     rec = Records()
-    for k in range(200):
-        rec.write(2, b"a")
-    for k in range(200):
-        rec.write(3, b"a")
+    for pid in (2, 3):
+        for _ in range(200):
+            rec.write(pid, b"a")
     rec.write(2, b"b")
     ev = rec.evidence()
     with pytest.raises(Unaccounted, match=rf"could not be matched to stdout within {SEARCH_STEPS_PER_WRITE * 401 + 1000} steps|no process"):
@@ -231,7 +232,17 @@ def test_a_search_that_cannot_end_soon_gives_up_with_one_line():
         (-15, False, "exit", r"killed by signal 15 \(terminated by exit\)"),  # a daemon Process left to the exit handler
         (-15, False, "", r"killed by signal 15$"),
     ],
-    ids=["status-1", "killed", "no-status", "pool-worker-ended-by-pool", "pool-worker-at-exit", "pool-worker-by-program", "by-program", "daemon-at-exit", "by-someone-else"],
+    ids=[
+        "status-1",
+        "killed",
+        "no-status",
+        "pool-worker-ended-by-pool",
+        "pool-worker-at-exit",
+        "pool-worker-by-program",
+        "by-program",
+        "daemon-at-exit",
+        "by-someone-else",
+    ],
 )
 def test_child_exit_status(code, pool_worker, ended_by, reason):
     rec = Records()
@@ -420,4 +431,3 @@ def test_an_interpreter_behind_a_launcher_is_the_main_process():
     assert ev.main_pid == 7 and ev.procs[7].role == "main" and not ev.unexplained
     check_started(ev, "spawn", "spawn")
     holds("from_queue", ev, b"Hello, world!\r\n", True)
-

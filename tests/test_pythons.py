@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness import pythons
+from harness.platforms import PLATFORM
 from harness.plugin import ROOT
 
 
@@ -35,7 +36,7 @@ def test_the_list_is_tox_ini_label():
     assert pythons.labels("[tox]\nenv_list = local\n") == {}
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file names (bin/python3.12) and executable bits")
+@pytest.mark.skipif(PLATFORM == "win32", reason="POSIX file names (bin/python3.12) and executable bits")
 def test_found_on_path_then_in_pyenv_never_a_shim(machine):
     shim = executable(machine / "pyenv" / "shims" / "python3.12")
     os.environ["PATH"] = os.pathsep.join([str(shim.parent), str(machine / "bin")])
@@ -48,6 +49,15 @@ def test_found_on_path_then_in_pyenv_never_a_shim(machine):
     on_path = executable(machine / "bin" / "python3.12")
     assert pythons.find("3.12") == str(on_path)
     assert pythons.find("pypy3") is None and pythons.find("selftest") is None
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the fake launcher is a shell script")
+def test_on_windows_the_python_launcher_is_asked(machine):
+    launcher = executable(machine / "bin" / "py")  # knows 3.12 only, as `py -3.12` does
+    launcher.write_text('#!/bin/sh\n[ "$1" = -3.12 ] && printf "%s\\n" "C:\\Python312\\python.exe"\n')
+    assert pythons.find("3.12", platform="win32") == "C:\\Python312\\python.exe"
+    assert pythons.find("3.11", platform="win32") is None
+    assert pythons.find("3.12", platform="linux") is None  # elsewhere it is not asked
 
 
 @pytest.mark.parametrize(
@@ -73,7 +83,7 @@ def names_here(env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "harness.pythons"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=60)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file names (bin/python3.12)")
+@pytest.mark.skipif(PLATFORM == "win32", reason="POSIX file names (bin/python3.12)")
 def test_ci_names_the_pythons_it_requires_and_fails_without_any(machine):
     env = {**os.environ, "PATH": str(machine / "bin"), "PYENV_ROOT": str(machine / "pyenv")}
     none = names_here(env)

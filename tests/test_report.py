@@ -22,14 +22,13 @@ from pathlib import Path
 
 import pytest
 
-from sessions import Job, early, once
-
 from harness import examples
 from harness.examples import START_METHODS
 from harness.launcher import finished
 from harness.plugin import ROOT, SHIPPED_EXAMPLES
 from harness.report import build, find_files, main
 from harness.runner import interpreter_info, platform_label
+from sessions import Job, early, once
 
 SHIPPED = examples.discover(SHIPPED_EXAMPLES)
 TIMEOUT = 3  # seconds for the hanging copy of 04_pool; the others get the default, ample on a loaded machine
@@ -50,13 +49,22 @@ def suite(cases: str) -> str:
 
 def case(example: str, method: str, result: str = "", **props: str) -> str:
     """A matrix cell as the harness records it: its properties say what it is and what happened."""
-    props = {"example": example, "example_claim": f"the claim of {example}", "start_method": method, "interpreter": "CPython 3.12.1", "platform": "linux", **props}
+    props = {
+        "example": example,
+        "example_claim": f"the claim of {example}",
+        "start_method": method,
+        "interpreter": "CPython 3.12.1",
+        "platform": "linux",
+        **props,
+    }
     listed = "".join(f'<property name="{k}" value="{html.escape(v)}"/>' for k, v in props.items() if v is not None)
     return f'<testcase classname="tests.test_claims" name="test_claims[{example}-{method}]"><properties>{listed}</properties>{result}</testcase>'
 
 
-# The two claims runs behind `results`, started by the launcher with the session's own runs.
-SCRATCH = Path(tempfile.gettempdir()) / f"report-{uuid.uuid4().hex[:8]}"
+# The two claims runs behind `results`, started by the launcher with the session's own runs. Resolved,
+# as the plugin reports --examples-dir (the runners' temporary folders are reached through names
+# that resolve() changes: see tests/test_bad_input.py).
+SCRATCH = Path(tempfile.gettempdir()).resolve() / f"report-{uuid.uuid4().hex[:8]}"
 BROKEN, RESULTS = SCRATCH / "broken", SCRATCH / "results"
 SESSIONS = {"default-spawn": ["--start-method", "default", "--start-method", "spawn"], "forkserver": ["--start-method", "forkserver"]}
 

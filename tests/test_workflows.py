@@ -20,11 +20,13 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from harness.platforms import PLATFORM
 from harness.plugin import ROOT
 from test_versions_agree import tox_versions
 
@@ -233,6 +235,43 @@ def tox_requirement_problems(tox_ini: str, texts: dict[str, str]) -> list[str]:
     ]
 
 
+def summary_writers(path: Path) -> dict[str, list[dict]]:
+    """{job: its steps that write the run's summary page ($GITHUB_STEP_SUMMARY)}, for the jobs that do."""
+    jobs = {name: [s for s in job.get("steps", []) if "GITHUB_STEP_SUMMARY" in str(s.get("run", ""))] for name, job in load(path)["jobs"].items()}
+    return {name: steps for name, steps in jobs.items() if steps}
+
+
+def first_summary_line(steps: list[dict]) -> str:
+    """The first command of a job that writes its summary page."""
+    return next(line.strip() for line in steps[0]["run"].splitlines() if "GITHUB_STEP_SUMMARY" in line)
+
+
+def summary_date_problems(path: Path) -> list[str]:
+    """A job that writes the summary page dates it first (`date -u`): a badge keeps the colour of its
+    last run, and GitHub stops the weekly runs of a repository without activity for 60 days, so the
+    page must say how old that run is."""
+    return [
+        f"{path.name}: job {name}: its first write to the summary page does not give the run's date (`date -u`)"
+        for name, steps in summary_writers(path).items()
+        if "date -u" not in first_summary_line(steps)
+    ]
+
+
+# The tools whose findings must be none: a minor release of ruff adds lint rules and changes the
+# formatter's style, one of zizmor adds audits; either would fail `lint` or this test on code
+# nobody touched. Each is held to one minor release (`~=X.Y.Z`: patch releases only).
+HELD_TOOLS = ("ruff", "zizmor")
+
+
+def held_tool_problems(pyproject: str) -> list[str]:
+    found = dict(re.findall(r'"(ruff|zizmor)\b([^"]*)"', pyproject))
+    return [
+        f"pyproject.toml: {tool}{found.get(tool, ' is not listed')} is not held to one minor release (`{tool}~=X.Y.Z`)"
+        for tool in HELD_TOOLS
+        if not re.fullmatch(r"~=\d+\.\d+\.\d+", found.get(tool, ""))
+    ]
+
+
 def badge_problems(readme: str, workflows: Path = WORKFLOWS) -> list[str]:
     """Every badge names an existing workflow and links to its runs; one per platform; all on the
     first screen (before the first section)."""
@@ -335,6 +374,10 @@ def test_everything_installs_the_tox_that_tox_ini_requires():
 
 def test_badges():
     assert badge_problems((ROOT / "README.md").read_text(encoding="utf-8")) == []
+
+
+def test_the_checking_tools_are_held_to_one_minor_release():
+    assert held_tool_problems((ROOT / "pyproject.toml").read_text(encoding="utf-8")) == []
 
 
 # --- the checks can fail -------------------------------------------------------------------------
@@ -456,7 +499,7 @@ def test_alls_green_check_rejects(tmp_path, old, new, problem):
 
 
 # alls-green runs on ubuntu-latest; Windows has no `python3` command to run its step with.
-posix_only = pytest.mark.skipif(sys.platform == "win32", reason="alls-green's step runs on Linux (bash, python3)")
+posix_only = pytest.mark.skipif(PLATFORM == "win32", reason="alls-green's step runs on Linux (bash, python3)")
 
 
 def run_alls_green(needs: dict[str, str]) -> subprocess.CompletedProcess:
@@ -571,3 +614,49 @@ def test_badge_check_rejects_a_badge_below_the_first_screen():
     linux = next(b[0] for b in BADGE.finditer(readme) if b["name"] == "Linux")
     problems = badge_problems(readme.replace(linux, "", 1) + f"\n## Later\n\n{linux}\n")
     assert any("first screen" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("requirement", "problem"),
+    [
+        ('"zizmor>=1.30"', "zizmor>=1.30 is not held"),
+        ('"zizmor~=1.32"', "zizmor~=1.32 is not held"),  # any 1.x from 1.32 on
+        ('"zizmor"', "zizmor is not held"),
+        ("", "zizmor is not listed"),
+    ],
+    ids=["lower-bound", "major-only", "unpinned", "missing"],
+)
+def test_the_held_tool_check_rejects(requirement, problem):
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    pin = re.search(r'"zizmor[^"]*"', pyproject)[0]
+    problems = held_tool_problems(pyproject.replace(f"{pin}, ", requirement + (", " if requirement else ""), 1))
+    assert any(problem in p for p in problems), problems
+
+
+@pytest.mark.parametrize("name", ["_tests.yml", "_containers.yml"])
+def test_each_summary_page_gives_the_runs_date(name):
+    assert summary_writers(WORKFLOWS / name), f"{name} writes no summary page: update this test"
+    assert summary_date_problems(WORKFLOWS / name) == []
+
+
+@posix_only
+@pytest.mark.parametrize("name", ["_tests.yml", "_containers.yml"])
+def test_the_dating_step_writes_the_date(tmp_path, name):
+    """The first command that writes the summary page, run as the runner runs it (bash -eo pipefail)."""
+    steps = next(iter(summary_writers(WORKFLOWS / name).values()))
+    step = {**steps[0], "run": first_summary_line(steps)}
+    summary = tmp_path / "summary.md"
+    env = {**os.environ, **{key: key.lower() for key in step.get("env", {})}, "GITHUB_STEP_SUMMARY": str(summary)}
+    days = {time.strftime("%Y-%m-%d", time.gmtime())}  # the day before and after it ran: midnight may pass between
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=60
+    )
+    days.add(time.strftime("%Y-%m-%d", time.gmtime()))
+    assert done.returncode == 0, done.stderr
+    first = summary.read_text(encoding="utf-8").splitlines()[0]
+    assert any(f"{day} " in first for day in days) and "UTC" in first, first
+
+
+def test_the_summary_date_check_rejects_an_undated_page(tmp_path):
+    copy = broken_copy(tmp_path, "date -u", "echo", source=REUSABLE)
+    assert any("does not give the run's date" in p for p in summary_date_problems(copy))

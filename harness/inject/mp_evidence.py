@@ -40,9 +40,12 @@ try:
 except ImportError:  # an interpreter without CPython's accelerator
     from json.encoder import py_encode_basestring_ascii as _quote
 
+# The platform whose branches to take: the emulated one under HARNESS_EMULATE (harness/platforms.py's
+# rule; the examples' processes import nothing of the harness).
+_PLATFORM = os.environ.get("HARNESS_EMULATE") or sys.platform
 # Windows' time.monotonic() ticks every 15.6 ms before Python 3.13; its perf_counter() is the
 # same system-wide clock at full resolution. Both are comparable across processes.
-_clock = time.perf_counter_ns if sys.platform == "win32" else time.monotonic_ns
+_clock = time.perf_counter_ns if _PLATFORM == "win32" else time.monotonic_ns
 _dir = os.environ.get("HARNESS_EVIDENCE", "")
 _fd = -1
 _logged = 0  # bytes of records written by this process
@@ -173,7 +176,7 @@ def _record_stdout():
     raw = _RecordedStdout(fd)
     # The platform's own newline translation, as for the original stdout ("\n" -> "\r\n" on Windows).
     sys.stdout = io.TextIOWrapper(
-        io.BufferedWriter(raw), encoding=old.encoding, errors=old.errors, newline=None if sys.platform == "win32" else "\n", line_buffering=True
+        io.BufferedWriter(raw), encoding=old.encoding, errors=old.errors, newline=None if _PLATFORM == "win32" else "\n", line_buffering=True
     )
 
 
@@ -518,7 +521,11 @@ def _patch_context(m):
         return result
 
     own |= _codes(base_get_context, default_get_context, set_start_method)
-    m.BaseContext.get_context, m.DefaultContext.get_context, m.DefaultContext.set_start_method = base_get_context, default_get_context, set_start_method
+    m.BaseContext.get_context, m.DefaultContext.get_context, m.DefaultContext.set_start_method = (
+        base_get_context,
+        default_get_context,
+        set_start_method,
+    )
     package = sys.modules.get("multiprocessing")
     if package is not None and hasattr(package, "get_context"):  # bound when the package was imported
         package.get_context, package.set_start_method = m._default_context.get_context, m._default_context.set_start_method
