@@ -554,10 +554,10 @@ def verdict(outcome: Outcome, example: Example) -> Verdict:
             "failed", "leftovers", f"{len(outcome.leftovers)} process(es) still running after the main process exited: {outcome.leftovers[0]}"
         )
     claimed_failure = example.fails.get(outcome.method)
-    if claimed_failure is not None:
-        if outcome.returncode == 0:
-            return Verdict("failed", "exit_status", f"exited 0, but the claims say it fails under {outcome.method} with {claimed_failure!r}")
-        if claimed_failure not in gist(outcome.stderr):
+    if claimed_failure is not None:  # it must fail, with that line on stderr (a child's traceback counts)
+        if outcome.returncode == 0 and not outcome.stderr:
+            return Verdict("failed", "exit_status", f"ran cleanly, but the claims say it fails under {outcome.method} with {claimed_failure!r}")
+        if claimed_failure not in outcome.stderr:
             return Verdict("failed", "exit_status", f"failed with {gist(outcome.stderr)!r}, not with {claimed_failure!r} as the claims say")
         return Verdict("passed", note=f"fails as claimed: {claimed_failure}")
     if outcome.returncode != 0:
@@ -618,8 +618,13 @@ def gist(stderr: str) -> str:
     errors = [line for line in lines if re.match(r"[A-Za-z_][\w.]*(Error|Exception|Warning|Exit|Interrupt)\b", line)]
     if tracebacks:
         after = [line for line in lines[tracebacks[0] + 1 :] if not line.startswith(" ")]
-        return shorten(next((line for line in after if line in errors), after[0] if after else lines[-1]))
-    return shorten(next(iter(errors), lines[0]))
+        found = next((line for line in after if line in errors), after[0] if after else lines[-1])
+    else:
+        found = next(iter(errors), lines[0])
+    if found.endswith((":", ": ")):  # the message is on the lines below: its first one
+        below = lines[lines.index(found) + 1 :]
+        found = f"{found.rstrip()} {below[0].strip()}" if below else found
+    return shorten(found)
 
 
 def shorten(text: str, limit: int = 300) -> str:
