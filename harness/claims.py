@@ -146,7 +146,11 @@ def shown(pattern: str) -> str:
     """A line pattern as a reader would write the line: a named group as <name>, escapes undone."""
     out, i = [], 0
     while i < len(pattern):
-        if pattern.startswith("(?P<", i):
+        if pattern.startswith("(?P=", i):  # what the group of that name matched
+            end = pattern.index(")", i)
+            out.append(f"<{pattern[i + 4 : end]}>")
+            i = end + 1
+        elif pattern.startswith("(?P<", i):
             name, depth, j = pattern[i + 4 : pattern.index(">", i)], 0, i
             while j < len(pattern):
                 if pattern[j] == "\\":
@@ -197,12 +201,12 @@ def only_one_text_check(_value: Any, table: dict) -> str | None:
 
 TEXT_CHECKS = {
     "exact": Check(
-        "prints exactly {value!r}",
+        "prints exactly {value}",
         lambda v, t: only_one_text_check(v, t) or (None if isinstance(v, str) else "a string"),
         check_exact,
     ),
     "characters": Check(
-        "prints each character of {value} once, on a line of its own, each group in order",
+        "prints each character of {value} once, one per line, each group in order",
         lambda v, t: only_one_text_check(v, t) or is_groups(v),
         check_characters,
     ),
@@ -211,7 +215,7 @@ TEXT_CHECKS = {
         lambda v, t: None if isinstance(v, bool) and "characters" in t else "true or false, with characters",
         lambda *_: None,  # an option of `characters`
     ),
-    "lines": Check("prints lines matching, in order: {value}", lambda v, t: only_one_text_check(v, t) or lines_invalid(v, t), check_lines),
+    "lines": Check("prints, line by line: {value}", lambda v, t: only_one_text_check(v, t) or lines_invalid(v, t), check_lines),
 }
 
 
@@ -436,18 +440,16 @@ def is_one_of(*choices: str) -> Callable[[Any, dict], str | None]:
 
 
 PREDICATES = {
-    "printed_by": Check("every line printed by {value}", is_one_of("main", "children"), printed_by),
-    "one_child_each": Check(
-        "the characters of each group ({value}) printed by one child process, a different one for each group", is_groups, one_child_each
-    ),
-    "at_once": Check("the writers of {value} wrote at the same time (their writes interleave in the file)", is_groups, at_once),
+    "printed_by": Check("every line printed by {raw}", is_one_of("main", "children"), printed_by),
+    "one_child_each": Check("{value}, each printed by one child process, a different one for each", is_groups, one_child_each),
+    "at_once": Check("the writers of {value} wrote at the same time: their writes interleave in the file", is_groups, at_once),
     "from_queue": Check(
         "each line main printed is a message a child process put on a multiprocessing queue, got by main before it printed it",
         lambda v, _t: None if v is True else "true",
         from_queue,
     ),
     "names_writer": Check(
-        "a line matching {value} names the child that printed it (its identity)", lambda v, _t: is_regex(v, "identity"), names_writer
+        "a line matching {value} was printed by the child whose identity it shows", lambda v, _t: is_regex(v, "identity"), names_writer
     ),
     "under_one_lock": Check(
         "the lines matching {value[lines]} printed inside holds of one shared multiprocessing lock, {value[per_hold]} per hold, "
@@ -464,7 +466,7 @@ PREDICATES = {
         under_one_lock,
     ),
     "pool": Check(
-        "the values main printed are {value[function]} of {value[inputs]}, each computed in a pool worker process and sent to main by the pool",
+        "main printed {value[function]} of each of {value[inputs]}, each computed in a pool worker process and sent to main by the pool",
         lambda v, _t: (
             None
             if isinstance(v, dict) and set(v) == {"function", "inputs"} and isinstance(v["function"], str) and isinstance(v["inputs"], list)
@@ -472,7 +474,7 @@ PREDICATES = {
         ),
         pool,
     ),
-    "children": Check("{value} child process(es) ran", lambda v, _t: None if isinstance(v, int) and v >= 0 else "a number", children),
+    "children": Check("{raw} child process(es) ran, no more", lambda v, _t: None if isinstance(v, int) and v >= 0 else "a number", children),
 }
 
 

@@ -1,0 +1,65 @@
+"""The harness's modules import each other in one direction: no cycle (an import only for type
+checking does not count), so that each module can be read, and tested, on top of the ones below it."""
+
+from __future__ import annotations
+
+import ast
+
+from harness.plugin import ROOT
+
+HARNESS = ROOT / "harness"
+
+
+def imports(source: str) -> set[str]:
+    """The harness modules a module imports when it runs (at any depth, not under TYPE_CHECKING)."""
+    found = set()
+    tree = ast.parse(source)
+    skipped = {id(node) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)}
+    skipped = {id(child) for node in ast.walk(tree) if id(node) in skipped for child in ast.walk(node)}
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "harness":
+            if node.module == "harness":
+                found |= {alias.name for alias in node.names}
+            else:
+                found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("harness.")}
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    return {path.stem: imports(path.read_text(encoding="utf-8")) - {path.stem} for path in HARNESS.glob("*.py") if path.stem != "__init__"}
+
+
+def cycle(modules: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle, as the modules along it, or None."""
+    state: dict[str, str] = {}
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        state[module] = "open"
+        for other in sorted(modules.get(module, ())):
+            if state.get(other) == "open":
+                return [*path[path.index(other) :], other] if other in path else [module, other]
+            if other not in state and (found := visit(other, [*path, other])):
+                return found
+        state[module] = "done"
+        return None
+
+    for module in sorted(modules):
+        if module not in state and (found := visit(module, [module])):
+            return found
+    return None
+
+
+def test_the_harness_imports_have_no_cycle():
+    modules = graph()
+    assert {"plugin", "launcher", "runner", "claims", "evidence", "examples"} <= set(modules)
+    assert cycle(modules) is None, " -> ".join(cycle(modules))
+
+
+def test_a_cycle_is_found():
+    assert cycle({"runner": {"claims"}, "claims": {"evidence", "runner"}, "evidence": set()}) == ["claims", "runner", "claims"]
+    assert imports("from harness.claims import x\nif TYPE_CHECKING:\n    from harness.runner import Outcome\n") == {"claims"}
+    assert imports("def f():\n    from harness import report\n") == {"report"}

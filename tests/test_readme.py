@@ -1,0 +1,39 @@
+"""The README's generated parts (harness/readme.py) are what the data gives now: the claims of the
+shipped examples, the claims files' vocabulary, and a matrix whose rows are the shipped examples."""
+
+from __future__ import annotations
+
+import shutil
+
+from harness import examples, readme
+from harness.plugin import SHIPPED_EXAMPLES
+
+README = readme.README.read_text(encoding="utf-8")
+SHIPPED = examples.discover(SHIPPED_EXAMPLES)
+
+
+def test_the_generated_parts_are_current():
+    assert readme.stale(README, SHIPPED) == []
+
+
+def test_a_claims_file_changed_without_the_readme_is_stale(tmp_path):
+    for path in SHIPPED_EXAMPLES.iterdir():
+        shutil.copy(path, tmp_path)
+    toml = tmp_path / "02_queue.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("children = 1", "children = 2"), encoding="utf-8")
+    assert readme.stale(README, examples.discover(tmp_path)) == ["README.md: the claims part is stale: run python -m harness.readme"]
+    toml.write_text(toml.read_text(encoding="utf-8").replace('claim = "prints exactly', 'claim = "prints just'), encoding="utf-8")
+    assert "README.md: the matrix's rows are not the shipped examples and their claims" in readme.stale(README, examples.discover(tmp_path))[-1]
+
+
+def test_a_new_example_makes_the_matrix_stale(tmp_path):
+    for path in SHIPPED_EXAMPLES.iterdir():
+        shutil.copy(path, tmp_path)
+    (tmp_path / "05_more.py").write_text("print('more')\n", encoding="utf-8")
+    problems = readme.stale(README, examples.discover(tmp_path))
+    assert any("claims part is stale" in p for p in problems) and any("matrix's rows" in p for p in problems)
+
+
+def test_a_missing_part_is_named():
+    cut = README.replace("<!-- begin vocabulary:", "<!-- begun vocabulary:")
+    assert "README.md: no vocabulary part (<!-- begin vocabulary: ... -->)" in readme.stale(cut, SHIPPED)
