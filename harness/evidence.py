@@ -20,6 +20,7 @@ Standard library only: the report reads traces without the harness's dependencie
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from pathlib import Path
 
 HELPER_ROLES = ("forkserver", "resource_tracker")
 DATA_SHOWN = 200  # characters of a write shown in a timeline
+EVENTS_SHOWN = 10_000  # records drawn in a timeline at most: the first and the last half of that
 # Where the search for the writes that make stdout gives up: far above what matching the recorded
 # clock order needs (one step per write), far below what a pathological input could ask for.
 SEARCH_STEPS_PER_WRITE = 8
@@ -297,6 +299,18 @@ class Evidence:
         return self._matched[stdout]
 
     def _match(self, stdout: bytes) -> list[Segment]:
+        # Almost always the file holds the writes in the order the clock recorded them: check that
+        # first, in one pass; search only when it does not.
+        pos, found = 0, []
+        for write in self.writes:
+            if not stdout.startswith(write["data"], pos):
+                break
+            found.append(Segment(write["pid"], pos, write["data"], write["t"], write["seq"]))
+            pos += len(write["data"])
+        else:
+            if pos == len(stdout):
+                self.steps += len(found)
+                return found
         streams: dict[int, list[dict]] = defaultdict(list)
         for w in self.writes:
             streams[w["pid"]].append(w)
@@ -305,39 +319,48 @@ class Evidence:
         optional = {  # its last act, and it did not exit cleanly: it may have died before the write
             pid for pid in pids if pid != self.main_pid and streams[pid][-1]["seq"] == lasts[pid] and self.procs[pid].exit_status != 0
         }
-        total = sum(len(s) for s in streams.values())
+        ordered = [streams[pid] for pid in pids]
+        lengths = [len(stream) for stream in ordered]
+        may_skip_last = [pid in optional for pid in pids]
+        total, end = sum(lengths), len(stdout)
         budget = SEARCH_STEPS_PER_WRITE * total + 1000
-        # A state: (position in stdout, writes taken from each stream); a path: linked through parents.
-        start = (0, (0,) * len(pids))
-        todo: list[tuple[tuple[int, tuple[int, ...]], tuple | None]] = [(start, None)]
+        # A state: (position in stdout, writes taken from each stream); a path: (path so far, write),
+        # linked, so that a step copies nothing. The write the clock says came first is followed at
+        # once; the others are left to come back to.
+        todo: list = [((0, (0,) * len(pids)), None)]
         seen, reached = set(), 0
         while todo:
-            self.steps += 1
-            if not budget:
-                raise Unaccounted(f"the recorded writes could not be matched to stdout within {SEARCH_STEPS_PER_WRITE * total + 1000} steps")
-            budget -= 1
-            (pos, done), path = todo.pop()
-            if pos == len(stdout) and all(
-                k == len(streams[pid]) or (k == len(streams[pid]) - 1 and pid in optional) for k, pid in zip(done, pids, strict=True)
-            ):
-                found = []
-                while path:
-                    path, segment = path
-                    found.append(segment)
-                return found[::-1]
-            if (pos, done) in seen:
-                continue
-            seen.add((pos, done))
-            reached = max(reached, pos)
-            nexts = []
-            for k, pid in enumerate(pids):
-                if done[k] < len(streams[pid]):
-                    write = streams[pid][done[k]]
-                    if stdout.startswith(write["data"], pos):
-                        nexts.append((write["t"], k, write))
-            for _, k, write in sorted(nexts, key=lambda n: n[:2], reverse=True):  # the earliest is popped first
-                state = (pos + len(write["data"]), (*done[:k], done[k] + 1, *done[k + 1 :]))
-                todo.append((state, (path, Segment(write["pid"], pos, write["data"], write["t"], write["seq"]))))
+            state, path = todo.pop()
+            while state is not None:
+                self.steps += 1
+                if self.steps > budget:
+                    raise Unaccounted(f"the recorded writes could not be matched to stdout within {budget} steps")
+                pos, done = state
+                if pos == end and all(d == n or (skip and d == n - 1) for d, n, skip in zip(done, lengths, may_skip_last, strict=True)):
+                    found = []
+                    while path:
+                        path, write = path
+                        found.append(write)
+                    starts = itertools.accumulate((len(w["data"]) for w in reversed(found)), initial=0)
+                    return [Segment(w["pid"], start, w["data"], w["t"], w["seq"]) for w, start in zip(reversed(found), starts)]
+                if state in seen:
+                    break
+                seen.add(state)
+                reached = max(reached, pos)
+                nexts = [
+                    (stream[d]["t"], k)
+                    for k, (stream, d) in enumerate(zip(ordered, done))
+                    if d < len(stream) and stdout.startswith(stream[d]["data"], pos)
+                ]
+                if not nexts:
+                    break
+                nexts.sort()
+                for _, k in reversed(nexts[1:]):
+                    write = ordered[k][done[k]]
+                    todo.append(((pos + len(write["data"]), (*done[:k], done[k] + 1, *done[k + 1 :])), (path, write)))
+                k = nexts[0][1]
+                write = ordered[k][done[k]]
+                state, path = (pos + len(write["data"]), (*done[:k], done[k] + 1, *done[k + 1 :])), (path, write)
         if reached < len(stdout):
             rest = stdout[reached : reached + 40].decode("utf-8", "backslashreplace")
             raise Unaccounted(f"stdout from byte {reached} ({rest!r}) was written by no process of the run through its sys.stdout")
@@ -410,7 +433,12 @@ class Evidence:
         for hold in self.holds():
             span(hold.pid, f"holds {hold.kind} {hold.lock}", "lock", hold.start, hold.end if hold.end is not None else self.procs[hold.pid].last)
         done = {(r["pid"], r["job"], r["i"]): r["t"] for r in self.of("task_done")}
-        for r in self.records:
+        records = self.records
+        if len(records) > EVENTS_SHOWN:  # a run that did a great deal: its first and last events
+            hidden = records[EVENTS_SHOWN // 2 : -EVENTS_SHOWN // 2]
+            instant(hidden[0]["pid"], f"{len(hidden)} events not shown", "process", hidden[0]["t"], {"until": us(hidden[-1]["t"])})
+            records = records[: EVENTS_SHOWN // 2] + records[-EVENTS_SHOWN // 2 :]
+        for r in records:
             if r["e"] == "write":
                 text = r["data"][:DATA_SHOWN].decode("utf-8", "backslashreplace")
                 span(r["pid"], f"stdout {text.strip()[:40]!r}", "stdout", r["t"], r["t"], {"data": text})

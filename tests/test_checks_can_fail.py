@@ -489,6 +489,13 @@ BROKEN = [
         "evidence",
     ),
     # 04_pool: exactly [1, 4, 9, 16, 25]
+    Copy(
+        "02-floods-stdout",
+        "02_queue",
+        (("    print(q.get())\n", "    for _ in range(5000):\n        print('x' * 1023)\n    print(q.get())\n"),),
+        r"^printed 4\.9 MiB to stdout; the limit is 4 MiB$",
+        "output_limit",
+    ),
     Copy("04-short-input", "04_pool", (("[1, 2, 3, 4, 5]", "[1, 2, 3, 4]"),), r"stdout is '\[1, 4, 9, 16\]\\n'", "output"),
     Copy("04-wrong-function", "04_pool", (("return x * x", "return x + x"),), r"stdout is '\[2, 4, 6, 8, 10\]\\n'", "output"),
     Copy(

@@ -8,7 +8,7 @@ import pytest
 
 from harness import examples
 from harness.claims import PREDICATES, TEXT_CHECKS, ClaimBroken, check_child_exits, check_started
-from harness.evidence import SEARCH_STEPS_PER_WRITE, Evidence, Facts, Unaccounted, parse
+from harness.evidence import EVENTS_SHOWN, SEARCH_STEPS_PER_WRITE, Evidence, Facts, Unaccounted, parse
 from harness.plugin import SHIPPED_EXAMPLES
 
 SHIPPED = examples.discover(SHIPPED_EXAMPLES)
@@ -205,6 +205,16 @@ def test_matching_a_hundred_thousand_writes_takes_a_step_each():
     ev = rec.evidence()
     assert len(ev.segments(b"\n" * 100_000)) == 100_000
     assert ev.steps <= 100_000 + 1
+
+
+def test_a_timeline_keeps_the_first_and_last_events_of_a_busy_run():
+    rec = Records()
+    for k in range(3 * EVENTS_SHOWN):
+        rec.write(1, f"{k}\n".encode())
+    events = rec.evidence().trace()["traceEvents"]
+    writes = [e for e in events if e.get("cat") == "stdout"]
+    assert len(writes) == EVENTS_SHOWN and writes[0]["args"]["data"] == "0\n" and writes[-1]["args"]["data"] == f"{3 * EVENTS_SHOWN - 1}\n"
+    assert any(e["name"] == f"{2 * EVENTS_SHOWN} events not shown" for e in events)
 
 
 def test_a_search_that_cannot_end_soon_gives_up_with_one_line():
