@@ -342,14 +342,14 @@ class Evidence:
                         path, write = path
                         found.append(write)
                     starts = itertools.accumulate((len(w["data"]) for w in reversed(found)), initial=0)
-                    return [Segment(w["pid"], start, w["data"], w["t"], w["seq"]) for w, start in zip(reversed(found), starts)]
+                    return [Segment(w["pid"], start, w["data"], w["t"], w["seq"]) for w, start in zip(reversed(found), starts, strict=False)]
                 if state in seen:
                     break
                 seen.add(state)
                 reached = max(reached, pos)
                 nexts = [
                     (stream[d]["t"], k)
-                    for k, (stream, d) in enumerate(zip(ordered, done))
+                    for k, (stream, d) in enumerate(zip(ordered, done, strict=True))
                     if d < len(stream) and stdout.startswith(stream[d]["data"], pos)
                 ]
                 if not nexts:
