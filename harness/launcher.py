@@ -13,6 +13,7 @@ waited for (after -x, or an interrupt) is stopped, not left running.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,6 +25,10 @@ from harness.gate import Peers
 from harness.runner import Run, stop_all, workers_going
 
 GATE = 5.0  # seconds the other runs wait at most for the slow runs' workers to get going
+# Runs under way at once, besides the slow ones (which mostly sleep): enough to keep every core busy
+# while some wait on their children, few enough that none waits so long for the CPU that its
+# wall-clock timeout ends it (a timeout is about the run, not about the machine's queue).
+IN_FLIGHT = 8 * (os.cpu_count() or 2)
 LAUNCHED = pytest.StashKey[dict]()  # launchable -> its Future
 ADDED = pytest.StashKey[list]()  # launchables other plugins asked for
 TIMELINES = pytest.StashKey[dict]()  # run -> where its timeline goes
@@ -77,13 +82,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     first = [p for p in found if p.first]
     later = [p for p in found if not p.first]
     traces = config.stash.get(TIMELINES, {})
-    gate, stopping = threading.Event(), threading.Event()
+    gate, stopping, slots = threading.Event(), threading.Event(), threading.BoundedSemaphore(IN_FLIGHT)
 
     def after_gate(launchable, trace):
         gate.wait(GATE)
-        if stopping.is_set():
-            raise RuntimeError("the session was stopped before this run started")
-        return launch(launchable, trace)
+        with slots:
+            if stopping.is_set():
+                raise RuntimeError("the session was stopped before this run started")
+            return launch(launchable, trace)
 
     # One thread each (and one to open the gate): each mostly waits on its process.
     pool = ThreadPoolExecutor(max_workers=len(found) + 1, thread_name_prefix="launcher")

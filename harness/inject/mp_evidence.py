@@ -47,6 +47,7 @@ _PLATFORM = os.environ.get("HARNESS_EMULATE") or sys.platform
 # same system-wide clock at full resolution. Both are comparable across processes.
 _clock = time.perf_counter_ns if _PLATFORM == "win32" else time.monotonic_ns
 _dir = os.environ.get("HARNESS_EVIDENCE", "")
+_hello_path = os.environ.get("HARNESS_HELLO", "")  # the supervisor's socket, where it is one (Linux)
 _fd = -1
 _logged = 0  # bytes of records written by this process
 LOG_LIMIT = 8 << 20  # then one "overflow" record and no more: a run cannot fill the disk through us
@@ -102,12 +103,31 @@ def _open():
     _fd, _logged = os.open(os.path.join(_dir, f"{os.getpid()}.log"), flags, 0o600), 0
 
 
+def _hello():
+    """Tell the supervisor this process started, on its socket (HARNESS_HELLO): the kernel names
+    the sender, so that records in the name of a process that never ran are seen for what they are."""
+    if not _hello_path:
+        return
+    try:
+        import _socket
+
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+        try:
+            sock.settimeout(5.0)  # the supervisor takes each at once; one that cannot must not hang the run
+            sock.sendto(b"hello", _hello_path)
+        finally:
+            sock.close()
+    except OSError:
+        pass  # the supervisor is gone: the run is over
+
+
 def _after_fork_in_child():
     global _main_thread
     _main_thread = get_ident()
     _received.clear()
     if _fd >= 0:
         os.close(_fd)
+    _hello()
     _open()
     record("forked", ppid=os.getppid())
 
@@ -582,6 +602,7 @@ class _PatchOnImport:
 def install():
     if not _dir:
         return
+    _hello()
     _open()
     record("start", ppid=os.getppid(), argv=list(getattr(sys, "orig_argv", sys.argv)), implementation=sys.implementation.name)
     if hasattr(os, "register_at_fork"):
