@@ -12,6 +12,7 @@ Trace Event Format beside it. Loaded by the repository's root conftest.py.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -129,8 +130,8 @@ def timeouts(asked: list[str]) -> dict[str, float]:
             found[example] = float(seconds)
         except ValueError:
             found[example] = 0.0
-        if not found[example] > 0:
-            raise pytest.UsageError(f"--example-timeout {spec}: must be a positive number of seconds")
+        if not 0 < found[example] < math.inf:  # nan and inf too: a run must end
+            raise pytest.UsageError(f"--example-timeout {spec}: must be a positive, finite number of seconds")
     return found
 
 

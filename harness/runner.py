@@ -125,7 +125,23 @@ def interpreter_info(python: str) -> dict:
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise InterpreterError(f"interpreter {python} failed its probe: {last}")
-    return json.loads(done.stdout)
+    return probed(python, done.stdout)
+
+
+PROBED = {"name": str, "executable": str, "platform": str, "emulated": str, "default": str, "methods": list}
+
+
+def probed(python: str, printed: str) -> dict:
+    """What the probe printed, if it is what a Python prints: /bin/true or a script printing a
+    version is not a Python, and is named as such in one line."""
+    try:
+        info = json.loads(printed)
+    except ValueError:
+        info = None
+    if not isinstance(info, dict) or any(not isinstance(info.get(key), kind) for key, kind in PROBED.items()):
+        shown = ascii(printed.strip()[:80]) if printed.strip() else "nothing"
+        raise InterpreterError(f"interpreter {python} is not a Python: its probe printed {shown}")
+    return info
 
 
 def platform_label(info: dict) -> str:
