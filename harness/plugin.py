@@ -28,7 +28,7 @@ import pytest
 from harness import pythons
 from harness.claims import EXAMPLES, START_METHODS
 from harness.gate import Peers
-from harness.runner import InterpreterError, Outcome, Run, interpreter_info, platform_label, stop_all, workers_going
+from harness.runner import InterpreterError, Outcome, Run, RunError, interpreter_info, platform_label, stop_all, workers_going
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
 SHIPPED_EXAMPLES = ROOT / "examples"
@@ -245,14 +245,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return 2 if any(isinstance(p, Run) for p in params) else 1
 
     items.sort(key=waits_for)
-    # A cell that cannot run still says what it is and why, as data (its test is skipped before
+    # Every cell says what it is before it runs, so that one whose run raises is still a cell (an
+    # error, not a gap); a cell that cannot run also says why, as data (its test is skipped before
     # any fixture runs).
     for item in items:
         cell = item.get_closest_marker("cell")
         run = getattr(item, "callspec", None) and item.callspec.params.get("run")
-        if cell and isinstance(run, Run):
-            reason = item.get_closest_marker("skip").kwargs["reason"]
-            item.user_properties += [*cell_properties(item.config, run), ("status", cell.args[0]), ("diagnosis", reason)]
+        if isinstance(run, Run) and "matrix_run" in item.fixturenames:
+            item.user_properties += cell_properties(item.config, run)
+            if cell:
+                item.user_properties += [("status", cell.args[0]), ("diagnosis", item.get_closest_marker("skip").kwargs["reason"])]
 
 
 @dataclass(frozen=True)
@@ -402,12 +404,30 @@ def matrix_run() -> None:
 
 @pytest.fixture
 def outcome(request: pytest.FixtureRequest, run: Run) -> Outcome:
+    try:
+        return judged_outcome(request, run)
+    except Exception as exc:
+        if "matrix_run" in request.fixturenames:  # still a cell: an error, with its reason
+            request.node.user_properties += unjudged(exc)
+        if not isinstance(exc, RunError):
+            raise  # a bug of the harness: its traceback helps
+        why = str(exc)
+    pytest.fail(why, pytrace=False)  # what the run did, said in one line
+
+
+def unjudged(exc: Exception) -> list[tuple[str, str]]:
+    """The properties of a cell the harness could not judge: status error, and why in one line."""
+    lines = str(exc).strip().splitlines() or [""]
+    why = lines[0] if isinstance(exc, RunError) else f"{type(exc).__name__}: {lines[0]}".rstrip(": ")
+    return [("status", "error"), ("diagnosis", why)]
+
+
+def judged_outcome(request: pytest.FixtureRequest, run: Run) -> Outcome:
     result = finished(request.config, run)
     trace = relative_trace(request.config, run)
     if "matrix_run" in request.fixturenames:  # a cell of the matrix, as data for the report
         judged = result.verdict
         request.node.user_properties += [
-            *cell_properties(request.config, run),
             ("status", judged.status),
             ("claim", judged.claim),
             ("diagnosis", judged.diagnosis),

@@ -203,7 +203,8 @@ def judge(case, props: dict[str, str], source: Path) -> Cell:
             if extra:
                 cell.output += f"\n--- {label} ---\n{extra}"
         if isinstance(result, JUnitError):  # could not run: pytest's "failed on setup with ..."
-            cell.status, cell.diagnosis = "error", first or "error"
+            # the harness's one line when it recorded why, else pytest's
+            cell.status, cell.diagnosis = "error", (props.get("status") == "error" and props.get("diagnosis")) or first or "error"
         elif "status" not in props:
             cell.status, cell.diagnosis = ("skipped" if case.is_skipped else "failed"), first
     return cell

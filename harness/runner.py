@@ -39,7 +39,7 @@ EVIDENCE_DIR = "HARNESS_EVIDENCE"  # read by inject/mp_evidence.py
 CONTAINMENT = os.environ.get("HARNESS_CONTAINMENT", "subreaper" if sys.platform == "linux" else "tree")
 SETTLE = 1.0  # seconds a process of the example itself may take to finish exiting after main did
 
-__all__ = ["START_METHODS", "InterpreterError", "Outcome", "Run", "execute", "interpreter_info", "stop_all"]
+__all__ = ["START_METHODS", "InterpreterError", "Outcome", "Run", "RunError", "execute", "interpreter_info", "stop_all"]
 
 
 @dataclass(frozen=True)
@@ -243,17 +243,66 @@ def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: 
     supervisor = subprocess.Popen([*args, "--", *command], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env)
     ACTIVE[token] = supervisor
     try:
-        # The supervisor enforces the timeout itself; this bound only guards against a bug in it.
-        supervisor.wait(timeout=run.timeout + 4 * run.grace + 60)
-    except subprocess.TimeoutExpired:
-        supervisor.send_signal(signal.SIGTERM)
-        supervisor.wait()
+        await_supervisor(run, supervisor, token)
     finally:
         del ACTIVE[token]
+    return read_report(run, report_path, supervisor.returncode)
+
+
+def await_supervisor(run: Run, supervisor: subprocess.Popen, token: str) -> None:
+    """Wait for the supervisor's warden, within a bound. The supervisor enforces the run's timeout
+    and the warden outlives it, so the bound is reached only when both went wrong (the warden
+    stopped, say): then it is killed (SIGKILL: a stopped process never acts on SIGTERM). Whenever
+    the warden did not end as it should, every process still carrying the run's marker is killed."""
     try:
-        return ast.literal_eval(report_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, SyntaxError):
-        raise RuntimeError(f"the supervisor of {run.id} exited {supervisor.returncode} without a report; see the run's stderr") from None
+        supervisor.wait(timeout=run.timeout + SETTLE + 4 * run.grace + 10)
+    except subprocess.TimeoutExpired:
+        supervisor.kill()
+        try:
+            supervisor.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass  # unkillable (in the kernel): nothing more to do, and no reason to hang
+    if supervisor.returncode != 0:
+        kill_marked(token, 5.0)
+
+
+def kill_marked(token: str, seconds: float) -> None:
+    """SIGKILL every process carrying the run's marker until none is left (it may start more as
+    they are killed), for `seconds` at most."""
+    deadline = time.monotonic() + seconds
+    while (left := members(token)) and time.monotonic() < deadline:
+        for proc in left:
+            try:
+                proc.kill()
+            except Exception:  # psutil.Error: gone already, or not ours
+                pass
+        time.sleep(0.02)
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # a real-time signal: SIGRTMIN+3 has no name of its own
+        return "no name"
+
+
+class RunError(RuntimeError):
+    """The harness could not judge a run; the message says why, in one line."""
+
+
+def read_report(run: Run, path: Path, returncode: int | None) -> dict:
+    """The supervisor's report, or why there is none, in one line."""
+    try:
+        report = ast.literal_eval(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, SyntaxError, MemoryError, RecursionError):
+        if returncode is not None and returncode < 0:
+            how = f"was killed by signal {-returncode} ({signal_name(-returncode)}) before it reported"
+        else:
+            how = f"exited {returncode} without a report (see the run's stderr)"
+        raise RunError(f"the supervisor of {run.id} {how}: the run's processes were killed, and it was not judged") from None
+    if "supervisor" in report:  # written by the warden: the run killed or stopped the supervisor
+        raise RunError(f"the supervisor of {run.id} was {report['supervisor']}: the run's processes were killed, and it was not judged")
+    return report
 
 
 def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, token: str) -> dict:

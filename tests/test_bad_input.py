@@ -24,7 +24,7 @@ NOT_PYTHONS = {
     "prints-nothing": "#!/bin/sh\nexit 0\n",
     "prints-a-version": "#!/bin/sh\necho 'Python 3.12.1'\n",
     "prints-garbage": "#!/bin/sh\nprintf '{\\033[2J not json'\n",
-    "prints-other-json": "#!/bin/sh\necho '{\"name\": \"CPython 3.12.1\"}'\n",
+    "prints-other-json": '#!/bin/sh\necho \'{"name": "CPython 3.12.1"}\'\n',
 }
 
 
