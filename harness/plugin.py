@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import pythons
+from harness import pythons, results, timeline
 from harness.claims import EXAMPLES, START_METHODS
 from harness.gate import Peers
 from harness.runner import InterpreterError, Outcome, Run, RunError, interpreter_info, platform_label, stop_all, workers_going
@@ -110,6 +110,23 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.trace_dir is None and xml:
         xml = Path(xml)
         config.option.trace_dir = xml.parent / "traces" / xml.stem.removeprefix("junit.")
+    claim_results(config)
+
+
+def claim_results(config: pytest.Config) -> None:
+    """Before any run: the results can be written, this session alone writes its JUnit file, and the
+    previous session's file is gone (harness/results.py); all of it one line and exit 4 if not."""
+    xml = getattr(config.option, "xmlpath", None)
+    if xml and not hasattr(config, "workerinput"):
+        try:
+            fd = results.claim(Path(xml))
+        except results.Unusable as exc:
+            raise pytest.UsageError(f"--junitxml {xml}: {exc}") from None
+        config.add_cleanup(lambda: results.release(fd))  # after pytest has written the file
+    if config.option.trace_dir and not config.option.collectonly:
+        why = results.writable(config.option.trace_dir)
+        if why:
+            raise pytest.UsageError(f"--trace-dir {config.option.trace_dir}: cannot write there ({why})")
 
 
 def probe(python: str) -> dict | InterpreterError:
@@ -318,9 +335,20 @@ def early(fixture: str, *jobs: Job) -> tuple[Job, ...]:
 def launch(launchable, trace: Path | None = None):
     result = launchable.launch()
     if trace:
-        trace.parent.mkdir(parents=True, exist_ok=True)
-        trace.write_text(json.dumps(result.evidence.trace()), encoding="utf-8")
+        unwritten = timeline.write(trace, result.evidence.trace())
+        if unwritten:
+            UNWRITTEN[trace] = unwritten
     return result
+
+
+UNWRITTEN: dict[Path, str] = {}  # timeline -> why it could not be written: a warning on its cell
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if UNWRITTEN:
+        terminalreporter.section("timelines not written (the verdicts are kept)", yellow=True)
+        for why in UNWRITTEN.values():
+            terminalreporter.write_line(why)
 
 
 def finished(config: pytest.Config, launchable):
@@ -435,14 +463,20 @@ def judged_outcome(request: pytest.FixtureRequest, run: Run) -> Outcome:
             ("seconds", f"{result.seconds:.2f}"),
             ("evidence", json.dumps(result.evidence.summary())),
             *([("trace", trace)] if trace else []),
+            *unwritten_timeline(request.config, run),
         ]
     return result
+
+
+def unwritten_timeline(config: pytest.Config, run: Run) -> list[tuple[str, str]]:
+    why = UNWRITTEN.get(config.stash.get(TRACES, {}).get(run))
+    return [("warning", why)] if why else []
 
 
 def relative_trace(config: pytest.Config, run: Run) -> str | None:
     """Where the run's timeline is, relative to the JUnit file's folder (where the report looks)."""
     path = config.stash.get(TRACES, {}).get(run)
-    if path is None or not path.is_file():
+    if path is None or path in UNWRITTEN or not path.is_file():  # (an earlier session's file is not this run's)
         return None
     xml = getattr(config.option, "xmlpath", None)
     base = Path(xml).resolve().parent if xml else Path.cwd()

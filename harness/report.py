@@ -123,6 +123,7 @@ class Cell:
     trace: str = ""  # the run's timeline (Trace Event Format), a path
     seconds: float | None = None
     source: str = ""  # the JUnit file
+    warning: str = ""  # what the harness could not keep of a judged run (its timeline), one line
 
 
 @dataclass
@@ -246,6 +247,7 @@ def judge(case, props: dict[str, str], source: Path) -> Cell:
     cell = Cell(
         props.get("status", "passed"),
         diagnosis=props.get("diagnosis", ""),
+        warning=props.get("warning", ""),
         claim=props.get("claim", ""),
         observed_start_method=props.get("observed_start_method", ""),
         source=str(source),
@@ -358,8 +360,8 @@ def to_text(matrix: Matrix) -> str:
             for column in matrix.columns:
                 cell = matrix.cell(column, example, method)
                 words = cell_words(cell, method, shout=True)
-                if noted(cell):
-                    notes.append(f"[{len(notes) + 1}] {example} {method}, {column.title}: {cell.diagnosis}")
+                if noted(cell) or cell.warning:
+                    notes.append(f"[{len(notes) + 1}] {example} {method}, {column.title}: {cell.diagnosis if noted(cell) else cell.warning}")
                     words += f" [{len(notes)}]"
                 row.append(words)
             rows.append(row)
@@ -537,8 +539,9 @@ def to_html(matrix: Matrix, timelines: set[str] = frozenset()) -> str:
             for column in matrix.columns:
                 cell = matrix.cell(column, example, method)
                 body = e(cell_words(cell, method))
-                if cell.diagnosis:
-                    body += f'<span class="diagnosis">{e(cell.diagnosis)}</span>'
+                for said in (cell.diagnosis, cell.warning):
+                    if said:
+                        body += f'<span class="diagnosis">{e(said)}</span>'
                 if cell.output:
                     body += f"<details><summary>output</summary><pre>{e(cell.output)}</pre></details>"
                 if cell.trace and (cell.status in BAD or "all" in timelines or f"{example}-{method}" in timelines):
