@@ -252,16 +252,22 @@ def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: 
 def await_supervisor(run: Run, supervisor: subprocess.Popen, token: str) -> None:
     """Wait for the supervisor's warden, within a bound. The supervisor enforces the run's timeout
     and the warden outlives it, so the bound is reached only when both went wrong (the warden
-    stopped, say): then it is killed (SIGKILL: a stopped process never acts on SIGTERM). Whenever
-    the warden did not end as it should, every process still carrying the run's marker is killed."""
+    stopped, say): then it is killed (SIGKILL: a stopped process never acts on SIGTERM), and the run
+    errors. Whenever the warden did not end as it should, every process still carrying the run's
+    marker is killed."""
+    bound = run.timeout + SETTLE + 4 * run.grace + 10
     try:
-        supervisor.wait(timeout=run.timeout + SETTLE + 4 * run.grace + 10)
+        supervisor.wait(timeout=bound)
     except subprocess.TimeoutExpired:
         supervisor.kill()
         try:
             supervisor.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass  # unkillable (in the kernel): nothing more to do, and no reason to hang
+        kill_marked(token, 5.0)
+        raise RunError(  # noqa: B904 (the timeout is the reason, and it is said)
+            f"the supervisor of {run.id} did not end within {bound:g} s: it was killed, with the run's processes, and the run was not judged"
+        )
     if supervisor.returncode != 0:
         kill_marked(token, 5.0)
 

@@ -19,8 +19,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.plugin import ROOT, SHIPPED_EXAMPLES, Job, early, finished
+from harness.claims import evidence
+from harness.plugin import LAUNCHED, ROOT, SHIPPED_EXAMPLES, Job, early, finished, make_run
 from harness.report import md_escape
+from harness.runner import RunError, members
 
 
 def command_line(proc: psutil.Process) -> str:
@@ -224,3 +226,40 @@ def assert_reported_as_error(folder: Path, line: str) -> None:
     assert f"| 💥 error: {md_escape(line)} |" in out["md"].read_text(encoding="utf-8")
     assert '<td class="error" title="02_queue spawn on ' in (page := out["html"].read_text(encoding="utf-8"))
     assert f'error<span class="diagnosis">{html.escape(line)}</span>' in page
+
+
+# The warden and the supervisor both stopped (the warden first, so that it cannot act): only the
+# runner's own bound is left, short here (a 2 s timeout and 1 s grace: 17 s).
+STOPS_BOTH = (
+    (SHIPPED_EXAMPLES / "02_queue.py")
+    .read_text(encoding="utf-8")
+    .replace(
+        "    p.start()\n",
+        "    p.start()\n    import os, signal\n    open(MARKER_FILE, 'w').write(os.environ['HARNESS_RUN_ID'])\n"
+        "    supervisor = os.getppid()\n"
+        "    warden = int(open(f'/proc/{supervisor}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+        "    os.kill(warden, signal.SIGSTOP)\n    os.kill(supervisor, signal.SIGSTOP)\n" + HANG,
+    )
+)
+MARKER_FILE = Path(tempfile.gettempdir()) / f"stops-both-{uuid.uuid4().hex[:8]}.marker"  # the run's marker, written by the copy
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.function.__name__ == "test_a_run_that_stops_its_warden_too_ends_at_the_runners_bound":
+        source = STOPS_BOTH.replace("MARKER_FILE", repr(str(MARKER_FILE)))
+        metafunc.parametrize("run", [make_run(metafunc.config, "02_queue", "spawn", source=source, timeout=2.0, grace=1.0)], ids=["stops-both"])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the copy finds the warden in /proc")
+def test_a_run_that_stops_its_warden_too_ends_at_the_runners_bound(pytestconfig, run):
+    try:
+        # A bound of our own: a runner that waits for ever fails the test instead of hanging it.
+        outcome = pytestconfig.stash[LAUNCHED][run].result(timeout=60)
+    except RunError as exc:
+        failed = str(exc)
+    else:
+        pytest.fail(f"the run ended as usual: {outcome.verdict}\n{evidence(outcome)}")
+    assert failed == ("the supervisor of 02_queue-spawn did not end within 17 s: it was killed, with the run's processes, and the run was not judged")
+    marker = MARKER_FILE.read_text(encoding="utf-8")
+    MARKER_FILE.unlink()
+    assert marker and not members(marker), [command_line(p) for p in members(marker)]
