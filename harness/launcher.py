@@ -12,7 +12,6 @@ waited for (after -x, or an interrupt) is stopped, not left running.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import timeline
 from harness.gate import Peers
 from harness.runner import Run, stop_all, workers_going
 
@@ -48,9 +48,25 @@ def write_timelines(config: pytest.Config, where: dict[Run, Path]) -> None:
 def launch(launchable, trace: Path | None = None):
     result = launchable.launch()
     if trace:
-        trace.parent.mkdir(parents=True, exist_ok=True)
-        trace.write_text(json.dumps(result.evidence.trace()), encoding="utf-8")
+        unwritten = timeline.write(trace, result.evidence.trace())
+        if unwritten:
+            UNWRITTEN[trace] = unwritten
     return result
+
+
+UNWRITTEN: dict[Path, str] = {}  # timeline -> why it could not be written: a warning on its cell, its verdict kept
+
+
+def unwritten_timeline(config: pytest.Config, run: Run) -> list[tuple[str, str]]:
+    why = UNWRITTEN.get(config.stash.get(TIMELINES, {}).get(run))
+    return [("warning", why)] if why else []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if UNWRITTEN:
+        terminalreporter.section("timelines not written (the verdicts are kept)", yellow=True)
+        for why in UNWRITTEN.values():
+            terminalreporter.write_line(why)
 
 
 def finished(config: pytest.Config, launchable):

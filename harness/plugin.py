@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import claims, examples, launcher, platforms, pythons
+from harness import claims, examples, launcher, platforms, pythons, results
 from harness.examples import START_METHODS, ClaimsFileError, Example
-from harness.runner import Outcome, Run, interpreter_info, platform_label
+from harness.runner import Outcome, Run, RunError, interpreter_info, platform_label
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
 SHIPPED_EXAMPLES = ROOT / "examples"
@@ -99,6 +99,23 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.trace_dir is None and xml:
         xml = Path(xml)
         config.option.trace_dir = xml.parent / "traces" / xml.stem.removeprefix("junit.")
+    claim_results(config)
+
+
+def claim_results(config: pytest.Config) -> None:
+    """Before any run: the results can be written, this session alone writes its JUnit file, and the
+    previous session's file is gone (harness/results.py); all of it one line and exit 4 if not."""
+    xml = getattr(config.option, "xmlpath", None)
+    if xml and not hasattr(config, "workerinput"):
+        try:
+            fd = results.claim(Path(xml))
+        except results.Unusable as exc:
+            raise pytest.UsageError(f"--junitxml {xml}: {exc}") from None
+        config.add_cleanup(lambda: results.release(fd))  # after pytest has written the file
+    if config.option.trace_dir and not config.option.collectonly:
+        why = results.writable(config.option.trace_dir)
+        if why:
+            raise pytest.UsageError(f"--trace-dir {config.option.trace_dir}: cannot write there ({why})")
 
 
 def timeouts(asked: list[str], found: dict[str, Example]) -> dict[str, float]:
@@ -195,14 +212,16 @@ def cell_properties(config: pytest.Config, run: Run) -> list[tuple[str, str]]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # A cell that cannot run still says what it is and why, as data (its test is skipped before
+    # Every cell says what it is before it runs, so that one whose run raises is still a cell (an
+    # error, not a gap); a cell that cannot run also says why, as data (its test is skipped before
     # any fixture runs).
     for item in items:
         cell = item.get_closest_marker("cell")
         run = getattr(item, "callspec", None) and item.callspec.params.get("run")
-        if cell and isinstance(run, Run):
-            reason = item.get_closest_marker("skip").kwargs["reason"]
-            item.user_properties += [*cell_properties(item.config, run), ("status", cell.args[0]), ("diagnosis", reason)]
+        if isinstance(run, Run) and "matrix_run" in item.fixturenames:
+            item.user_properties += cell_properties(item.config, run)
+            if cell:
+                item.user_properties += [("status", cell.args[0]), ("diagnosis", item.get_closest_marker("skip").kwargs["reason"])]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -227,9 +246,22 @@ def matrix_run() -> None:
 
 @pytest.fixture
 def outcome(request: pytest.FixtureRequest, run: Run) -> Outcome:
-    if "matrix_run" in request.fixturenames:  # said before the run is awaited: a run that raises is still a cell
-        request.node.user_properties += cell_properties(request.config, run)
-    return launcher.finished(request.config, run)
+    try:
+        return launcher.finished(request.config, run)
+    except Exception as exc:
+        if "matrix_run" in request.fixturenames:  # still a cell: an error, with its reason
+            request.node.user_properties += unjudged(exc)
+        if not isinstance(exc, RunError):
+            raise  # a bug of the harness: its traceback helps
+        why = str(exc)
+    pytest.fail(why, pytrace=False)  # what the run did, said in one line
+
+
+def unjudged(exc: Exception) -> list[tuple[str, str]]:
+    """The properties of a cell the harness could not judge: status error, and why in one line."""
+    lines = str(exc).strip().splitlines() or [""]
+    why = lines[0] if isinstance(exc, RunError) else f"{type(exc).__name__}: {lines[0]}".rstrip(": ")
+    return [("status", "error"), ("diagnosis", why)]
 
 
 @pytest.fixture
@@ -247,6 +279,7 @@ def judged(request: pytest.FixtureRequest, outcome: Outcome) -> claims.Verdict:
             ("seconds", f"{outcome.seconds:.2f}"),
             ("evidence", json.dumps(outcome.evidence.summary())),
             *([("trace", trace)] if trace else []),
+            *launcher.unwritten_timeline(request.config, outcome.run),
         ]
     return verdict
 
@@ -254,7 +287,7 @@ def judged(request: pytest.FixtureRequest, outcome: Outcome) -> claims.Verdict:
 def relative_trace(config: pytest.Config, run: Run) -> str | None:
     """Where the run's timeline is, relative to the JUnit file's folder (where the report looks)."""
     path = config.stash.get(launcher.TIMELINES, {}).get(run)
-    if path is None or not path.is_file():
+    if path is None or path in launcher.UNWRITTEN or not path.is_file():  # (an earlier session's file is not this run's)
         return None
     xml = getattr(config.option, "xmlpath", None)
     base = Path(xml).resolve().parent if xml else Path.cwd()

@@ -8,7 +8,9 @@ is `results/` (tox writes `results/tox/junit.<env>.xml`, the containers
 `results/containers/junit.<service>.xml`). Each cell is read from its test case's properties (the
 harness records example, start method, interpreter, platform, status, broken claim, diagnosis,
 observed start method, a summary of the evidence and the path of the run's timeline); test cases
-without them are not cells, and a file without any cell (the selftest's) is listed as ignored.
+without them are not cells, and a file without any cell (the selftest's) is listed as ignored. A
+cell whose properties are not what the harness records (an unknown or a missing one, a status, a
+number of seconds or evidence that is not one) makes the file unusable: nothing is made up from it.
 
 The matrix: a row per example (each one any file has a cell of) and start method, a column per
 interpreter and platform (test cases of several files with the same interpreter and platform share
@@ -28,11 +30,15 @@ The table is always printed; --markdown writes GitHub Markdown (for $GITHUB_STEP
 a fresh file for each step, or the README), --json the cells with their diagnoses and captured
 output, --html a self-contained page (inline CSS, the output of each failure in a <details>, and
 the run's timeline drawn inline as SVG for every failed cell, and for the cells --timeline names).
+A timeline is read only from a regular file of at most 16 MiB under its JUnit file's folder (symbolic
+links resolved); any other (a device, a FIFO, a path out of the folder, a larger or damaged file)
+is drawn as "timeline not available" with the reason, and changes nothing else. No output carries
+a terminal control character raw (NUL, ESC, CR, DEL, the C1 set): each is shown as \\xNN.
 
 Exit status: 0 when no cell failed; 1 when a cell failed, errored or timed out, or an expected run
 left no file or a cell not run; 2 when an input is unusable (missing, empty, not well-formed, not JUnit, a folder without
-JUnit files, no test_claims results in any file) or an output cannot be written, with a one-line
-error naming it.
+JUnit files, no test_claims results in any file, a damaged cell) or an output cannot be written,
+with a one-line error naming the file (and the test case, and the problem).
 """
 
 from __future__ import annotations
@@ -41,7 +47,10 @@ import argparse
 import functools
 import html
 import json
+import math
+import os
 import re
+import stat
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -54,6 +63,36 @@ from harness.cells import BAD, RANK, START_METHODS, STATUSES
 from harness.timeline import svg
 
 DEFAULT_PATH = Path("results")
+
+
+# The properties the harness records on a cell (harness/plugin.py); a cell with another, or without
+# one of REQUIRED, is a damaged file.
+REQUIRED = ("example", "start_method", "interpreter", "platform")
+KNOWN = (
+    *REQUIRED,
+    "example_claim",
+    "python",
+    "status",
+    "claim",
+    "diagnosis",
+    "note",
+    "observed_start_method",
+    "seconds",
+    "evidence",
+    "trace",
+    "warning",
+)
+RECORDED = ("passed", "failed", "timed_out", "error", "not_available")  # the statuses it records
+TRACE_LIMIT = 16 << 20  # bytes: a timeline larger than this is not read
+# Terminal control characters (NUL, ESC, CR, DEL, the C1 set with its CSI) are shown as \xNN, never
+# sent raw: a report may be printed on a terminal, and its files read on one. Newlines and tabs are
+# kept where the text is several lines (the captured output).
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str, lines: bool = False) -> str:
+    return (CONTROL_BUT_LINES if lines else CONTROL).sub(lambda found: f"\\x{ord(found[0]):02x}", text)
 
 
 class ReportError(Exception):
@@ -71,6 +110,7 @@ class Cell:
     trace: str = ""  # the run's timeline (Trace Event Format), a path
     seconds: float | None = None
     source: str = ""  # the JUnit file
+    warning: str = ""  # what the harness could not keep of a judged run (its timeline), one line
 
 
 @dataclass
@@ -149,7 +189,46 @@ def load(path: Path) -> JUnitXml:
 
 
 def properties(element) -> dict[str, str]:
-    return {p.name: p.value for p in element.properties()}
+    return {visible(p.name or ""): visible(p.value or "") for p in element.properties()}
+
+
+def quoted(value: str) -> str:
+    return f"'{value[:40]}...'" if len(value) > 40 else f"'{value}'"
+
+
+def check_cell(props: dict[str, str], own: dict[str, str], case) -> None:
+    """Raise ValueError with the problem in a few words if the cell's properties are not what the
+    harness records: a damaged or hostile file, never a cell made up from it."""
+    unknown = [name for name in own if name not in KNOWN]
+    if unknown:
+        raise ValueError(f"unknown property {unknown[0]}")
+    missing = [name for name in REQUIRED if name not in props]
+    if missing:
+        raise ValueError(f"no property {missing[0]}")
+    if not re.fullmatch(r"[\w.-]+", props["example"]):
+        raise ValueError(f"property example={quoted(props['example'])}: not a program's name")
+    for name, allowed in (("start_method", START_METHODS), ("status", RECORDED)):
+        if name in props and props[name] not in allowed:
+            raise ValueError(f"property {name}={quoted(props[name])}: not one of {', '.join(allowed)}")
+    if "status" not in props and not case.result:
+        raise ValueError("no property status, and its test passed")
+    if "seconds" in props:
+        try:
+            seconds = float(props["seconds"])
+        except ValueError:
+            seconds = math.nan
+        if not 0 <= seconds < math.inf:
+            raise ValueError(f"property seconds={quoted(props['seconds'])}: not a number of seconds")
+    if "evidence" in props:
+        try:
+            evidence = json.loads(props["evidence"])
+        except (ValueError, RecursionError):
+            evidence = None
+        if not isinstance(evidence, dict):
+            raise ValueError(f"property evidence={quoted(props['evidence'])}: not a JSON object")
+    for name, shape, what in (("claim", r"[a-z_]*", "a claim's name"), ("observed_start_method", r"[a-z_+]*", "a start method")):
+        if not re.fullmatch(shape, props.get(name, "")):
+            raise ValueError(f"property {name}={quoted(props[name])}: not {what}")
 
 
 def judge(case, props: dict[str, str], source: Path) -> Cell:
@@ -158,6 +237,7 @@ def judge(case, props: dict[str, str], source: Path) -> Cell:
     cell = Cell(
         props.get("status", "passed"),
         diagnosis=props.get("diagnosis", ""),
+        warning=props.get("warning", ""),
         claim=props.get("claim", ""),
         observed_start_method=props.get("observed_start_method", ""),
         source=str(source),
@@ -169,16 +249,17 @@ def judge(case, props: dict[str, str], source: Path) -> Cell:
     results = case.result
     if results:
         result = results[0]
-        message = (result.message or "").removeprefix("Failed: ")
+        message = visible((result.message or "").removeprefix("Failed: "), lines=True)
         first = message.split("\n", 1)[0].strip()
-        text = result.text or ""
+        text = visible(result.text or "", lines=True)
         # The failure's text is the headline, then the evidence (claims.evidence): keep the evidence.
         cell.output = text.split("\n", 1)[1] if "\n" in text and text.startswith(first) else text
         for extra, label in ((case.system_out, "captured stdout"), (case.system_err, "captured stderr")):
             if extra:
-                cell.output += f"\n--- {label} ---\n{extra}"
+                cell.output += f"\n--- {label} ---\n{visible(extra, lines=True)}"
         if isinstance(result, JUnitError):  # could not run: pytest's "failed on setup with ..."
-            cell.status, cell.diagnosis = "error", first or "error"
+            # the harness's one line when it recorded why, else pytest's
+            cell.status, cell.diagnosis = "error", (props.get("status") == "error" and props.get("diagnosis")) or first or "error"
         elif "status" not in props:
             cell.status, cell.diagnosis = ("skipped" if case.is_skipped else "failed"), first
     return cell
@@ -199,17 +280,22 @@ def build(files: list[Path], expect: list[str] = ()) -> Matrix:
         for suite in xml:
             suite_props = properties(suite)
             for case in suite:
-                props = {**suite_props, **properties(case)}
+                own = properties(case)
+                props = {**suite_props, **own}
                 example, method = props.get("example"), props.get("start_method")
-                if not example or method not in START_METHODS:
+                if example is None and method is None:
                     continue  # not a cell of the matrix (the harness's own tests)
+                try:
+                    check_cell(props, own, case)
+                except ValueError as problem:
+                    raise ReportError(f"{path}: {visible(case.name or '?')}: {problem}") from None
                 rows.setdefault(example, props.get("example_claim", ""))
                 interpreter = props.get("interpreter", f"unknown interpreter ({path.name})")
                 platform = props.get("platform", "unknown platform")
                 column = columns.setdefault(f"{interpreter} on {platform}", Column(interpreter, platform))
                 # The run (junit.NAME.xml) and the interpreter it was asked for (--python 3.12): both
                 # are names --expect may give, and a Python's name must be the Python that ran.
-                names = [run_name(path), *([props["python"]] if pythons.NAME.fullmatch(props.get("python", "")) else [])]
+                names = [visible(run_name(path)), *([props["python"]] if pythons.NAME.fullmatch(props.get("python", "")) else [])]
                 for name in names:
                     if name not in column.runs:
                         column.runs.append(name)
@@ -224,7 +310,7 @@ def build(files: list[Path], expect: list[str] = ()) -> Matrix:
                     cells[key] = cell
         if seen:
             ran.update(name for title in seen for name in columns[title].runs)
-        report.append((str(path), ", ".join(seen) if seen else "ignored: no test_claims results in it"))
+        report.append((visible(str(path)), ", ".join(seen) if seen else "ignored: no test_claims results in it"))
     if not columns:
         raise ReportError(f"no test_claims results in {', '.join(str(f) for f in files)}")
     ordered = sorted(columns.values(), key=lambda c: (c.platform, *version_key(c.interpreter)))
@@ -266,8 +352,8 @@ def to_text(matrix: Matrix) -> str:
             for column in matrix.columns:
                 cell = matrix.cell(column, example, method)
                 words = cell_words(cell, method, shout=True)
-                if noted(cell):
-                    notes.append(f"[{len(notes) + 1}] {example} {method}, {column.title}: {cell.diagnosis}")
+                if noted(cell) or cell.warning:
+                    notes.append(f"[{len(notes) + 1}] {example} {method}, {column.title}: {cell.diagnosis if noted(cell) else cell.warning}")
                     words += f" [{len(notes)}]"
                 row.append(words)
             rows.append(row)
@@ -371,14 +457,47 @@ details pre { max-width: 60em; max-height: 20em; overflow: auto; background: #ff
 
 
 def timeline(cell: Cell) -> str:
-    """The cell's run drawn as SVG, from its trace file; a note when that file is not at hand."""
+    """The cell's run drawn as SVG, from its trace file; a note saying why when that file is not at
+    hand or is not one the report reads."""
     if not cell.trace:
         return ""
     try:
-        drawing = svg(json.loads(Path(cell.trace).read_text(encoding="utf-8")))
-    except (OSError, ValueError) as exc:
-        return f'<p class="diagnosis">timeline not available: {html.escape(cell.trace)} ({html.escape(type(exc).__name__)})</p>'
+        trace = read_trace(Path(cell.trace), Path(cell.source).parent)
+        try:
+            drawing = svg(trace)
+        except Exception:  # any shape a damaged file may have: it is not a timeline, the page still is
+            raise ValueError("not a timeline") from None
+    except ValueError as why:
+        return f'<p class="diagnosis">timeline not available: {html.escape(cell.trace)} ({html.escape(str(why))})</p>'
     return drawing
+
+
+def read_trace(path: Path, results: Path) -> dict:
+    """A timeline, from a regular file of at most TRACE_LIMIT bytes under `results` (the JUnit file's
+    folder, symbolic links resolved): a trace property naming /dev/zero, a FIFO, a huge file or a
+    path out of the results is never read. ValueError says why not, in a few words."""
+    if not path.resolve().is_relative_to(results.resolve()):
+        raise ValueError("not under the JUnit file's folder")
+    try:  # non-blocking: opening a FIFO must not wait for a writer
+        fd = os.open(path.resolve(), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise ValueError("no such file") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read it: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        data = f.read(TRACE_LIMIT + 1) if info.st_size <= TRACE_LIMIT else b""
+    if info.st_size > TRACE_LIMIT or len(data) > TRACE_LIMIT:
+        raise ValueError(f"larger than {TRACE_LIMIT >> 20} MiB")
+    try:
+        trace = json.loads(data)
+    except (ValueError, RecursionError):
+        trace = None
+    if not isinstance(trace, dict):
+        raise ValueError("not a timeline")
+    return trace
 
 
 def to_html(matrix: Matrix, timelines: set[str] = frozenset()) -> str:
@@ -406,8 +525,9 @@ def to_html(matrix: Matrix, timelines: set[str] = frozenset()) -> str:
             for column in matrix.columns:
                 cell = matrix.cell(column, example, method)
                 body = e(cell_words(cell, method))
-                if cell.diagnosis:
-                    body += f'<span class="diagnosis">{e(cell.diagnosis)}</span>'
+                for said in (cell.diagnosis, cell.warning):
+                    if said:
+                        body += f'<span class="diagnosis">{e(said)}</span>'
                 if cell.output:
                     body += f"<details><summary>output</summary><pre>{e(cell.output)}</pre></details>"
                 if cell.trace and (cell.status in BAD or "all" in timelines or f"{example}-{method}" in timelines):
@@ -457,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         matrix = build(find_files(args.paths or [DEFAULT_PATH]), [n.strip() for n in args.expect.split(",") if n.strip()])
     except ReportError as exc:
-        print(f"report: error: {exc}", file=sys.stderr)
+        print(f"report: error: {visible(str(exc))}", file=sys.stderr)
         return 2
     sys.stdout.reconfigure(errors="backslashreplace")  # a diagnosis may quote what a legacy console cannot show
     sys.stdout.write(to_text(matrix))

@@ -50,7 +50,7 @@ SETTLE = 1.0  # seconds a process of the example itself may take to finish exiti
 OUTPUT_LIMIT = 4 << 20
 KEPT = 32 << 10
 
-__all__ = ["InterpreterError", "Outcome", "Run", "execute", "interpreter_info", "stop_all"]
+__all__ = ["InterpreterError", "Outcome", "Run", "RunError", "execute", "interpreter_info", "stop_all"]
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,23 @@ def interpreter_info(python: str) -> dict:
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise InterpreterError(f"interpreter {python} failed its probe: {last}")
-    return json.loads(done.stdout)
+    return probed(python, done.stdout)
+
+
+PROBED = {"name": str, "executable": str, "platform": str, "emulated": str, "default": str, "methods": list}
+
+
+def probed(python: str, printed: str) -> dict:
+    """What the probe printed, if it is what a Python prints: /bin/true or a script printing a
+    version is not a Python, and is named as such in one line."""
+    try:
+        info = json.loads(printed)
+    except ValueError:
+        info = None
+    if not isinstance(info, dict) or any(not isinstance(info.get(key), kind) for key, kind in PROBED.items()):
+        shown = ascii(printed.strip()[:80]) if printed.strip() else "nothing"
+        raise InterpreterError(f"interpreter {python} is not a Python: its probe printed {shown}")
+    return info
 
 
 def platform_label(info: dict) -> str:
@@ -293,17 +309,72 @@ def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: 
     supervisor = subprocess.Popen([*args, "--", *command], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env)
     ACTIVE[token] = (supervisor, lambda: supervisor.send_signal(signal.SIGTERM))  # it kills its run, then exits
     try:
-        # The supervisor enforces the timeout itself; this bound only guards against a bug in it.
-        supervisor.wait(timeout=run.timeout + 4 * run.grace + 60)
-    except subprocess.TimeoutExpired:
-        supervisor.send_signal(signal.SIGTERM)
-        reap(supervisor, 4 * run.grace)
+        await_supervisor(run, supervisor, token)
     finally:
         del ACTIVE[token]
+    return read_report(run, report_path, supervisor.returncode)
+
+
+def await_supervisor(run: Run, supervisor: subprocess.Popen, token: str) -> None:
+    """Wait for the supervisor's warden, within a bound. The supervisor enforces the run's timeout
+    and the warden outlives it, so the bound is reached only when both went wrong (the warden
+    stopped, say): then it is killed (SIGKILL: a stopped process never acts on SIGTERM), and the run
+    errors. Whenever the warden did not end as it should, every process still carrying the run's
+    marker is killed."""
+    bound = run.timeout + SETTLE + 4 * run.grace + 10
     try:
-        return ast.literal_eval(report_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, SyntaxError):
-        raise RuntimeError(f"the supervisor of {run.id} exited {supervisor.returncode} without a report; see the run's stderr") from None
+        supervisor.wait(timeout=bound)
+    except subprocess.TimeoutExpired:
+        supervisor.kill()
+        try:
+            supervisor.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass  # unkillable (in the kernel): nothing more to do, and no reason to hang
+        kill_marked(token, 5.0)
+        raise RunError(  # noqa: B904 (the timeout is the reason, and it is said)
+            f"the supervisor of {run.id} did not end within {bound:g} s: it was killed, with the run's processes, and the run was not judged"
+        )
+    if supervisor.returncode != 0:
+        kill_marked(token, 5.0)
+
+
+def kill_marked(token: str, seconds: float) -> None:
+    """SIGKILL every process carrying the run's marker until none is left (it may start more as
+    they are killed), for `seconds` at most."""
+    deadline = time.monotonic() + seconds
+    while (left := members(token)) and time.monotonic() < deadline:
+        for proc in left:
+            try:
+                proc.kill()
+            except Exception:  # psutil.Error: gone already, or not ours
+                pass
+        time.sleep(0.02)
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # a real-time signal: SIGRTMIN+3 has no name of its own
+        return "no name"
+
+
+class RunError(RuntimeError):
+    """The harness could not judge a run; the message says why, in one line."""
+
+
+def read_report(run: Run, path: Path, returncode: int | None) -> dict:
+    """The supervisor's report, or why there is none, in one line."""
+    try:
+        report = ast.literal_eval(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, SyntaxError, MemoryError, RecursionError):
+        if returncode is not None and returncode < 0:
+            how = f"was killed by signal {-returncode} ({signal_name(-returncode)}) before it reported"
+        else:
+            how = f"exited {returncode} without a report (see the run's stderr)"
+        raise RunError(f"the supervisor of {run.id} {how}: the run's processes were killed, and it was not judged") from None
+    if "supervisor" in report:  # written by the warden: the run killed or stopped the supervisor
+        raise RunError(f"the supervisor of {run.id} was {report['supervisor']}: the run's processes were killed, and it was not judged")
+    return report
 
 
 def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, token: str, job=None) -> dict:
@@ -336,3 +407,18 @@ def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, toke
 def decode(data: bytes) -> str:
     # Universal newlines: Windows writes CRLF.
     return data.decode("utf-8", errors="backslashreplace").replace("\r\n", "\n")
+
+
+def members(token: str) -> list:
+    """The live processes that carry a run's marker: what the runner kills when its supervisor could
+    not, and what a test can check survived a run."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(RUN_MARKER) == token and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.Error, OSError):
+            pass  # gone, a zombie, or another user's
+    return found

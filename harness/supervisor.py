@@ -15,6 +15,14 @@ marker in the environment (psutil), and the runner's death is seen by the parent
 orphan started with an empty environment escapes that, as the README says. `tree=1` is that mode,
 on Linux too (the runner asks for it under macOS's emulation, harness/platforms.py).
 
+The run could take the supervisor down (it is the main process's parent, same user: SIGKILL,
+SIGSTOP), so the supervisor is forked from a warden that stays its parent. On Linux the warden is a
+child subreaper too: when the supervisor dies, its orphans come to the warden. Whatever ends or
+stops the supervisor, the warden sees it (waitpid with WUNTRACED), kills it and the whole run and
+reports how the supervisor ended; the runner then fails the cell in one line. What the warden
+adds to a run is one fork and a blocked waitpid. The supervisor and the warden ignore the
+terminal's stop signals (Ctrl-Z), so only SIGSTOP can stop them.
+
 When the main process exits, the example's own processes get SETTLE seconds to finish exiting, the
 fork server and resource tracker GRACE seconds; whatever is still alive is a leftover, reported and
 killed, the resource tracker last so that it can still unlink the run's semaphores. At TIMEOUT the
@@ -35,6 +43,7 @@ TRACKER = "multiprocessing.resource_tracker"
 HELPERS = (TRACKER, "multiprocessing.forkserver")  # they outlive a correct main process briefly
 TICK = 0.2  # seconds between checks of the deadline and of the runner while waiting
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+TERMINAL_STOPS = (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
 MARKER = "HARNESS_RUN_ID"
 EXITING = "<exiting>"  # the command line of a process that is exiting: empty
 
@@ -53,6 +62,7 @@ class Tree:
 
     def __init__(self, subreaper: bool, marker: str | None):
         self.subreaper, self.marker, self.me = subreaper, marker, os.getpid()
+        self.parent = os.getppid()  # the supervisor's warden, which carries the marker too
         self.exits: dict[int, int] = {}  # pid -> wait status of every child this supervisor reaped
 
     def reap(self) -> bool:
@@ -78,7 +88,7 @@ class Tree:
         if self.marker:  # an orphan is no longer in the tree: its marker still says whose it is
             for proc in psutil.process_iter():
                 try:
-                    if proc.pid not in procs and proc.pid != self.me and proc.environ().get(MARKER) == self.marker:
+                    if proc.pid not in procs and proc.pid not in (self.me, self.parent) and proc.environ().get(MARKER) == self.marker:
                         procs[proc.pid] = proc
                 except (psutil.Error, OSError):
                     pass  # gone, or another user's
@@ -156,10 +166,10 @@ def one_line(command: str) -> str:
     return " ".join(command.split()) or EXITING
 
 
-def kill(pids) -> None:
+def kill(pids, sig: int = signal.SIGKILL) -> None:
     for pid in pids:
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, sig)
         except OSError:
             pass
 
@@ -178,12 +188,87 @@ class Options:
         self.tree = given.get("tree") == "1"  # as on macOS: no subreaper, no parent-death signal
 
 
+def warden(args: Options, supervisor: int, subreaper: bool) -> int:
+    """The supervisor's parent: waits for it to end or stop. When it ends as it should, so does the
+    warden, with its status. When it was killed or stopped (by the run: nothing else signals it),
+    the warden kills it and the whole run (a subreaper: the run's orphans are its children now; in
+    tree mode, by the marker) and writes the report saying so. When the runner is gone or asks for
+    a stop (SIGTERM), the supervisor is asked to stop the run, and given a few seconds to."""
+    stopping: list[str] = []
+
+    def runner_gone(*_) -> None:
+        if not stopping:
+            stopping.append("runner gone")
+            raise Stop("runner gone")
+
+    def tick(*_) -> None:
+        if os.getppid() != args.runner:
+            runner_gone()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, runner_gone)
+    try:
+        if sys.platform != "linux":  # no PR_SET_PDEATHSIG: look at the parent every tick
+            signal.signal(signal.SIGALRM, tick)
+            signal.setitimer(signal.ITIMER_REAL, TICK, TICK)
+        tick()
+        _, status = os.waitpid(supervisor, os.WUNTRACED)
+    except Stop:
+        for sig in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        kill([supervisor], signal.SIGTERM)
+        status = wait_child(supervisor, 5.0)
+        if status is None or not os.WIFEXITED(status):  # it could not stop the run: the warden does
+            kill([supervisor])
+            os.waitpid(supervisor, 0)
+            Tree(subreaper, os.environ.get(MARKER)).stop(1.0)
+        return 1
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status)
+    sig = os.WSTOPSIG(status) if os.WIFSTOPPED(status) else os.WTERMSIG(status)
+    try:
+        name = signal.Signals(sig).name
+    except ValueError:  # a real-time signal
+        name = "no name"
+    how = f"{'stopped' if os.WIFSTOPPED(status) else 'killed'} by signal {sig} ({name})"
+    if os.WIFSTOPPED(status):
+        kill([supervisor])
+        os.waitpid(supervisor, 0)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)  # nothing may interrupt the clean-up
+    Tree(subreaper, os.environ.get(MARKER)).stop(1.0)
+    with open(args.report, "w", encoding="utf-8") as f:
+        f.write(repr({"supervisor": how}))
+    return 0
+
+
+def wait_child(pid: int, seconds: float) -> int | None:
+    """The wait status of a child that ends within `seconds`, else None (stopped, or still going)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done or time.monotonic() >= deadline:
+            return status if done else None
+        time.sleep(0.02)
+
+
 def main() -> int:
     args = Options(sys.argv[1:])
 
     linux = sys.platform == "linux" and not args.tree  # prctl needs Linux itself; tree=1 does without, as macOS
     subreaper = linux and prctl(PR_SET_CHILD_SUBREAPER, 1)
     if linux:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    for sig in TERMINAL_STOPS:  # Ctrl-Z stops pytest and the example, not their judges
+        signal.signal(sig, signal.SIG_IGN)
+    parent = os.getpid()
+    supervisor = os.fork()
+    if supervisor:
+        return warden(args, supervisor, subreaper)
+    # The supervisor: the warden is its parent now. Neither attribute is inherited through fork.
+    subreaper = subreaper and prctl(PR_SET_CHILD_SUBREAPER, 1)
+    if sys.platform == "linux":
         prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     tree = Tree(subreaper, os.environ.get(MARKER))
     main_pid = None
@@ -201,7 +286,7 @@ def main() -> int:
             raise Stop(why)
 
     def tick(*_):
-        if os.getppid() != args.runner:
+        if os.getppid() != parent:
             halt("runner gone")
         if time.monotonic() >= deadline:
             halt("timeout")
@@ -217,7 +302,9 @@ def main() -> int:
         if args.nice:
             os.nice(args.nice)  # inherited by every process of the example
         try:
-            main_pid = os.posix_spawnp(args.command[0], args.command, os.environ, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))  # as subprocess does
+            # SIGPIPE and SIGXFSZ as subprocess does; the terminal's stops, which the supervisor ignores
+            defaults = (signal.SIGPIPE, signal.SIGXFSZ, *TERMINAL_STOPS)
+            main_pid = os.posix_spawnp(args.command[0], args.command, os.environ, setsigdef=defaults)
         except OSError as exc:
             print(f"supervisor: cannot start {args.command[0]}: {exc.strerror}", file=sys.stderr)
             return 2
@@ -259,4 +346,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # The warden and the supervisor end without the interpreter's clean-up: nothing of theirs is
+    # left to flush but stderr, and the clean-up of two processes is the largest cost of a run here.
+    sys.stderr.flush()
+    os._exit(code)

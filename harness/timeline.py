@@ -4,11 +4,30 @@ gets; every mark has a tooltip with the details. Standard library only."""
 
 from __future__ import annotations
 
+import json
 from html import escape
+from pathlib import Path
 
 LANE, LABEL, WIDTH = 26, 230, 1000  # pixels: lane height, label column, whole drawing
 COLOURS = {"process": "#d9dde3", "lock": "#f0a23b", "pool": "#4c8bd6", "queue": "#2e9e5b", "stdout": "#1b1b1b"}
 LAYER = {cat: n for n, cat in enumerate(COLOURS)}  # drawn in this order: lifetimes at the back
+
+
+def write(path: Path, trace: dict) -> str | None:
+    """Write a run's timeline to `path`; None, or why it could not be written, in one line (a
+    read-only or full folder: the run was judged all the same, so this is a warning, not an error).
+    A file that could not be written whole is removed, if it can be: it is no timeline."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(trace), encoding="utf-8")
+    except OSError as exc:
+        try:
+            if path.is_file():
+                path.unlink()
+        except OSError:
+            pass
+        return f"timeline not written: {path}: {exc.strerror or exc}"
+    return None
 
 
 def svg(trace: dict) -> str:

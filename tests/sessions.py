@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.plugin import ROOT
+from harness.runner import members  # noqa: F401 (the tests' check that nothing of a run survived it)
 
 COPIES_NICE = 15  # the harness's own copies of the examples: below the matrix's cells (nice 10), which are below the slow runs (0)
 
@@ -82,20 +83,3 @@ def early(fixture: str, *jobs: Job) -> tuple[Job, ...]:
     selected test uses that fixture."""
     EARLY.setdefault(fixture, []).extend(jobs)
     return jobs
-
-
-def members(token: str) -> list:
-    """The live processes that carry a run's marker (harness.runner.RUN_MARKER): what a test can
-    check survived a run."""
-    import psutil
-
-    from harness.runner import RUN_MARKER
-
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get(RUN_MARKER) == token and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except (psutil.Error, OSError):
-            pass  # gone, a zombie, or another user's
-    return found

@@ -24,6 +24,13 @@ from sessions import Job, early, once
 # that resolve() changes (macOS: /var -> /private/var; Windows: C:\Users\RUNNER~1, a short name).
 SCRATCH = Path(tempfile.gettempdir()).resolve() / f"bad-input-{uuid.uuid4().hex[:8]}"
 VARIANTS, EMPTY, FAKE = SCRATCH / "variants", SCRATCH / "no-examples", SCRATCH / "bin"
+# Programs given as --python that are not a Python: one prints nothing, one a fake version, one garbage.
+NOT_PYTHONS = {
+    "prints-nothing": "#!/bin/sh\nexit 0\n",
+    "prints-a-version": "#!/bin/sh\necho 'Python 3.12.1'\n",
+    "prints-garbage": "#!/bin/sh\nprintf '{\\033[2J not json'\n",
+    "prints-other-json": '#!/bin/sh\necho \'{"name": "CPython 3.12.1"}\'\n',
+}
 
 
 def session(*args, **job) -> Job:
@@ -41,6 +48,9 @@ def write_scratch() -> None:
     (EMPTY / "README.txt").write_text("no programs here\n")
     if PLATFORM != "win32":  # a `python3.99` on PATH that is really this Python
         (FAKE / "python3.99").symlink_to(sys.executable)
+        for name, script in NOT_PYTHONS.items():
+            (FAKE / name).write_text(script)
+            (FAKE / name).chmod(0o755)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -57,6 +67,8 @@ BAD_OPTIONS = {
     "no-free-threaded-build": (["--python", "3.99t"], "--python 3.99t: no such Python"),
     "missing-folder": (["--examples-dir", "/nonexistent"], f"--examples-dir {Path('/nonexistent')}: no such folder"),  # \nonexistent on Windows
     "zero-timeout": (["--example-timeout", "0"], "--example-timeout 0: must be a positive, finite number of seconds"),
+    "infinite-timeout": (["--example-timeout", "inf"], "--example-timeout inf: must be a positive, finite number of seconds"),
+    "nan-timeout": (["--example-timeout", "04_pool=nan"], "--example-timeout 04_pool=nan: must be a positive, finite number of seconds"),
     "timeout-of-no-example": (["--example-timeout", "05_nothing=3"], "--example-timeout 05_nothing=3: no example '05_nothing'"),
     "gate-dir-is-a-file": (["--gate-dir", "tests/test_claims.py"], f"--gate-dir {Path('tests/test_claims.py')}: cannot write there"),
     "unknown-emulation": ([], "HARNESS_EMULATE=beos: the harness emulates win32 or darwin"),
@@ -65,6 +77,9 @@ SESSIONS = {name: session(*args) for name, (args, _) in BAD_OPTIONS.items()}
 SESSIONS["unknown-emulation"] = session(env=(("HARNESS_EMULATE", "beos"),))
 # A name of the list whose interpreter is another Python: the run would fill the wrong column.
 WRONG_PYTHON = session("--python", "3.99", prepare=write_scratch, env=(("PATH", f"{FAKE}{os.pathsep}{os.environ.get('PATH', '')}"),))
+NOT_PYTHON_RUNS = {name: session("--python", FAKE / name, prepare=write_scratch) for name in NOT_PYTHONS}
+if PLATFORM != "win32":
+    NOT_PYTHON_RUNS["bin-true"] = session("--python", shutil.which("true") or "/bin/true")
 VARIANTS_RUN = session("--examples-dir", VARIANTS, "--start-method", "spawn", "-v", prepare=write_scratch)
 NO_EXAMPLES = session("--examples-dir", EMPTY, prepare=write_scratch)
 early("variant_sessions", VARIANTS_RUN, NO_EXAMPLES)
@@ -94,6 +109,17 @@ def test_a_python_named_for_another_version_is_refused(finished_job):
     done = finished_job
     assert done.returncode == 4, done.stdout + done.stderr
     assert f"--python 3.99: {FAKE / 'python3.99'} is CPython " in done.stderr and ", not Python 3.99" in done.stderr
+
+
+@pytest.mark.skipif(PLATFORM == "win32", reason="the programs that are not a Python are shell scripts")
+@pytest.mark.parametrize("job", list(NOT_PYTHON_RUNS.values()), ids=list(NOT_PYTHON_RUNS))
+def test_a_program_that_is_not_a_python_is_refused(finished_job):
+    """/bin/true, or a script that prints a version or garbage: one line, exit 4, nothing raw."""
+    done = finished_job
+    assert done.returncode == 4, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and " is not a Python: its probe printed " in lines[0], done.stderr
+    assert "\x1b" not in done.stdout + done.stderr and "Traceback" not in done.stdout + done.stderr
 
 
 def test_examples_dir_checks_every_program_in_it(variant_sessions):

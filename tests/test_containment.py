@@ -5,14 +5,27 @@ empty environment in a new session, is in tests/test_checks_can_fail.py: `02-esc
 
 from __future__ import annotations
 
+import html
+import json
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import psutil
+import pytest
 
-from harness.plugin import ROOT, SHIPPED_EXAMPLES
+from harness import examples
+from harness.claims import evidence, verdict
+from harness.launcher import LAUNCHED, finished
+from harness.plugin import ROOT, SHIPPED_EXAMPLES, make_run
+from harness.report import md_escape
+from harness.runner import RunError, members
+from sessions import Job, early
 
 
 def command_line(proc: psutil.Process) -> str:
@@ -93,3 +106,163 @@ def test_killing_the_runner_kills_the_run(tmp_path):
             runner.wait()
         for proc in alive(run):
             proc.kill()
+
+
+# --- a run that takes its supervisor down --------------------------------------------------------
+# Broken copies of 02_queue whose processes kill or stop the supervisor (the main process's parent),
+# then hang. Each is a pytest session of its own, as a user runs it; every process of it carries
+# PROBE in its environment, so that whatever is left of it once the session has ended is found.
+
+PROBE = "CONTAINMENT_PROBE"
+SCRATCH = Path(tempfile.gettempdir()) / f"containment-{uuid.uuid4().hex[:8]}"
+HANG = "    import time\n    time.sleep(600)\n"
+SABOTAGE = {
+    # (the edits to 02_queue.py, how the supervisor ended: the cell's one line says so)
+    "main-kills-it": (
+        (
+            ("    q.put('Hello, world!')\n", HANG),
+            ("    p.start()\n", "    p.start()\n    import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)\n"),
+        ),
+        "was killed by signal 9 (SIGKILL)",
+    ),
+    "a-child-kills-it": (
+        (
+            (
+                "def worker(q):\n    q.put('Hello, world!')\n",
+                "def worker(q, supervisor):\n    import os, signal\n    os.kill(supervisor, signal.SIGKILL)\n" + HANG,
+            ),
+            ("args=(q,)", "args=(q, __import__('os').getppid())"),
+        ),
+        "was killed by signal 9 (SIGKILL)",
+    ),
+    "main-stops-it": (
+        (
+            ("    q.put('Hello, world!')\n", HANG),
+            ("    p.start()\n", "    p.start()\n    import os, signal\n    os.kill(os.getppid(), signal.SIGSTOP)\n"),
+        ),
+        "was stopped by signal 19 (SIGSTOP)",
+    ),
+}
+
+
+def sabotage_session(name: str) -> Job:
+    folder = SCRATCH / name
+
+    def write() -> None:
+        folder.mkdir(parents=True)
+        text = (SHIPPED_EXAMPLES / "02_queue.py").read_text(encoding="utf-8")
+        for old, new in SABOTAGE[name][0]:
+            assert text.count(old) == 1, (name, old)
+            text = text.replace(old, new)
+        (folder / "02_queue.py").write_text(text, encoding="utf-8")
+
+    argv = ("tests/test_claims.py", "-p", "no:cacheprovider", "--examples-dir", str(folder), "--start-method", "spawn", "--example-timeout", "20")
+    # A bound on the whole session: a harness that hangs fails the test instead of hanging it.
+    return Job(
+        (sys.executable, "-m", "pytest", *argv, f"--junitxml={folder / 'junit.x.xml'}"),
+        timeout=120,
+        prepare=write,
+        env=((PROBE, name), ("COLUMNS", "300")),  # COLUMNS: the summary's line unabridged
+    )
+
+
+SABOTAGED = {name: sabotage_session(name) for name in SABOTAGE} if sys.platform != "win32" else {}
+early("sabotaged", *SABOTAGED.values())
+
+
+def probed(name: str) -> list[psutil.Process]:
+    """The live processes of that session (the session itself included while it runs)."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(PROBE) == name and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except psutil.Error:
+            pass
+    return found
+
+
+@pytest.fixture(scope="module")
+def sabotaged():
+    yield SABOTAGED
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no supervisor: the runner holds the job object")
+@pytest.mark.parametrize("name", list(SABOTAGE))
+def test_a_run_that_takes_its_supervisor_down_is_one_line_and_leaves_nothing(pytestconfig, sabotaged, name):
+    try:
+        done = finished(pytestconfig, sabotaged[name])
+        left = [command_line(p) for p in probed(name)]
+        assert not left, f"{name}: left running after the session ended: {left}"
+        line = f"the supervisor of 02_queue-spawn {SABOTAGE[name][1]}: the run's processes were killed, and it was not judged"
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert f"\n{line}\n" in done.stdout and "Traceback" not in done.stdout + done.stderr, done.stdout
+        assert f"ERROR tests/test_claims.py::test_claims[02_queue-spawn] - Failed: {line}" in done.stdout, done.stdout
+        assert_reported_as_error(SCRATCH / name, line)
+    finally:
+        for proc in probed(name):
+            proc.kill()
+
+
+def assert_reported_as_error(folder: Path, line: str) -> None:
+    """The cell the harness could not judge is in every form of the report, as an error with its
+    one line, and the report fails: an error is never a gap."""
+    out = {kind: folder / f"matrix.{kind}" for kind in ("md", "json", "html")}
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.report", folder, "--markdown", out["md"], "--json", out["json"], "--html", out["html"]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (1, ""), done.stdout + done.stderr
+    assert (
+        done.stdout.startswith("Claims matrix, 1 column(s) from 1 JUnit file(s): 1 error, ")
+        and "Some claims do NOT hold." in done.stdout.splitlines()[0]
+    )
+    assert re.search(r"^02_queue +default +NOT RUN\n +fork +NOT RUN\n +spawn +ERROR \[1\]$", done.stdout, re.M), done.stdout
+    assert re.search(rf"^\[1\] 02_queue spawn, .*: {re.escape(line)}$", done.stdout, re.M), done.stdout
+    cells = [c for c in json.loads(out["json"].read_text(encoding="utf-8"))["cells"] if c["status"] == "error"]
+    assert [(c["example"], c["start_method"], c["diagnosis"]) for c in cells] == [("02_queue", "spawn", line)]
+    assert f"| 💥 error: {md_escape(line)} |" in out["md"].read_text(encoding="utf-8")
+    assert '<td class="error" title="02_queue spawn on ' in (page := out["html"].read_text(encoding="utf-8"))
+    assert f'error<span class="diagnosis">{html.escape(line)}</span>' in page
+
+
+# The warden and the supervisor both stopped (the warden first, so that it cannot act), as the main
+# process's first act: only the runner's own bound is left, short here (a 5 s timeout, as the other
+# hanging copies, and 1 s grace: 20 s).
+SABOTAGE_FIRST = """    import os, signal
+    open(MARKER_FILE, 'w').write(os.environ['HARNESS_RUN_ID'])
+    supervisor = os.getppid()
+    warden = int(open(f'/proc/{supervisor}/stat').read().rsplit(')', 1)[1].split()[1])
+    os.kill(warden, signal.SIGSTOP)
+    os.kill(supervisor, signal.SIGSTOP)
+"""
+STOPS_BOTH = (SHIPPED_EXAMPLES / "02_queue.py").read_text(encoding="utf-8").replace("def main():\n", "def main():\n" + SABOTAGE_FIRST)
+MARKER_FILE = Path(tempfile.gettempdir()) / f"stops-both-{uuid.uuid4().hex[:8]}.marker"  # the run's marker, written by the copy
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.function.__name__ == "test_a_run_that_stops_its_warden_too_ends_at_the_runners_bound":
+        source = STOPS_BOTH.replace("MARKER_FILE", repr(str(MARKER_FILE)))
+        spec = examples.load(SHIPPED_EXAMPLES / "02_queue.py")
+        metafunc.parametrize("run", [make_run(metafunc.config, spec, "spawn", source=source, timeout=5.0, grace=1.0)], ids=["stops-both"])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the copy finds the warden in /proc")
+def test_a_run_that_stops_its_warden_too_ends_at_the_runners_bound(pytestconfig, run):
+    try:
+        # A bound of our own: a runner that waits for ever fails the test instead of hanging it.
+        outcome = pytestconfig.stash[LAUNCHED][run].result(timeout=120)
+    except RunError as exc:
+        failed = str(exc)
+    else:
+        pytest.fail(f"the run ended as usual: {verdict(outcome, run.spec)}\n{evidence(outcome)}")
+    assert failed == ("the supervisor of 02_queue-spawn did not end within 20 s: it was killed, with the run's processes, and the run was not judged")
+    assert MARKER_FILE.is_file(), "the copy's main process did not start within its 5 s timeout (a loaded machine)"
+    marker = MARKER_FILE.read_text(encoding="utf-8")
+    MARKER_FILE.unlink()
+    assert marker and not members(marker), [command_line(p) for p in members(marker)]

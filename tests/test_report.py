@@ -118,9 +118,24 @@ def results(pytestconfig) -> Path:
     shutil.rmtree(SCRATCH, ignore_errors=True)
 
 
-def report(*args: str | Path) -> subprocess.CompletedProcess:
+def report(*args: str | Path, memory: int | None = None) -> subprocess.CompletedProcess:
+    """python -m harness.report ARGS; `memory`: a limit on its address space (Linux), so that a
+    report that reads without bound fails instead of exhausting the machine."""
+
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
     return subprocess.run(
-        [sys.executable, "-m", "harness.report", *map(str, args)], cwd=ROOT, capture_output=True, text=True, encoding="utf-8", timeout=120
+        [sys.executable, "-m", "harness.report", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="surrogateescape",
+        timeout=120,
+        preexec_fn=limit if memory and sys.platform == "linux" else None,
     )
 
 
@@ -297,6 +312,117 @@ def test_unusable_file_is_a_one_line_error(results, tmp_path, content, error):
     assert done.stdout == ""
     assert done.stderr.startswith("report: error: " + error.format(path=bad)), done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
+
+
+# A cell's properties as a damaged or hostile file may have them: (properties changed, the problem
+# the one line names). The cell is 02_queue under spawn, beside a good one.
+DAMAGED = {
+    "evidence-not-json": ({"evidence": "{not json"}, "property evidence='{not json': not a JSON object"),
+    "evidence-a-list": ({"evidence": "[1, 2]"}, "property evidence='[1, 2]': not a JSON object"),
+    "evidence-nested-deep": ({"evidence": "[" * 100_000}, "property evidence='" + "[" * 40 + "...': not a JSON object"),
+    "seconds-not-a-number": ({"seconds": "abc"}, "property seconds='abc': not a number of seconds"),
+    "seconds-negative": ({"seconds": "-1"}, "property seconds='-1': not a number of seconds"),
+    "seconds-nan": ({"seconds": "nan"}, "property seconds='nan': not a number of seconds"),
+    "status-bogus": ({"status": "bogus"}, "property status='bogus': not one of passed, failed, timed_out, error, not_available"),
+    "status-missing": ({"status": None}, "no property status, and its test passed"),
+    "interpreter-missing": ({"interpreter": None}, "no property interpreter"),
+    "platform-missing": ({"platform": None}, "no property platform"),
+    "example-not-a-name": ({"example": "05 nothing/.."}, "property example='05 nothing/..': not a program's name"),
+    "method-unknown": ({"start_method": "thread"}, "property start_method='thread': not one of default, fork, spawn, forkserver"),
+    "observed-method-not-a-name": ({"observed_start_method": "fork spawn"}, "property observed_start_method='fork spawn': not a start method"),
+    "claim-not-a-name": ({"claim": "x y"}, "property claim='x y': not a claim's name"),
+    "unknown-field": ({"colour": "red"}, "unknown property colour"),
+}
+GOOD = {"status": "passed", "claim": "", "diagnosis": "", "observed_start_method": "spawn", "seconds": "0.31", "evidence": '{"processes": 2}'}
+
+
+@pytest.mark.parametrize(("changed", "problem"), list(DAMAGED.values()), ids=list(DAMAGED))
+def test_a_damaged_property_is_a_one_line_error(tmp_path, capsys, changed, problem):
+    """Whatever a property holds, the report names the file, the test case and the problem in one
+    line, exit 2: no traceback, no cell made up."""
+    damaged = {k: v for k, v in {**GOOD, **changed}.items() if v is not None}
+    example, method = damaged.pop("example", "02_queue"), damaged.pop("start_method", "spawn")
+    file = tmp_path / "junit.x.xml"
+    file.write_text(suite(case("03_lock", "spawn", **GOOD) + case(example, method, **damaged)), encoding="utf-8")
+    if "interpreter" in changed or "platform" in changed:  # case() fills them in: take them out again
+        text = file.read_text(encoding="utf-8")
+        gone = {"interpreter": "CPython 3.12.1", "platform": "linux"}
+        for name in changed:
+            head, _, tail = text.rpartition(f'<property name="{name}" value="{gone[name]}"/>')
+            text = head + tail
+        file.write_text(text, encoding="utf-8")
+    status = main([str(file)])  # in this process: 15 interpreters fewer to start
+    out, err = capsys.readouterr()
+    assert (status, out) == (2, ""), out + err
+    assert err == f"report: error: {file}: test_claims[{example}-{method}]: {problem}\n"
+
+
+def hostile_traces(folder: Path) -> dict[str, str]:
+    """{trace property: why its timeline is not drawn} for traces the report must not read."""
+    outside = folder.parent / "outside.json"
+    outside.write_text('{"traceEvents": []}', encoding="utf-8")
+    (folder / "link-out.json").symlink_to(outside)
+    with open(folder / "huge.json", "wb") as f:  # 2 GiB, sparse: nothing written
+        f.truncate(2 << 30)
+    os.mkfifo(folder / "fifo.json")
+    (folder / "deep.json").write_text("[" * 100_000, encoding="utf-8")
+    (folder / "a-list.json").write_text("[1, 2]", encoding="utf-8")
+    return {
+        "/dev/zero": "not under the JUnit file's folder",
+        "../outside.json": "not under the JUnit file's folder",
+        "link-out.json": "not under the JUnit file's folder",
+        "huge.json": "larger than 16 MiB",
+        "fifo.json": "not a regular file",
+        "deep.json": "not a timeline",
+        "a-list.json": "not a timeline",
+        "missing.json": "no such file",
+    }
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs /dev/zero, symbolic links and a FIFO")
+def test_a_trace_that_is_not_a_small_file_under_the_results_is_not_read(tmp_path):
+    """A trace property is a path the report opens: one that leads out of the results, to a device,
+    a FIFO or a huge file is never read; its cell says "timeline not available" and why, and the
+    rest of the page is as usual. (A limit on the report's memory makes a report that reads them
+    fail instead of exhausting the machine.)"""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    traces = hostile_traces(folder)
+    methods = [(e, m) for e in SHIPPED for m in START_METHODS][: len(traces)]
+    cases = "".join(
+        case(e, m, '<failure message="Failed: x">x</failure>', status="failed", claim="output", diagnosis="wrong", trace=trace)
+        for (e, m), trace in zip(methods, traces, strict=True)
+    )
+    (folder / "junit.x.xml").write_text(suite(cases), encoding="utf-8")
+    page = tmp_path / "matrix.html"
+    done = report(folder, "--html", page, memory=1 << 30)
+    assert (done.returncode, done.stderr) == (1, ""), done.stderr
+    text = page.read_text(encoding="utf-8")
+    for trace, why in traces.items():
+        assert html.escape(f"timeline not available: {folder / trace} ({why})") + "</p>" in text, (trace, why)
+    assert '<svg class="timeline"' not in text
+
+
+CONTROL = "\x00\x1b]0;pwned\x07\x1b[2J"  # what an example may print: NUL, set the window title, clear the screen
+# XML 1.0 cannot hold C0 controls (pytest writes them as #x1B); the C1 ones, CR and DEL it can.
+IN_XML = "\u009b2J\u009d0;pwned\u009c\r\x7f"
+
+
+def test_control_characters_are_shown_escaped(tmp_path):
+    """The report never sends a terminal control character from a JUnit file raw: escaped as
+    \\xNN in the text, Markdown and HTML outputs (JSON escapes them itself)."""
+    failure = f'<failure message="Failed: {IN_XML}">{IN_XML}</failure>'
+    file = tmp_path / "junit.x.xml"
+    cells = case("02_queue", "spawn", failure, status="failed", claim="output", diagnosis=f"stdout is {IN_XML}", interpreter=f"CPython{IN_XML}")
+    file.write_text(suite(cells).replace("\r", "&#13;"), encoding="utf-8")  # (a raw CR in an attribute reads as a space)
+    out = {kind: tmp_path / f"matrix.{kind}" for kind in ("md", "html", "json")}
+    done = report(file, "--markdown", out["md"], "--html", out["html"], "--json", out["json"])
+    assert done.returncode == 1, done.stdout + done.stderr
+    shown = r"\x9b2J\x9d0;pwned\x9c\x0d\x7f"
+    for name, text in (("terminal", done.stdout), *((kind, path.read_text(encoding="utf-8")) for kind, path in out.items())):
+        raw = sorted({f"{ord(c):#x}" for c in text if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F})
+        assert not raw, f"{name}: control characters sent raw: {raw}"
+        assert shown in text.replace("\\\\", "\\"), f"{name}: the characters are not shown escaped"
 
 
 @pytest.mark.parametrize("name", ["no-such-path", "empty-folder", "no-claims"])
