@@ -44,7 +44,10 @@ EVIDENCE_DIR = "HARNESS_EVIDENCE"  # read by inject/mp_evidence.py
 # one of them; the tree (macOS: no subreaper) finds orphans by their marker only. Both the runner
 # and the tests (the escapee's xfail) read this one name.
 CONTAINMENT = {"linux": "subreaper", "win32": "job"}.get(PLATFORM, "tree")
-SETTLE = 1.0  # seconds a process of the example itself may take to finish exiting after main did
+# Seconds a process of the example itself may take to finish exiting once the main process has
+# exited: none, as the README says (a correct program has joined its children; one the kernel is
+# ending is gone already). The fork server and resource tracker get the run's grace.
+SETTLE = 0.0
 # Bytes a run may print to stdout, and to stderr; beyond it, a failure of its own, and only the
 # head and tail (KEPT bytes each) are read, kept and shown.
 OUTPUT_LIMIT = 4 << 20
@@ -305,6 +308,7 @@ def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: 
         f"runner={os.getpid()}",
         f"nice={run.nice}",
         f"tree={int(tree)}",
+        *([f"hello={report_path.parent / 'hello'}"] if CONTAINMENT == "subreaper" else []),
     ]
     supervisor = subprocess.Popen([*args, "--", *command], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env)
     ACTIVE[token] = (supervisor, lambda: supervisor.send_signal(signal.SIGTERM))  # it kills its run, then exits

@@ -1,7 +1,7 @@
 """Run one example's main process and contain every process it creates, however it was started.
 
     python -I -S harness/supervisor.py report=FILE timeout=S settle=S grace=S runner=PID [nice=N]
-                                       [tree=1] -- PYTHON -X dev EXAMPLE.py
+                                       [tree=1] [hello=SOCKET] -- PYTHON -X dev EXAMPLE.py
 
 The runner starts one supervisor per run (stdout and stderr are the run's files, passed on to the
 example). On Linux the supervisor is a child subreaper (PR_SET_CHILD_SUBREAPER): every process the
@@ -23,8 +23,15 @@ reports how the supervisor ended; the runner then fails the cell in one line. Wh
 adds to a run is one fork and a blocked waitpid. The supervisor and the warden ignore the
 terminal's stop signals (Ctrl-Z), so only SIGSTOP can stop them.
 
-When the main process exits, the example's own processes get SETTLE seconds to finish exiting, the
-fork server and resource tracker GRACE seconds; whatever is still alive is a leftover, reported and
+What the supervisor sees itself is the run's facts, which no record the run writes can change (the
+evidence is checked against them, harness/evidence.py: Facts): the main process's pid and exit, how
+much of stdout there was when the main process exited (its file is the supervisor's own stdout),
+and, on Linux, each process that started under the run: every Python process of it says hello on
+the supervisor's datagram socket (`hello=`, HARNESS_HELLO) as it starts, and the kernel names the
+sender (SO_PASSCRED), whose parent the supervisor reads in /proc at once (SIGIO wakes it).
+
+When the main process exits, the example's own processes get SETTLE seconds to finish exiting (none:
+a correct program has joined them), the fork server and resource tracker GRACE seconds; whatever is still alive is a leftover, reported and
 killed, the resource tracker last so that it can still unlink the run's semaphores. At TIMEOUT the
 whole tree is killed the same way. The report (a Python literal) says what happened. There is one
 supervisor per run, so it starts as fast as it can: standard library only, no argparse or json
@@ -45,7 +52,8 @@ TICK = 0.2  # seconds between checks of the deadline and of the runner while wai
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
 TERMINAL_STOPS = (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
 MARKER = "HARNESS_RUN_ID"
-EXITING = "<exiting>"  # the command line of a process that is exiting: empty
+EXITING = "<exiting>"  # what a process that is exiting is called (PF_EXITING, or an empty command line)
+PF_EXITING = 0x4  # /proc/PID/stat's flags: the process is in exit()
 
 
 class Stop(Exception):
@@ -103,6 +111,7 @@ class Tree:
 
     def _proc_tree(self) -> dict[int, str]:
         children: dict[int, list[int]] = {}
+        exiting: set[int] = set()
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue
@@ -111,14 +120,16 @@ class Tree:
                     stat = f.read()
             except OSError:
                 continue  # gone
-            # "pid (comm) state ppid ...": comm may hold spaces and parentheses
-            state, ppid = stat[stat.rindex(b")") + 2 :].split(b" ", 2)[:2]
-            if state != b"Z":
-                children.setdefault(int(ppid), []).append(int(entry.name))
+            # "pid (comm) state ppid pgrp session tty tpgid flags ...": comm may hold spaces and parentheses
+            fields = stat[stat.rindex(b")") + 2 :].split(b" ", 7)
+            if fields[0] != b"Z":
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+                if int(fields[6]) & PF_EXITING:  # the kernel is ending it: its code has run its last
+                    exiting.add(int(entry.name))
         found, todo = {}, list(children.get(self.me, []))
         while todo:
             pid = todo.pop()
-            found[pid] = cmdline(pid)
+            found[pid] = EXITING if pid in exiting else cmdline(pid)
             todo += children.get(pid, [])
         return found
 
@@ -174,6 +185,47 @@ def kill(pids, sig: int = signal.SIGKILL) -> None:
             pass
 
 
+class Hellos:
+    """The supervisor's datagram socket, where each Python process of the run says it started (the
+    start-up hook, HARNESS_HELLO): the kernel attaches the sender's pid to each datagram, so the
+    supervisor knows which processes ran, and their parents, without a record of theirs."""
+
+    def __init__(self, path: str):
+        import _socket
+        import fcntl
+
+        self._socket = _socket
+        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)  # not inherited by the run (PEP 446)
+        self.sock.bind(path)
+        self.sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
+        fd = self.sock.fileno()
+        fcntl.fcntl(fd, fcntl.F_SETOWN, os.getpid())  # SIGIO: taken as they come, while the sender waits
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_ASYNC | os.O_NONBLOCK)
+        self.seen: dict[int, int | None] = {}  # pid -> its parent when it said hello (None: gone already)
+        signal.signal(signal.SIGIO, self.drain)
+
+    def drain(self, *_) -> None:
+        space = self._socket.CMSG_SPACE(12)  # struct ucred: pid, uid, gid
+        while True:
+            try:
+                _, ancillary, _, _ = self.sock.recvmsg(16, space)
+            except OSError:  # nothing more (EAGAIN), or closed
+                return
+            for level, kind, data in ancillary:
+                if level == self._socket.SOL_SOCKET and kind == self._socket.SCM_CREDENTIALS and len(data) >= 4:
+                    pid = int.from_bytes(data[:4], sys.byteorder)
+                    self.seen[pid] = parent_of(pid)
+
+
+def parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(b")") + 2 :].split(b" ", 2)[1])
+
+
 class Options:
     """key=value arguments, then -- and the command: the runner writes them, nobody types them."""
 
@@ -186,6 +238,7 @@ class Options:
         self.runner = int(given["runner"])  # stop everything when this process is gone
         self.nice = int(given.get("nice", 0))  # run the example at a lower CPU priority: this nice value
         self.tree = given.get("tree") == "1"  # as on macOS: no subreaper, no parent-death signal
+        self.hello = given.get("hello")  # where the run's processes say they started (Linux)
 
 
 def warden(args: Options, supervisor: int, subreaper: bool) -> int:
@@ -297,8 +350,12 @@ def main() -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, runner_gone)
     signal.signal(signal.SIGALRM, tick)
+    hellos = None
     try:
         tick()  # the runner may have died before PR_SET_PDEATHSIG was in place
+        if subreaper and args.hello:
+            hellos = Hellos(args.hello)
+            os.environ["HARNESS_HELLO"] = args.hello
         if args.nice:
             os.nice(args.nice)  # inherited by every process of the example
         try:
@@ -314,6 +371,7 @@ def main() -> int:
         while main_pid not in tree.exits:
             pid, status = os.waitpid(-1, 0)  # interrupted by the tick when it raises
             tree.exits[pid] = status
+        at_main_exit = os.fstat(1).st_size  # what the main process lived to see written
         signal.setitimer(signal.ITIMER_REAL, 0)
         returncode = os.waitstatus_to_exitcode(tree.exits[main_pid])
         # A process whose command line is empty has released its memory: it is past running any
@@ -323,7 +381,11 @@ def main() -> int:
         late = tree.wait_gone(args.settle, lambda cmd: running(cmd) and not any(helper in cmd for helper in HELPERS))
         if not late:  # the example's own processes are gone: the helpers may finish their work
             late = tree.wait_gone(args.grace, running)
-        outcome = {"returncode": returncode, "leftovers": [f"pid {pid}: {cmd[:200]}" for pid, cmd in sorted(late.items())]}
+        outcome = {
+            "returncode": returncode,
+            "leftovers": [f"pid {pid}: {cmd[:200]}" for pid, cmd in sorted(late.items())],
+            "stdout_at_main_exit": at_main_exit,
+        }
         if late:
             tree.stop(args.grace)
     except Stop as why:
@@ -334,11 +396,15 @@ def main() -> int:
         if str(why) != "timeout":
             return 1  # nobody is waiting for a report
         outcome = {"returncode": None, "leftovers": []}
+    if hellos is not None:
+        signal.signal(signal.SIGIO, signal.SIG_IGN)
+        hellos.drain()
     outcome.update(
         main_pid=main_pid,
         seconds=time.monotonic() - started,
         subreaper=subreaper,
         reaped={str(pid): os.waitstatus_to_exitcode(status) for pid, status in tree.exits.items()},
+        attested=hellos.seen if hellos is not None else None,
     )
     with open(args.report, "w", encoding="utf-8") as f:
         f.write(repr(outcome))

@@ -7,7 +7,7 @@ write that never reached stdout, a record in the name of a process that never ex
 import pytest
 
 from harness import examples
-from harness.claims import PREDICATES, TEXT_CHECKS, ClaimBroken, check_child_exits, check_started
+from harness.claims import PREDICATES, TEXT_CHECKS, ClaimBroken, check_child_exits, check_started, verdict
 from harness.evidence import EVENTS_SHOWN, SEARCH_STEPS_PER_WRITE, Evidence, Facts, Unaccounted, parse
 from harness.plugin import SHIPPED_EXAMPLES
 
@@ -441,3 +441,37 @@ def test_an_interpreter_behind_a_launcher_is_the_main_process():
     assert ev.main_pid == 7 and ev.procs[7].role == "main" and not ev.unexplained
     check_started(ev, "spawn", "spawn")
     holds("from_queue", ev, b"Hello, world!\r\n", True)
+
+
+def test_output_written_after_the_main_process_exited_breaks_the_claims():
+    """The supervisor saw how much stdout there was when the main process exited: a byte past it was
+    written by a process that outlived main, whatever its records say (a fact, not a record)."""
+    from types import SimpleNamespace
+
+    from harness.runner import Outcome, Run
+
+    rec = Records()
+    rec.write(1, b"Hello, world!\n")
+    rec.write(1, b"late\n")
+    stdout = rec.stdout()
+
+    def outcome(at_main_exit: int | None) -> Outcome:
+        return Outcome(
+            run=Run("02_queue", "spawn", "python"),
+            interpreter="CPython 3.12.1",
+            default_method="fork",
+            returncode=0,
+            raw_stdout=stdout,
+            stderr="",
+            leftovers=[],
+            seconds=0.1,
+            marker="x",
+            evidence=rec.evidence(stdout_at_main_exit=at_main_exit),
+            stdout_size=len(stdout),
+        )
+
+    general = SimpleNamespace(fails={}, text={}, processes={}, has_claims=False)
+    assert verdict(outcome(len(stdout)), general).status == "passed"
+    assert verdict(outcome(None), general).status == "passed"  # not observed (no supervisor: Windows)
+    late = verdict(outcome(14), general)
+    assert (late.claim, late.diagnosis) == ("lifetime", "5 byte(s) written to stdout after the main process exited: 'late\\n'")

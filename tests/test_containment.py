@@ -24,7 +24,7 @@ from harness.claims import evidence, verdict
 from harness.launcher import LAUNCHED, finished
 from harness.plugin import ROOT, SHIPPED_EXAMPLES, make_run
 from harness.report import md_escape
-from harness.runner import RunError, members
+from harness.runner import SETTLE, RunError, members
 from sessions import Job, early
 
 
@@ -261,7 +261,11 @@ def test_a_run_that_stops_its_warden_too_ends_at_the_runners_bound(pytestconfig,
         failed = str(exc)
     else:
         pytest.fail(f"the run ended as usual: {verdict(outcome, run.spec)}\n{evidence(outcome)}")
-    assert failed == ("the supervisor of 02_queue-spawn did not end within 20 s: it was killed, with the run's processes, and the run was not judged")
+    bound = run.timeout + SETTLE + 4 * run.grace + 10  # harness/runner.py's: its timeout, no settling, the grace, 10 s
+    assert (
+        failed
+        == f"the supervisor of 02_queue-spawn did not end within {bound:g} s: it was killed, with the run's processes, and the run was not judged"
+    )
     assert MARKER_FILE.is_file(), "the copy's main process did not start within its 5 s timeout (a loaded machine)"
     marker = MARKER_FILE.read_text(encoding="utf-8")
     MARKER_FILE.unlink()
