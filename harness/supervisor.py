@@ -241,7 +241,7 @@ class Options:
         self.hello = given.get("hello")  # where the run's processes say they started (Linux)
 
 
-def warden(args: Options, supervisor: int, subreaper: bool) -> int:
+def warden(args: Options, supervisor: int, subreaper: bool, deathsig: bool) -> int:
     """The supervisor's parent: waits for it to end or stop. When it ends as it should, so does the
     warden, with its status. When it was killed or stopped (by the run: nothing else signals it),
     the warden kills it and the whole run (a subreaper: the run's orphans are its children now; in
@@ -261,7 +261,7 @@ def warden(args: Options, supervisor: int, subreaper: bool) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, runner_gone)
     try:
-        if sys.platform != "linux":  # no PR_SET_PDEATHSIG: look at the parent every tick
+        if not deathsig:  # no PR_SET_PDEATHSIG (macOS, and its mode here): look at the parent every tick
             signal.signal(signal.SIGALRM, tick)
             signal.setitimer(signal.ITIMER_REAL, TICK, TICK)
         tick()
@@ -318,10 +318,10 @@ def main() -> int:
     parent = os.getpid()
     supervisor = os.fork()
     if supervisor:
-        return warden(args, supervisor, subreaper)
+        return warden(args, supervisor, subreaper, linux)
     # The supervisor: the warden is its parent now. Neither attribute is inherited through fork.
     subreaper = subreaper and prctl(PR_SET_CHILD_SUBREAPER, 1)
-    if sys.platform == "linux":
+    if linux:
         prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     tree = Tree(subreaper, os.environ.get(MARKER))
     main_pid = None
