@@ -1,12 +1,14 @@
 """Bad input to the suite gets a one-line error and a non-zero exit, never a traceback; and
 --examples-dir checks every program of a folder, with its claims file's claims or the general ones.
 
-Each case is a pytest session of its own, as a user would start it; the launcher starts them all
-with the session's runs (harness.plugin.Job), and each test reads its session's result."""
+A bad option stops pytest before any run, so each case is a pytest session run in this process
+(pytester: the same code path, its output and exit status as a user sees them, ~10 ms instead of an
+interpreter's start-up); one of them is also a session of its own, as a user starts it, to show that
+it is the same there. The sessions that run examples are processes of their own, started by the
+launcher with the session's runs (tests/sessions.py)."""
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -16,7 +18,7 @@ import pytest
 
 from harness.launcher import finished
 from harness.platforms import PLATFORM
-from harness.plugin import SHIPPED_EXAMPLES
+from harness.plugin import ROOT, SHIPPED_EXAMPLES
 from sessions import Job, early, once
 
 # Made by the first job that needs them (prepare), removed by the fixture that used them. Resolved,
@@ -31,11 +33,6 @@ NOT_PYTHONS = {
     "prints-garbage": "#!/bin/sh\nprintf '{\\033[2J not json'\n",
     "prints-other-json": '#!/bin/sh\necho \'{"name": "CPython 3.12.1"}\'\n',
 }
-
-
-def session(*args, **job) -> Job:
-    """A separate pytest session on the claims matrix."""
-    return Job((sys.executable, "-m", "pytest", "tests/test_claims.py", "-p", "no:cacheprovider", *map(str, args)), **job)
 
 
 @once
@@ -66,60 +63,93 @@ BAD_OPTIONS = {
     "unknown-python-name": (["--python", "3.99"], "--python 3.99: no such Python on PATH or among pyenv's versions"),
     "no-free-threaded-build": (["--python", "3.99t"], "--python 3.99t: no such Python"),
     "missing-folder": (["--examples-dir", "/nonexistent"], f"--examples-dir {Path('/nonexistent')}: no such folder"),  # \nonexistent on Windows
+    "folder-without-programs": (["--examples-dir", EMPTY], f"--examples-dir {EMPTY}: no programs (*.py) in it"),
     "zero-timeout": (["--example-timeout", "0"], "--example-timeout 0: must be a positive, finite number of seconds"),
     "infinite-timeout": (["--example-timeout", "inf"], "--example-timeout inf: must be a positive, finite number of seconds"),
     "nan-timeout": (["--example-timeout", "04_pool=nan"], "--example-timeout 04_pool=nan: must be a positive, finite number of seconds"),
     "timeout-of-no-example": (["--example-timeout", "05_nothing=3"], "--example-timeout 05_nothing=3: no example '05_nothing'"),
-    "gate-dir-is-a-file": (["--gate-dir", "tests/test_claims.py"], f"--gate-dir {Path('tests/test_claims.py')}: cannot write there"),
-    "unknown-emulation": ([], "HARNESS_EMULATE=beos: the harness emulates win32 or darwin"),
+    "gate-dir-is-a-file": (["--gate-dir", ROOT / "tests" / "test_claims.py"], f"--gate-dir {ROOT / 'tests' / 'test_claims.py'}: cannot write there"),
 }
-SESSIONS = {name: session(*args) for name, (args, _) in BAD_OPTIONS.items()}
-SESSIONS["unknown-emulation"] = session(env=(("HARNESS_EMULATE", "beos"),))
-# A name of the list whose interpreter is another Python: the run would fill the wrong column.
-WRONG_PYTHON = session("--python", "3.99", prepare=write_scratch, env=(("PATH", f"{FAKE}{os.pathsep}{os.environ.get('PATH', '')}"),))
-NOT_PYTHON_RUNS = {name: session("--python", FAKE / name, prepare=write_scratch) for name in NOT_PYTHONS}
-if PLATFORM != "win32":
-    NOT_PYTHON_RUNS["bin-true"] = session("--python", shutil.which("true") or "/bin/true")
-VARIANTS_RUN = session("--examples-dir", VARIANTS, "--start-method", "spawn", "-v", prepare=write_scratch)
-NO_EXAMPLES = session("--examples-dir", EMPTY, prepare=write_scratch)
-early("variant_sessions", VARIANTS_RUN, NO_EXAMPLES)
+
+
+@pytest.fixture
+def bad_session(pytester, monkeypatch):
+    """A pytest session of the harness, in this process, on a bad command line: its exit status and
+    what it printed."""
+    write_scratch()
+
+    def start(*args, env: dict[str, str] | None = None):
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        return pytester.runpytest_inprocess("-p", "harness.launcher", "-p", "harness.plugin", "-p", "no:cacheprovider", *map(str, args))
+
+    return start
+
+
+def one_line_error(done) -> str:
+    """The session's error: exit 4, one line of it (argparse adds its usage lines), no traceback."""
+    assert done.ret == 4, done.outlines + done.errlines  # pytest's usage error
+    said = "\n".join(done.outlines + done.errlines)
+    assert "Traceback" not in said and "\x1b" not in said, said
+    errors = [line for line in done.errlines if line.startswith("ERROR:") or ": error: " in line]
+    assert errors, said
+    return errors[-1]
+
+
+@pytest.mark.parametrize(("args", "message"), list(BAD_OPTIONS.values()), ids=list(BAD_OPTIONS))
+def test_bad_option_is_one_clear_line(bad_session, args, message):
+    assert message in one_line_error(bad_session(*args))
+
+
+def test_an_unknown_emulation_is_one_clear_line(bad_session):
+    assert "HARNESS_EMULATE=beos: the harness emulates win32 or darwin" in one_line_error(bad_session(env={"HARNESS_EMULATE": "beos"}))
+
+
+@pytest.mark.skipif(PLATFORM == "win32", reason="needs a symlink named python3.99 on PATH")
+def test_a_python_named_for_another_version_is_refused(bad_session):
+    said = one_line_error(bad_session("--python", "3.99", env={"PATH": f"{FAKE}{os.pathsep}{os.environ.get('PATH', '')}"}))
+    assert f"--python 3.99: {FAKE / 'python3.99'} is CPython " in said and ", not Python 3.99" in said
+
+
+@pytest.mark.skipif(PLATFORM == "win32", reason="the programs that are not a Python are shell scripts")
+@pytest.mark.parametrize("program", [*NOT_PYTHONS, "bin-true"])
+def test_a_program_that_is_not_a_python_is_refused(bad_session, program):
+    """/bin/true, or a script that prints a version or garbage: one line, exit 4, nothing raw."""
+    python = shutil.which("true") or "/bin/true" if program == "bin-true" else FAKE / program
+    assert " is not a Python: its probe printed " in one_line_error(bad_session("--python", python))
+
+
+# The same as a user starts it: a process of its own, its stderr one line, exit 4.
+AS_A_USER = Job((sys.executable, "-m", "pytest", "tests/test_claims.py", "-p", "no:cacheprovider", "--example-timeout", "inf"))
+VARIANTS_RUN = Job(
+    (
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/test_claims.py",
+        "-p",
+        "no:cacheprovider",
+        "--examples-dir",
+        str(VARIANTS),
+        "--start-method",
+        "spawn",
+        "-v",
+    ),
+    prepare=write_scratch,
+)
+early("variant_sessions", VARIANTS_RUN, AS_A_USER)
 
 
 @pytest.fixture(scope="module")
 def variant_sessions(pytestconfig):
-    return {job: finished(pytestconfig, job) for job in (VARIANTS_RUN, NO_EXAMPLES)}
+    return {job: finished(pytestconfig, job) for job in (VARIANTS_RUN, AS_A_USER)}
 
 
-@pytest.fixture
-def finished_job(pytestconfig, job: Job) -> subprocess.CompletedProcess:
-    return finished(pytestconfig, job)
-
-
-@pytest.mark.parametrize(("job", "message"), [pytest.param(SESSIONS[name], message, id=name) for name, (_, message) in BAD_OPTIONS.items()])
-def test_bad_option_is_one_clear_line(finished_job, message):
-    done = finished_job
-    assert done.returncode == 4, done.stdout + done.stderr  # pytest's usage error
-    assert message in done.stderr
+def test_a_bad_option_is_one_line_in_a_session_of_its_own(variant_sessions):
+    done = variant_sessions[AS_A_USER]
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == ["ERROR: --example-timeout inf: must be a positive, finite number of seconds"], done.stderr
     assert "Traceback" not in done.stdout + done.stderr
-
-
-@pytest.mark.skipif(PLATFORM == "win32", reason="needs a symlink named python3.99 on PATH")
-@pytest.mark.parametrize("job", [WRONG_PYTHON], ids=["3.99-is-another-python"])
-def test_a_python_named_for_another_version_is_refused(finished_job):
-    done = finished_job
-    assert done.returncode == 4, done.stdout + done.stderr
-    assert f"--python 3.99: {FAKE / 'python3.99'} is CPython " in done.stderr and ", not Python 3.99" in done.stderr
-
-
-@pytest.mark.skipif(PLATFORM == "win32", reason="the programs that are not a Python are shell scripts")
-@pytest.mark.parametrize("job", list(NOT_PYTHON_RUNS.values()), ids=list(NOT_PYTHON_RUNS))
-def test_a_program_that_is_not_a_python_is_refused(finished_job):
-    """/bin/true, or a script that prints a version or garbage: one line, exit 4, nothing raw."""
-    done = finished_job
-    assert done.returncode == 4, done.stdout + done.stderr
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and " is not a Python: its probe printed " in lines[0], done.stderr
-    assert "\x1b" not in done.stdout + done.stderr and "Traceback" not in done.stdout + done.stderr
 
 
 def test_examples_dir_checks_every_program_in_it(variant_sessions):
@@ -129,9 +159,3 @@ def test_examples_dir_checks_every_program_in_it(variant_sessions):
     assert "1 failed, 1 passed" in done.stdout
     assert "02_queue under spawn on " in done.stdout and "stdout is 'Hello, World!\\n', expected exactly 'Hello, world!\\n'" in done.stdout
     assert "test_claims.py::test_claims[04_pool-spawn] PASSED" in done.stdout
-
-
-def test_a_folder_without_programs_is_an_error_not_a_pass(variant_sessions):
-    done = variant_sessions[NO_EXAMPLES]
-    assert done.returncode == 4, done.stdout
-    assert f"--examples-dir {EMPTY}: no programs (*.py) in it" in done.stderr

@@ -145,29 +145,42 @@ SABOTAGE = {
 }
 
 
-def sabotage_session(name: str) -> Job:
-    folder = SCRATCH / name
+SABOTAGED = SCRATCH / "sabotaged"
 
-    def write() -> None:
-        folder.mkdir(parents=True)
+
+def write_sabotaged() -> None:
+    SABOTAGED.mkdir(parents=True)
+    for name, (edits, _) in SABOTAGE.items():
         text = (SHIPPED_EXAMPLES / "02_queue.py").read_text(encoding="utf-8")
-        for old, new in SABOTAGE[name][0]:
+        for old, new in edits:
             assert text.count(old) == 1, (name, old)
             text = text.replace(old, new)
-        (folder / "02_queue.py").write_text(text, encoding="utf-8")
-
-    argv = ("tests/test_claims.py", "-p", "no:cacheprovider", "--examples-dir", str(folder), "--start-method", "spawn", "--example-timeout", "20")
-    # A bound on the whole session: a harness that hangs fails the test instead of hanging it.
-    return Job(
-        (sys.executable, "-m", "pytest", *argv, f"--junitxml={folder / 'junit.x.xml'}"),
-        timeout=120,
-        prepare=write,
-        env=((PROBE, name), ("COLUMNS", "300")),  # COLUMNS: the summary's line unabridged
-    )
+        (SABOTAGED / f"{name.replace('-', '_')}.py").write_text(text, encoding="utf-8")
 
 
-SABOTAGED = {name: sabotage_session(name) for name in SABOTAGE} if sys.platform != "win32" else {}
-early("sabotaged", *SABOTAGED.values())
+# One session for the three (a cell each), as a user runs it. A bound on the whole session: a
+# harness that hangs fails the test instead of hanging it.
+SABOTAGE_RUN = Job(
+    (
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/test_claims.py",
+        "-p",
+        "no:cacheprovider",
+        "--examples-dir",
+        str(SABOTAGED),
+        "--start-method",
+        "spawn",
+        "--example-timeout",
+        "20",
+        f"--junitxml={SABOTAGED / 'junit.x.xml'}",
+    ),
+    timeout=120,
+    prepare=write_sabotaged,
+    env=((PROBE, "sabotage"), ("COLUMNS", "300")),  # COLUMNS: the summary's lines unabridged
+)
+early("sabotaged", *([SABOTAGE_RUN] if sys.platform != "win32" else []))
 
 
 def probed(name: str) -> list[psutil.Process]:
@@ -183,34 +196,38 @@ def probed(name: str) -> list[psutil.Process]:
 
 
 @pytest.fixture(scope="module")
-def sabotaged():
-    yield SABOTAGED
-    shutil.rmtree(SCRATCH, ignore_errors=True)
+def sabotaged(pytestconfig):
+    try:
+        yield finished(pytestconfig, SABOTAGE_RUN)
+    finally:
+        for proc in probed("sabotage"):
+            proc.kill()
+        shutil.rmtree(SCRATCH, ignore_errors=True)
+
+
+def line_of(name: str) -> str:
+    return f"the supervisor of {name.replace('-', '_')}-spawn {SABOTAGE[name][1]}: the run's processes were killed, and it was not judged"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="Windows has no supervisor: the runner holds the job object")
 @pytest.mark.parametrize("name", list(SABOTAGE))
-def test_a_run_that_takes_its_supervisor_down_is_one_line_and_leaves_nothing(pytestconfig, sabotaged, name):
-    try:
-        done = finished(pytestconfig, sabotaged[name])
-        left = [command_line(p) for p in probed(name)]
-        assert not left, f"{name}: left running after the session ended: {left}"
-        line = f"the supervisor of 02_queue-spawn {SABOTAGE[name][1]}: the run's processes were killed, and it was not judged"
-        assert done.returncode == 1, done.stdout + done.stderr
-        assert f"\n{line}\n" in done.stdout and "Traceback" not in done.stdout + done.stderr, done.stdout
-        assert f"ERROR tests/test_claims.py::test_claims[02_queue-spawn] - Failed: {line}" in done.stdout, done.stdout
-        assert_reported_as_error(SCRATCH / name, line)
-    finally:
-        for proc in probed(name):
-            proc.kill()
+def test_a_run_that_takes_its_supervisor_down_is_one_line_and_leaves_nothing(sabotaged, name):
+    done = sabotaged
+    left = [command_line(p) for p in probed("sabotage")]
+    assert not left, f"left running after the session ended: {left}"
+    assert done.returncode == 1, done.stdout + done.stderr
+    line = line_of(name)
+    assert f"\n{line}\n" in done.stdout and "Traceback" not in done.stdout + done.stderr, done.stdout
+    assert f"ERROR tests/test_claims.py::test_claims[{name.replace('-', '_')}-spawn] - Failed: {line}" in done.stdout, done.stdout
 
 
-def assert_reported_as_error(folder: Path, line: str) -> None:
-    """The cell the harness could not judge is in every form of the report, as an error with its
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no supervisor: the runner holds the job object")
+def test_a_cell_that_could_not_be_judged_is_an_error_in_every_form_of_the_report(sabotaged):
+    """The cells the harness could not judge are in every form of the report, as errors with their
     one line, and the report fails: an error is never a gap."""
-    out = {kind: folder / f"matrix.{kind}" for kind in ("md", "json", "html")}
+    out = {kind: SABOTAGED / f"matrix.{kind}" for kind in ("md", "json", "html")}
     done = subprocess.run(
-        [sys.executable, "-m", "harness.report", folder, "--markdown", out["md"], "--json", out["json"], "--html", out["html"]],
+        [sys.executable, "-m", "harness.report", SABOTAGED, "--markdown", out["md"], "--json", out["json"], "--html", out["html"]],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -219,16 +236,19 @@ def assert_reported_as_error(folder: Path, line: str) -> None:
     )
     assert (done.returncode, done.stderr) == (1, ""), done.stdout + done.stderr
     assert (
-        done.stdout.startswith("Claims matrix, 1 column(s) from 1 JUnit file(s): 1 error, ")
+        done.stdout.startswith("Claims matrix, 1 column(s) from 1 JUnit file(s): 3 error, ")
         and "Some claims do NOT hold." in done.stdout.splitlines()[0]
     )
-    assert re.search(r"^02_queue +default +NOT RUN\n +fork +NOT RUN\n +spawn +ERROR \[1\]$", done.stdout, re.M), done.stdout
-    assert re.search(rf"^\[1\] 02_queue spawn, .*: {re.escape(line)}$", done.stdout, re.M), done.stdout
+    names = [name.replace("-", "_") for name in SABOTAGE]
+    for name in names:
+        assert re.search(rf"^{name} +default +NOT RUN\n +fork +NOT RUN\n +spawn +ERROR \[\d\]$", done.stdout, re.M), done.stdout
+    lines = {name.replace("-", "_"): line_of(name) for name in SABOTAGE}
     cells = [c for c in json.loads(out["json"].read_text(encoding="utf-8"))["cells"] if c["status"] == "error"]
-    assert [(c["example"], c["start_method"], c["diagnosis"]) for c in cells] == [("02_queue", "spawn", line)]
-    assert f"| 💥 error: {md_escape(line)} |" in out["md"].read_text(encoding="utf-8")
-    assert '<td class="error" title="02_queue spawn on ' in (page := out["html"].read_text(encoding="utf-8"))
-    assert f'error<span class="diagnosis">{html.escape(line)}</span>' in page
+    assert sorted((c["example"], c["start_method"], c["diagnosis"]) for c in cells) == sorted((name, "spawn", lines[name]) for name in names)
+    markdown, page = out["md"].read_text(encoding="utf-8"), out["html"].read_text(encoding="utf-8")
+    for name, line in lines.items():
+        assert f"| 💥 error: {md_escape(line)} |" in markdown
+        assert f'<td class="error" title="{name} spawn on ' in page and f'error<span class="diagnosis">{html.escape(line)}</span>' in page
 
 
 # The warden and the supervisor both stopped (the warden first, so that it cannot act), as the main
