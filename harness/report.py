@@ -111,6 +111,7 @@ class Cell:
     seconds: float | None = None
     source: str = ""  # the JUnit file
     warning: str = ""  # what the harness could not keep of a judged run (its timeline), one line
+    note: str = ""  # a passed cell's remark: "fails as claimed: ..." (the claims file said it fails there)
 
 
 @dataclass
@@ -238,6 +239,7 @@ def judge(case, props: dict[str, str], source: Path) -> Cell:
         props.get("status", "passed"),
         diagnosis=props.get("diagnosis", ""),
         warning=props.get("warning", ""),
+        note=props.get("note", ""),
         claim=props.get("claim", ""),
         observed_start_method=props.get("observed_start_method", ""),
         source=str(source),
@@ -334,6 +336,8 @@ def cell_words(cell: Cell, method: str, shout: bool = False) -> str:
     words = STATUSES[cell.status].text
     if cell.status == "passed" and method == "default" and cell.observed_start_method:
         words += f" ({cell.observed_start_method})"
+    if cell.status == "passed" and cell.note:
+        words += f": {visible(cell.note)}"
     return words.upper() if shout and (cell.status in BAD or cell.status == "not_run") else words
 
 

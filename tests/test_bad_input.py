@@ -36,15 +36,22 @@ NOT_PYTHONS = {
 
 
 @once
-def write_scratch() -> None:
-    for folder in (VARIANTS, EMPTY, FAKE):
-        folder.mkdir(parents=True, exist_ok=True)
+def write_variants() -> None:
+    VARIANTS.mkdir(parents=True, exist_ok=True)
     (VARIANTS / "02_queue.py").write_text((SHIPPED_EXAMPLES / "02_queue.py").read_text().replace("Hello, world!", "Hello, World!"))
     (VARIANTS / "02_queue.toml").write_text((SHIPPED_EXAMPLES / "02_queue.toml").read_text())  # the article's claims
     (VARIANTS / "04_pool.py").write_text((SHIPPED_EXAMPLES / "04_pool.py").read_text().replace("Pool(5)", "Pool(3)"))  # the general claims only
+
+
+def write_bad_inputs() -> None:
+    """The folder without programs and the programs that are not the Python they say (again after
+    the module's clean-up: the tests of other modules may run in between)."""
+    for folder in (EMPTY, FAKE):
+        folder.mkdir(parents=True, exist_ok=True)
     (EMPTY / "README.txt").write_text("no programs here\n")
     if PLATFORM != "win32":  # a `python3.99` on PATH that is really this Python
-        (FAKE / "python3.99").symlink_to(sys.executable)
+        if not (FAKE / "python3.99").is_symlink():
+            (FAKE / "python3.99").symlink_to(sys.executable)
         for name, script in NOT_PYTHONS.items():
             (FAKE / name).write_text(script)
             (FAKE / name).chmod(0o755)
@@ -76,7 +83,7 @@ BAD_OPTIONS = {
 def bad_session(pytester, monkeypatch):
     """A pytest session of the harness, in this process, on a bad command line: its exit status and
     what it printed."""
-    write_scratch()
+    write_bad_inputs()
 
     def start(*args, env: dict[str, str] | None = None):
         for name, value in (env or {}).items():
@@ -135,7 +142,7 @@ VARIANTS_RUN = Job(
         "spawn",
         "-v",
     ),
-    prepare=write_scratch,
+    prepare=write_variants,
 )
 early("variant_sessions", VARIANTS_RUN, AS_A_USER)
 

@@ -749,8 +749,11 @@ def params(config, copies, methods=None) -> list:
     found = []
     for copy in copies:
         for method in methods or [copy.method]:
-            spec = SHIPPED[copy.example]
-            run = make_run(config, spec, method, source=copy.source(), nice=COPIES_NICE, **({"timeout": copy.timeout} if copy.timeout else {}))
+            spec, source = SHIPPED[copy.example], copy.source()
+            # A copy that hangs until its timeout, or keeps a slow example's sleeps, mostly sleeps:
+            # started with the session's slow runs, its wait overlaps theirs (at the lowest priority).
+            sleeps = copy.timeout is not None or (spec.slow and "time.sleep(1)" in source)
+            run = make_run(config, spec, method, source=source, nice=COPIES_NICE, first=sleeps, **({"timeout": copy.timeout} if copy.timeout else {}))
             why = not_applicable(config, spec, method) or (copy.needs and not_applicable(config, spec, copy.needs))
             marks = [pytest.mark.skip(reason=why)] if why else []
             if copy.posix_only and PLATFORM == "win32":

@@ -269,7 +269,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.function.__name__ == "test_a_run_that_stops_its_warden_too_ends_at_the_runners_bound":
         source = STOPS_BOTH.replace("MARKER_FILE", repr(str(MARKER_FILE)))
         spec = examples.load(SHIPPED_EXAMPLES / "02_queue.py")
-        metafunc.parametrize("run", [make_run(metafunc.config, spec, "spawn", source=source, timeout=5.0, grace=1.0)], ids=["stops-both"])
+        metafunc.parametrize("run", [make_run(metafunc.config, spec, "spawn", source=source, timeout=5.0, grace=1.0, first=True)], ids=["stops-both"])
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the copy finds the warden in /proc")
