@@ -1,11 +1,10 @@
-"""Bad input to the suite gets a one-line error and a non-zero exit, never a traceback; and
---examples-dir checks every program of a folder, with its claims file's claims or the general ones.
+"""Bad input to the suite gets a one-line error and a non-zero exit, never a traceback.
 
 A bad option stops pytest before any run, so each case is a pytest session run in this process
 (pytester: the same code path, its output and exit status as a user sees them, ~10 ms instead of an
 interpreter's start-up); one of them is also a session of its own, as a user starts it, to show that
-it is the same there. The sessions that run examples are processes of their own, started by the
-launcher with the session's runs (tests/sessions.py)."""
+it is the same there, started by the launcher with the session's runs (tests/sessions.py). (What
+--examples-dir does with a folder of programs: tests/test_own_programs.py.)"""
 
 import os
 import shutil
@@ -18,14 +17,14 @@ import pytest
 
 from harness.launcher import finished
 from harness.platforms import PLATFORM
-from harness.plugin import ROOT, SHIPPED_EXAMPLES
-from sessions import Job, early, once
+from harness.plugin import ROOT
+from sessions import Job, early
 
 # Made by the first job that needs them (prepare), removed by the fixture that used them. Resolved,
 # as the plugin reports --examples-dir: the runners' temporary folders are reached through names
 # that resolve() changes (macOS: /var -> /private/var; Windows: C:\Users\RUNNER~1, a short name).
 SCRATCH = Path(tempfile.gettempdir()).resolve() / f"bad-input-{uuid.uuid4().hex[:8]}"
-VARIANTS, EMPTY, FAKE = SCRATCH / "variants", SCRATCH / "no-examples", SCRATCH / "bin"
+EMPTY, FAKE = SCRATCH / "no-examples", SCRATCH / "bin"
 # Programs given as --python that are not a Python: one prints nothing, one a fake version, one garbage.
 NOT_PYTHONS = {
     "prints-nothing": "#!/bin/sh\nexit 0\n",
@@ -33,14 +32,6 @@ NOT_PYTHONS = {
     "prints-garbage": "#!/bin/sh\nprintf '{\\033[2J not json'\n",
     "prints-other-json": '#!/bin/sh\necho \'{"name": "CPython 3.12.1"}\'\n',
 }
-
-
-@once
-def write_variants() -> None:
-    VARIANTS.mkdir(parents=True, exist_ok=True)
-    (VARIANTS / "02_queue.py").write_text((SHIPPED_EXAMPLES / "02_queue.py").read_text().replace("Hello, world!", "Hello, World!"))
-    (VARIANTS / "02_queue.toml").write_text((SHIPPED_EXAMPLES / "02_queue.toml").read_text())  # the article's claims
-    (VARIANTS / "04_pool.py").write_text((SHIPPED_EXAMPLES / "04_pool.py").read_text().replace("Pool(5)", "Pool(3)"))  # the general claims only
 
 
 def write_bad_inputs() -> None:
@@ -128,41 +119,16 @@ def test_a_program_that_is_not_a_python_is_refused(bad_session, program):
 
 # The same as a user starts it: a process of its own, its stderr one line, exit 4.
 AS_A_USER = Job((sys.executable, "-m", "pytest", "tests/test_claims.py", "-p", "no:cacheprovider", "--example-timeout", "inf"))
-VARIANTS_RUN = Job(
-    (
-        sys.executable,
-        "-m",
-        "pytest",
-        "tests/test_claims.py",
-        "-p",
-        "no:cacheprovider",
-        "--examples-dir",
-        str(VARIANTS),
-        "--start-method",
-        "spawn",
-        "-v",
-    ),
-    prepare=write_variants,
-)
-early("variant_sessions", VARIANTS_RUN, AS_A_USER)
+early("as_a_user", AS_A_USER)
 
 
-@pytest.fixture(scope="module")
-def variant_sessions(pytestconfig):
-    return {job: finished(pytestconfig, job) for job in (VARIANTS_RUN, AS_A_USER)}
+@pytest.fixture
+def as_a_user(pytestconfig):
+    return finished(pytestconfig, AS_A_USER)
 
 
-def test_a_bad_option_is_one_line_in_a_session_of_its_own(variant_sessions):
-    done = variant_sessions[AS_A_USER]
+def test_a_bad_option_is_one_line_in_a_session_of_its_own(as_a_user):
+    done = as_a_user
     assert done.returncode == 4, done.stdout + done.stderr
     assert done.stderr.strip().splitlines() == ["ERROR: --example-timeout inf: must be a positive, finite number of seconds"], done.stderr
     assert "Traceback" not in done.stdout + done.stderr
-
-
-def test_examples_dir_checks_every_program_in_it(variant_sessions):
-    """A cell per program: with its claims file, the article's claims; without, the general ones."""
-    done = variant_sessions[VARIANTS_RUN]
-    assert done.returncode == 1, done.stdout
-    assert "1 failed, 1 passed" in done.stdout
-    assert "02_queue under spawn on " in done.stdout and "stdout is 'Hello, World!\\n', expected exactly 'Hello, world!\\n'" in done.stdout
-    assert "test_claims.py::test_claims[04_pool-spawn] PASSED" in done.stdout
