@@ -199,14 +199,16 @@ def test_target_ran_every_cell(matrix, target):
 
 
 def variants(folder: Path, broken: bool) -> Path:
-    """A folder with just 02_queue (fast), correct or printing the wrong greeting."""
+    """A folder with just 02_queue (fast) and its claims, correct or printing the wrong greeting."""
     folder.mkdir(mode=0o755)
     folder.chmod(0o755)  # read by the containers' non-root user
     text = (SHIPPED_EXAMPLES / "02_queue.py").read_text(encoding="utf-8")
     if broken:
         text = text.replace("'Hello, world!'", "'Hello, wrld!'")
     (folder / "02_queue.py").write_text(text, encoding="utf-8")
-    (folder / "02_queue.py").chmod(0o644)
+    (folder / "02_queue.toml").write_text((SHIPPED_EXAMPLES / "02_queue.toml").read_text(encoding="utf-8"), encoding="utf-8")  # its claims
+    for path in folder.iterdir():
+        path.chmod(0o644)
     return folder
 
 
