@@ -132,3 +132,26 @@ def test_a_bad_option_is_one_line_in_a_session_of_its_own(as_a_user):
     assert done.returncode == 4, done.stdout + done.stderr
     assert done.stderr.strip().splitlines() == ["ERROR: --example-timeout inf: must be a positive, finite number of seconds"], done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+# A claims file that cannot be used: one line naming the file and the problem, before any run.
+BAD_CLAIMS = {
+    "not-toml": ("claim = ", "x.toml: Invalid value"),
+    "unknown-key": ('claim = "x"\nprinted = true\n', "x.toml: unknown key 'printed' (the keys: "),
+    "unknown-check": ("[processes]\nprinted = 'main'\n", "x.toml: [processes] has no check 'printed' (the vocabulary: printed_by, "),
+    "bad-argument": ("[processes]\nprinted_by = 'children'\n", "x.toml: [processes] printed_by: one of main"),
+    "bad-regex": ("[processes]\nnames_writer = '(?P<identity>['\n", "x.toml: [processes] names_writer: not a regular expression: "),
+    "two-text-checks": ("[text]\nexact = 'a'\nlines = ['a']\n", "x.toml: [text] exact: one check of the text at a time, not exact and lines"),
+    "unknown-method": ('start_methods = ["thread"]\n', "x.toml: unknown start method 'thread' (the start methods: default, fork, spawn, forkserver)"),
+    "bad-timeout": ("timeout = -1\n", "x.toml: timeout must be a positive number of seconds"),
+    "bad-pin": ('sha256 = "abc"\n', "x.toml: sha256 must be 64 hexadecimal digits"),
+}
+
+
+@pytest.mark.parametrize(("claims", "message"), list(BAD_CLAIMS.values()), ids=list(BAD_CLAIMS))
+def test_a_claims_file_that_cannot_be_used_is_one_clear_line(bad_session, tmp_path, claims, message):
+    folder = tmp_path / "programs"
+    folder.mkdir()
+    (folder / "x.py").write_text("print('x')\n")
+    (folder / "x.toml").write_text(claims)
+    assert one_line_error(bad_session("--examples-dir", folder)).startswith(f"ERROR: --examples-dir {folder}: {message}")

@@ -475,3 +475,28 @@ def test_output_written_after_the_main_process_exited_breaks_the_claims():
     assert verdict(outcome(None), general).status == "passed"  # not observed (no supervisor: Windows)
     late = verdict(outcome(14), general)
     assert (late.claim, late.diagnosis) == ("lifetime", "5 byte(s) written to stdout after the main process exited: 'late\\n'")
+
+
+def test_children_counts_the_processes_multiprocessing_started():
+    rec = Records()
+    rec.child(1, 2, "Process-1")
+    rec.child(1, 3, "Process-2")
+    holds("children", rec.evidence(), b"", 2)
+    with pytest.raises(ClaimBroken, match=r"^2 child process\(es\) ran: Process-1 \(pid 2\), Process-2 \(pid 3\); the claims say 1$"):
+        holds("children", rec.evidence(), b"", 1)
+
+
+def test_a_process_whose_records_overflowed_cannot_be_judged():
+    from types import SimpleNamespace
+
+    from harness.runner import Outcome, Run
+
+    rec = Records()
+    rec.write(1, b"x\n")
+    rec(2, "overflow")
+    done = Outcome(Run("x", "fork", "python"), "CPython 3.12.1", "fork", 0, b"x\n", "", [], 0.1, "m", rec.evidence(), stdout_size=2)
+    judged = verdict(done, SimpleNamespace(fails={}, text={}, processes={}, has_claims=False))
+    assert (judged.claim, judged.diagnosis) == (
+        "records",
+        "pid 2 did more than its records can hold (the hook's LOG_LIMIT): the run cannot be judged",
+    )
