@@ -109,6 +109,41 @@ FORGE_CHILD_02 = """    q.put('Hello, world!')
                                {**put, 'e': 'put'}, {'e': 'exit', 'code': 0})):
             f.write(json.dumps({**r, 'pid': fake, 't': now + k + 1}) + '\\n')
 """
+# A Process whose "Popen" forks and runs the child through a function named spawn_main in a file
+# named spawn.py: by name it looks like spawn_main's frame; only the code object tells them apart.
+LOOK_ALIKE_02 = """import os, sys
+from pathlib import Path
+Path(__file__).with_name('spawn.py').write_text('def spawn_main(process_obj):\\n    return process_obj._bootstrap()\\n')
+sys.path.insert(0, str(Path(__file__).parent))
+import spawn
+
+class LookAlike:
+    method = 'spawn'
+    def __init__(self, process_obj):
+        self.returncode = None
+        self.sentinel, done = os.pipe()  # readable once the child has exited
+        self.pid = os.fork()
+        if self.pid == 0:
+            os._exit(spawn.spawn_main(process_obj))
+        os.close(done)
+    def poll(self, flag=os.WNOHANG):
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, flag)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+    def wait(self, timeout=None):
+        return self.poll(0)
+    def close(self):
+        os.close(self.sentinel)
+
+class Process(Process):
+    @staticmethod
+    def _Popen(process_obj):
+        return LookAlike(process_obj)
+
+def main():
+"""
 MAIN_PRINTS_01 = """if __name__ == '__main__':
     for i, letter in zip(range(10), 'abcdefghij'):
         print(i)
@@ -644,6 +679,16 @@ BROKEN = [
         (*FAST_01, ("    process2.start()\n", "    process2.start()\n    __import__('os')._exit(0)\n")),
         r"^2 process\(es\) still running after the main process exited: pid \d+: ",
         "leftovers",
+    ),
+    Copy(
+        "02-look-alike-spawn-frame",
+        "02_queue",
+        (("def main():\n", LOOK_ALIKE_02),),
+        r"^requested spawn, but Process-1 \(pid \d+\) was started by unknown \(spawn_main <- .*\) \(as it saw it; its parent said spawn\)$",
+        "start_method",
+        method="spawn",
+        needs="fork",
+        posix_only=True,
     ),
     Copy(
         "02-record-in-a-childs-name",
