@@ -17,6 +17,7 @@ class Status:
     colour: str  # HTML background
     legend: str  # what it means, for the legend
     bad: bool = False  # the report fails when a cell has it
+    recorded: bool = True  # the plugin records it on a cell; else only the report concludes it
 
 
 # Worst first: when two files have the same cell, the one that ranks first wins.
@@ -26,7 +27,7 @@ STATUSES = {
         Status("failed", "failed", "❌", "#f7c9c9", "a claim broke", bad=True),
         Status("timed_out", "timed out", "⏱️", "#fbd9a8", "killed at its timeout", bad=True),
         Status("error", "error", "💥", "#e7c9f2", "the harness could not judge it (the reason is given)", bad=True),
-        Status("not_run", "not run", "❔", "#fff3b0", "no result: a gap, not a pass (a failure in a column given to --expect)"),
+        Status("not_run", "not run", "❔", "#fff3b0", "no result: a gap, not a pass (a failure in a column given to --expect)", recorded=False),
         Status("passed", "passed", "✅", "#d9f2dd", "passed (for default: the start method its processes were started by)"),
         Status(
             "not_available",
@@ -35,8 +36,9 @@ STATUSES = {
             "#e4e4e4",
             "does not apply: the platform lacks the start method, or the program chooses another itself",
         ),
-        Status("skipped", "skipped", "⏭️", "#e4e4e4", "skipped for another reason"),
+        Status("skipped", "skipped", "⏭️", "#e4e4e4", "skipped for another reason", recorded=False),
     )
 }
 RANK = {name: rank for rank, name in enumerate(STATUSES)}
+RECORDED = tuple(name for name, status in STATUSES.items() if status.recorded)
 BAD = {name for name, status in STATUSES.items() if status.bad}

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from harness import claims, examples, launcher, platforms, pythons, results
-from harness.examples import START_METHODS, ClaimsFileError, Example
+from harness.cells import START_METHODS, STATUSES
+from harness.examples import ClaimsFileError, Example
 from harness.runner import Outcome, Run, RunError, interpreter_info, platform_label
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
@@ -188,7 +189,7 @@ def matrix_params(config: pytest.Config) -> list:
                 # The slow examples' runs start first at normal priority; the matrix's other cells below them.
                 run = make_run(config, example, method, script=example.program, python=python, nice=0 if example.slow else 10, first=example.slow)
                 why = not_applicable(config, example, method, python)
-                marks = [pytest.mark.skip(reason=why), pytest.mark.cell("not_available")] if why else []
+                marks = [pytest.mark.skip(reason=why), pytest.mark.cell(STATUSES["not_available"].name)] if why else []
                 params.append(pytest.param(run, id=f"{name}-{run.id}" if len(chosen) > 1 else run.id, marks=marks))
     return params
 
@@ -261,7 +262,7 @@ def unjudged(exc: Exception) -> list[tuple[str, str]]:
     """The properties of a cell the harness could not judge: status error, and why in one line."""
     lines = str(exc).strip().splitlines() or [""]
     why = lines[0] if isinstance(exc, RunError) else f"{type(exc).__name__}: {lines[0]}".rstrip(": ")
-    return [("status", "error"), ("diagnosis", why)]
+    return [("status", STATUSES["error"].name), ("diagnosis", why)]
 
 
 @pytest.fixture

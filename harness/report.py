@@ -59,7 +59,7 @@ from junitparser import Error as JUnitError, JUnitXmlError
 from junitparser.xunit2 import JUnitXml
 
 from harness import pythons
-from harness.cells import BAD, RANK, START_METHODS, STATUSES
+from harness.cells import BAD, RANK, RECORDED, START_METHODS, STATUSES
 from harness.timeline import svg
 
 DEFAULT_PATH = Path("results")
@@ -82,7 +82,6 @@ KNOWN = (
     "trace",
     "warning",
 )
-RECORDED = ("passed", "failed", "timed_out", "error", "not_available")  # the statuses it records
 TRACE_LIMIT = 16 << 20  # bytes: a timeline larger than this is not read
 # Terminal control characters (NUL, ESC, CR, DEL, the C1 set with its CSI) are shown as \xNN, never
 # sent raw: a report may be printed on a terminal, and its files read on one. Newlines and tabs are

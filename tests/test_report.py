@@ -323,7 +323,7 @@ DAMAGED = {
     "seconds-not-a-number": ({"seconds": "abc"}, "property seconds='abc': not a number of seconds"),
     "seconds-negative": ({"seconds": "-1"}, "property seconds='-1': not a number of seconds"),
     "seconds-nan": ({"seconds": "nan"}, "property seconds='nan': not a number of seconds"),
-    "status-bogus": ({"status": "bogus"}, "property status='bogus': not one of passed, failed, timed_out, error, not_available"),
+    "status-bogus": ({"status": "bogus"}, "property status='bogus': not one of failed, timed_out, error, passed, not_available"),
     "status-missing": ({"status": None}, "no property status, and its test passed"),
     "interpreter-missing": ({"interpreter": None}, "no property interpreter"),
     "platform-missing": ({"platform": None}, "no property platform"),
