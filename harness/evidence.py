@@ -26,7 +26,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-HELPER_ROLES = ("forkserver", "resource_tracker")
 DATA_SHOWN = 200  # characters of a write shown in a timeline
 EVENTS_SHOWN = 10_000  # records drawn in a timeline at most: the first and the last half of that
 # Where the search for the writes that make stdout gives up: far above what matching the recorded

@@ -22,7 +22,6 @@ from harness.claims import PREDICATES, TEXT_CHECKS, shown
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-PARTS = ("claims", "vocabulary", "matrix")
 
 
 def block(name: str, text: str) -> str:
