@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,6 +60,11 @@ class Job:
         proc = RUNNING.get(self)
         if proc is not None:
             proc.kill()
+
+
+def matrix_session(*args: object) -> tuple[str, ...]:
+    """The command line of a pytest session of the claims matrix, as a user starts one."""
+    return (sys.executable, "-m", "pytest", "tests/test_claims.py", "-p", "no:cacheprovider", *map(str, args))
 
 
 RUNNING: dict[Job, subprocess.Popen] = {}

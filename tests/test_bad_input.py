@@ -18,7 +18,7 @@ import pytest
 from harness.launcher import finished
 from harness.platforms import PLATFORM
 from harness.plugin import ROOT
-from sessions import Job, early
+from sessions import Job, early, matrix_session
 
 # Made by the first job that needs them (prepare), removed by the fixture that used them. Resolved,
 # as the plugin reports --examples-dir: the runners' temporary folders are reached through names
@@ -118,7 +118,7 @@ def test_a_program_that_is_not_a_python_is_refused(bad_session, program):
 
 
 # The same as a user starts it: a process of its own, its stderr one line, exit 4.
-AS_A_USER = Job((sys.executable, "-m", "pytest", "tests/test_claims.py", "-p", "no:cacheprovider", "--example-timeout", "inf"))
+AS_A_USER = Job(matrix_session("--example-timeout", "inf"))
 early("as_a_user", AS_A_USER)
 
 

@@ -25,7 +25,7 @@ from harness.launcher import LAUNCHED, finished
 from harness.plugin import ROOT, SHIPPED_EXAMPLES, make_run
 from harness.report import md_escape
 from harness.runner import SETTLE, RunError, members
-from sessions import Job, early
+from sessions import Job, early, matrix_session
 
 
 def command_line(proc: psutil.Process) -> str:
@@ -71,21 +71,7 @@ def test_killing_the_runner_kills_the_run(tmp_path):
     )
     (tmp_path / "02_queue.py").write_text(hanging, encoding="utf-8")
     runner = psutil.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "tests/test_claims.py",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "--examples-dir",
-            str(tmp_path),
-            "--start-method",
-            "spawn",
-            "--example-timeout",
-            "600",
-        ],
+        matrix_session("-q", "--examples-dir", tmp_path, "--start-method", "spawn", "--example-timeout", "600"),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -161,21 +147,7 @@ def write_sabotaged() -> None:
 # One session for the three (a cell each), as a user runs it. A bound on the whole session: a
 # harness that hangs fails the test instead of hanging it.
 SABOTAGE_RUN = Job(
-    (
-        sys.executable,
-        "-m",
-        "pytest",
-        "tests/test_claims.py",
-        "-p",
-        "no:cacheprovider",
-        "--examples-dir",
-        str(SABOTAGED),
-        "--start-method",
-        "spawn",
-        "--example-timeout",
-        "20",
-        f"--junitxml={SABOTAGED / 'junit.x.xml'}",
-    ),
+    matrix_session("--examples-dir", SABOTAGED, "--start-method", "spawn", "--example-timeout", "20", f"--junitxml={SABOTAGED / 'junit.x.xml'}"),
     timeout=120,
     prepare=write_sabotaged,
     env=((PROBE, "sabotage"), ("COLUMNS", "300")),  # COLUMNS: the summary's lines unabridged

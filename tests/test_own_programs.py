@@ -25,7 +25,7 @@ import pytest
 from harness.launcher import finished
 from harness.report import build, find_files
 from harness.runner import interpreter_info
-from sessions import Job, early, once
+from sessions import Job, early, matrix_session, once
 
 HERE = Path(__file__).resolve().parent
 SCRATCH = Path(tempfile.gettempdir()).resolve() / f"own-programs-{uuid.uuid4().hex[:8]}"
@@ -62,17 +62,7 @@ def write_programs() -> None:
 
 OTHERS = sorted((HERE / "others").glob("*.py"))
 RUN = Job(
-    (
-        sys.executable,
-        "-m",
-        "pytest",
-        "tests/test_claims.py",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        f"--examples-dir={FOLDER}",
-        f"--junitxml={RESULTS / 'junit.x.xml'}",
-    ),
+    matrix_session("-q", f"--examples-dir={FOLDER}", f"--junitxml={RESULTS / 'junit.x.xml'}"),
     prepare=write_programs,
 )
 early("matrix", RUN)

@@ -28,7 +28,7 @@ from harness.launcher import finished
 from harness.plugin import ROOT, SHIPPED_EXAMPLES
 from harness.report import build, find_files, main
 from harness.runner import interpreter_info, platform_label
-from sessions import Job, early, once
+from sessions import Job, early, matrix_session, once
 
 SHIPPED = examples.discover(SHIPPED_EXAMPLES)
 TIMEOUT = 3  # seconds for the hanging copy of 04_pool; the others get the default, ample on a loaded machine
@@ -84,20 +84,8 @@ def write_broken() -> None:
 
 RUNS = {
     name: Job(
-        (
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "tests/test_claims.py",
-            "--examples-dir",
-            str(BROKEN),
-            "--example-timeout",
-            f"04_pool={TIMEOUT}",
-            f"--junitxml={RESULTS / f'junit.{name}.xml'}",
-            *args,
+        matrix_session(
+            "-q", "--examples-dir", BROKEN, "--example-timeout", f"04_pool={TIMEOUT}", f"--junitxml={RESULTS / f'junit.{name}.xml'}", *args
         ),
         prepare=write_broken,
     )

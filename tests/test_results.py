@@ -22,26 +22,14 @@ import pytest
 from harness import results
 from harness.launcher import finished
 from harness.plugin import ROOT, SHIPPED_EXAMPLES
-from sessions import Job, early, once
+from sessions import Job, early, matrix_session, once
 
 SCRATCH = Path(tempfile.gettempdir()) / f"results-{uuid.uuid4().hex[:8]}"
 
 
 def claims_session(folder: Path, *args: str) -> tuple[str, ...]:
     """pytest on the claims matrix, 02_queue under spawn only, from `folder`'s copy."""
-    return (
-        sys.executable,
-        "-m",
-        "pytest",
-        "tests/test_claims.py",
-        "-p",
-        "no:cacheprovider",
-        "--examples-dir",
-        str(folder),
-        "--start-method",
-        "spawn",
-        *args,
-    )
+    return matrix_session("--examples-dir", folder, "--start-method", "spawn", *args)
 
 
 def copy_queue(folder: Path, text: str | None = None) -> None:
