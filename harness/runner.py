@@ -176,10 +176,17 @@ def platform_label(info: dict) -> str:
     return f"{info['emulated']} (emulated on {info['platform']})" if info["emulated"] else info["platform"]
 
 
+# The environment as the session began. A test of the harness may change os.environ for a moment
+# (PATH, HARNESS_EMULATE, to run a bad command line in-process) while runs start in other threads:
+# those runs must not see it.
+SESSION_ENVIRONMENT = dict(os.environ)
+
+
 def emulated_env() -> dict:
     """The environment of an interpreter under test: with the start-up hook, which also applies
     HARNESS_EMULATE (another platform's start methods, see inject/sitecustomize.py)."""
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(INJECT_DIR), os.environ.get("PYTHONPATH")])))
+    base = SESSION_ENVIRONMENT
+    return dict(base, PYTHONPATH=os.pathsep.join(filter(None, [str(INJECT_DIR), base.get("PYTHONPATH")])))
 
 
 # The runs under way, for stop_all(): the process to wait for (a supervisor, or on Windows the main

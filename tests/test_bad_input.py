@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from harness import examples
 from harness.launcher import finished
 from harness.platforms import PLATFORM
-from harness.plugin import ROOT
+from harness.plugin import ROOT, SHIPPED_EXAMPLES
+from harness.runner import Run, execute
 from sessions import Job, early, matrix_session
 
 # Made by the first job that needs them (prepare), removed by the fixture that used them. Resolved,
@@ -155,3 +157,14 @@ def test_a_claims_file_that_cannot_be_used_is_one_clear_line(bad_session, tmp_pa
     (folder / "x.py").write_text("print('x')\n")
     (folder / "x.toml").write_text(claims)
     assert one_line_error(bad_session("--examples-dir", folder)).startswith(f"ERROR: --examples-dir {folder}: {message}")
+
+
+def test_what_a_test_sets_in_process_does_not_reach_the_runs(monkeypatch):
+    """The in-process sessions above change os.environ for a moment (HARNESS_EMULATE, PATH) while
+    the session's runs start in other threads: a run takes the environment the session began with
+    (an emulation of 'beos' leaking into a run once broke it: found by benchmarks/stress.py)."""
+    monkeypatch.setenv("HARNESS_EMULATE", "beos")
+    monkeypatch.setenv("LEAKED", "yes")
+    program = examples.Example("leak", SHIPPED_EXAMPLES / "02_queue.py")
+    done = execute(Run("leak", "default", sys.executable, source="import os\nprint(os.environ.get('LEAKED'))\n", spec=program))
+    assert (done.returncode, done.stdout, done.stderr) == (0, "None\n", "")
