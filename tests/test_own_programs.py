@@ -130,7 +130,11 @@ def test_a_folder_of_programs_no_one_here_wrote_gets_the_full_matrix(matrix):
     programs = [path.stem for path in OTHERS]
     assert set(programs) <= set(matrix.examples)
     seen = {(program, method): cells(matrix, program)[method] for program in programs for method in METHODS}
-    assert {key: cell.status for key, cell in seen.items()} == {key: expected(*key) for key in seen}
+    wrong = {key: (cell.status, cell.claim, cell.diagnosis) for key, cell in seen.items() if cell.status != expected(*key)}
+    assert not wrong, "\n".join(
+        f"{program} {method}: {status} {claim}: {why} (expected {expected(program, method)})"
+        for (program, method), (status, claim, why) in wrong.items()
+    )
     for (program, method), cell in seen.items():
         if cell.status == "failed":
             assert cell.claim in ("exit_status", "stderr") and cell.diagnosis, cell

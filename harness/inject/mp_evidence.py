@@ -113,7 +113,10 @@ def _hello():
 
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
         try:
-            sock.settimeout(5.0)  # the supervisor takes each at once; one that cannot must not hang the run
+            # The supervisor takes each as it comes (SIGIO), but a busy machine may keep it waiting for
+            # the CPU: a hello lost here would read as a process that never ran. A dead supervisor
+            # refuses at once; a stopped one is killed by its warden, with the run.
+            sock.settimeout(60.0)
             sock.sendto(b"hello", _hello_path)
         finally:
             sock.close()
