@@ -45,6 +45,7 @@ class Facts:
     stdout: tuple[int, int] | None = None  # (device, inode) of the run's stdout file
     stdout_at_main_exit: int | None = None  # its size when the main process had exited
     attested: dict[int, int | None] | None = None  # pid -> its parent, for each process that said it started (None: not observed)
+    adopter: int | None = None  # the supervisor, which adopts a process whose parent exits (it is then its parent)
 
 
 @dataclass
@@ -203,7 +204,7 @@ class Evidence:
                 continue
             if proc.pid not in attested:
                 self.problems.append(f"records of pid {proc.pid}, which never started under the run (the supervisor saw no such process)")
-            elif attested[proc.pid] is not None and proc.ppid is not None and attested[proc.pid] != proc.ppid:
+            elif None not in (attested[proc.pid], proc.ppid) and proc.ppid != self.facts.adopter and attested[proc.pid] != proc.ppid:
                 self.problems.append(f"pid {proc.pid} recorded pid {proc.ppid} as its parent, but its parent was pid {attested[proc.pid]}")
 
     def of(self, *events: str) -> list[dict]:

@@ -261,6 +261,7 @@ def execute(run: Run) -> Outcome:
             stdout=(stdout_file.st_dev, stdout_file.st_ino),
             stdout_at_main_exit=report.get("stdout_at_main_exit"),
             attested=report.get("attested"),
+            adopter=report.get("adopter"),
         )
         return Outcome(
             run=run,

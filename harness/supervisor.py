@@ -201,7 +201,8 @@ class Hellos:
         fd = self.sock.fileno()
         fcntl.fcntl(fd, fcntl.F_SETOWN, os.getpid())  # SIGIO: taken as they come, while the sender waits
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_ASYNC | os.O_NONBLOCK)
-        self.seen: dict[int, int | None] = {}  # pid -> its parent when it said hello (None: gone already)
+        self.seen: dict[int, int | None] = {}  # pid -> its parent when it said hello (None: not known)
+        self.me = os.getpid()
         signal.signal(signal.SIGIO, self.drain)
 
     def drain(self, *_) -> None:
@@ -214,7 +215,10 @@ class Hellos:
             for level, kind, data in ancillary:
                 if level == self._socket.SOL_SOCKET and kind == self._socket.SCM_CREDENTIALS and len(data) >= 4:
                     pid = int.from_bytes(data[:4], sys.byteorder)
-                    self.seen[pid] = parent_of(pid)
+                    parent = parent_of(pid)
+                    # Its parent may have exited since it said hello: then the supervisor (a subreaper)
+                    # has adopted it, and who its parent was is not known (nor is it, for the main process).
+                    self.seen[pid] = None if parent == self.me else parent
 
 
 def parent_of(pid: int) -> int | None:
@@ -405,6 +409,7 @@ def main() -> int:
         subreaper=subreaper,
         reaped={str(pid): os.waitstatus_to_exitcode(status) for pid, status in tree.exits.items()},
         attested=hellos.seen if hellos is not None else None,
+        adopter=os.getpid(),  # the subreaper: an orphan's parent from then on
     )
     with open(args.report, "w", encoding="utf-8") as f:
         f.write(repr(outcome))

@@ -420,6 +420,10 @@ def test_records_of_a_process_the_supervisor_never_saw_are_a_problem():
     assert rec.evidence(attested={2: 1, 3: 1}).problems == []
     assert rec.evidence(attested={2: 1}).problems == ["records of pid 3, which never started under the run (the supervisor saw no such process)"]
     assert rec.evidence(attested={2: 1, 3: 2}).problems == ["pid 3 recorded pid 1 as its parent, but its parent was pid 2"]
+    # Its parent exited around its hello: the supervisor adopted it, and either side may say so.
+    assert rec.evidence(attested={2: 1, 3: None}).problems == []
+    rec.records[-1]["ppid"] = 99
+    assert rec.evidence(attested={2: 1, 3: 1}, adopter=99).problems == []
     assert rec.evidence(attested=None).problems == []  # not observed on this platform
 
 
