@@ -83,7 +83,12 @@ def main() -> int:
                 failed_runs += 1
                 by_claim.update({claim for claim, _, _ in broken} or {f"exit {done.returncode}"})
                 by_method.update({method for _, method, _ in broken if method != "-"})
+                # All of it, kept: the tail alone can miss what went wrong first.
+                log = args.results.parent / "stress" / f"run-{attempt:03}.log"
+                log.parent.mkdir(parents=True, exist_ok=True)
+                log.write_text(done.stdout, encoding="utf-8")
                 print(done.stdout[-2000:])
+                print(f"(the whole output: {log})")
             status = (
                 "ok"
                 if done.returncode == 0 and not broken
@@ -101,7 +106,7 @@ def main() -> int:
     )
     print(f"  {'':24} {'runs failed':>11}  95 % upper bound on the false-failure rate")
     print(f"  {'any claim':24} {failed_runs:>11}  {upper_bound(failed_runs, n):6.1%}")
-    claims = ["start_method", "child_exit", "output", "evidence", "leftovers", "exit_status", "stderr", "timeout"]
+    claims = ["start_method", "child_exit", "output", "evidence", "records", "lifetime", "leftovers", "exit_status", "stderr", "output_limit", "timeout"]
     for claim in claims + sorted(set(by_claim) - set(claims)):  # a failure of another kind: "test", "exit 2"
         print(f"  {'claim ' + claim:24} {by_claim[claim]:>11}  {upper_bound(by_claim[claim], n):6.1%}")
     for method in ("default", "fork", "spawn", "forkserver"):

@@ -130,7 +130,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         pool.shutdown(wait=False, cancel_futures=True)
         for launchable in found:
             getattr(launchable, "stop", lambda: None)()
-        stop_all()
+        stop_all(set(found))  # this session's: a session run in-process by a test must not stop the others
         pool.shutdown(wait=True)
 
     config.add_cleanup(finish)

@@ -191,7 +191,7 @@ def emulated_env() -> dict:
 
 # The runs under way, for stop_all(): the process to wait for (a supervisor, or on Windows the main
 # process) and what stops the run.
-ACTIVE: dict[str, tuple[subprocess.Popen, Callable[[], None]]] = {}
+ACTIVE: dict[str, tuple[Run, subprocess.Popen, Callable[[], None]]] = {}
 RECORDS: dict[Run, Path] = {}  # the evidence folder of each run under way, for workers_going()
 
 
@@ -206,9 +206,11 @@ def workers_going(run: Run) -> bool:
     return started > 0 and text.count(b'"e":"bootstrap"') >= started
 
 
-def stop_all() -> None:
-    """Stop every run under way (an interrupted session must leave nothing running)."""
-    under_way = list(ACTIVE.values())
+def stop_all(runs=None) -> None:
+    """Stop the runs under way (an interrupted session must leave nothing running): these runs
+    only, when given (a session stops its own, never another's in the same process), else all."""
+    chosen = None if runs is None else {id(run) for run in runs}  # these objects: an equal run of another session is not one
+    under_way = [(process, stop) for run, process, stop in list(ACTIVE.values()) if chosen is None or id(run) in chosen]
     for _, stop in under_way:
         stop()
     for process, _ in under_way:
@@ -319,7 +321,7 @@ def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: 
         *([f"hello={report_path.parent / 'hello'}"] if CONTAINMENT == "subreaper" else []),
     ]
     supervisor = subprocess.Popen([*args, "--", *command], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env)
-    ACTIVE[token] = (supervisor, lambda: supervisor.send_signal(signal.SIGTERM))  # it kills its run, then exits
+    ACTIVE[token] = (run, supervisor, lambda: supervisor.send_signal(signal.SIGTERM))  # it kills its run, then exits
     try:
         await_supervisor(run, supervisor, token)
     finally:
@@ -399,7 +401,7 @@ def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, toke
     flags = 0 if not run.nice else winjob.BELOW_NORMAL_PRIORITY_CLASS if run.nice <= 10 else winjob.IDLE_PRIORITY_CLASS
     with job or winjob.Job() as job:
         main = job.start(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env, creationflags=flags)
-        ACTIVE[token] = (main, main.kill)  # the job is killed once its wait below returns
+        ACTIVE[token] = (run, main, main.kill)  # the job is killed once its wait below returns
         try:
             returncode = main.wait(timeout=run.timeout)
         except subprocess.TimeoutExpired:
