@@ -106,7 +106,19 @@ def main() -> int:
     )
     print(f"  {'':24} {'runs failed':>11}  95 % upper bound on the false-failure rate")
     print(f"  {'any claim':24} {failed_runs:>11}  {upper_bound(failed_runs, n):6.1%}")
-    claims = ["start_method", "child_exit", "output", "evidence", "records", "lifetime", "leftovers", "exit_status", "stderr", "output_limit", "timeout"]
+    claims = [
+        "start_method",
+        "child_exit",
+        "output",
+        "evidence",
+        "records",
+        "lifetime",
+        "leftovers",
+        "exit_status",
+        "stderr",
+        "output_limit",
+        "timeout",
+    ]
     for claim in claims + sorted(set(by_claim) - set(claims)):  # a failure of another kind: "test", "exit 2"
         print(f"  {'claim ' + claim:24} {by_claim[claim]:>11}  {upper_bound(by_claim[claim], n):6.1%}")
     for method in ("default", "fork", "spawn", "forkserver"):
