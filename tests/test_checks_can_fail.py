@@ -123,8 +123,11 @@ class LookAlike:
         self.returncode = None
         self.sentinel, done = os.pipe()  # readable once the child has exited
         self.pid = os.fork()
-        if self.pid == 0:
-            os._exit(spawn.spawn_main(process_obj))
+        if self.pid == 0:  # as popen_fork's child: flush the queue's feeder thread, then leave
+            from multiprocessing import util
+            code = spawn.spawn_main(process_obj)
+            util._exit_function()
+            os._exit(code)
         os.close(done)
     def poll(self, flag=os.WNOHANG):
         if self.returncode is None:
