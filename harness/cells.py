@@ -4,6 +4,8 @@ and every form of the report (terminal, Markdown, JSON, HTML) read."""
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 
 START_METHODS = ("default", "fork", "spawn", "forkserver")
@@ -42,3 +44,11 @@ STATUSES = {
 RANK = {name: rank for rank, name in enumerate(STATUSES)}
 RECORDED = tuple(name for name, status in STATUSES.items() if status.recorded)
 BAD = {name for name, status in STATUSES.items() if status.bad}
+
+
+def md_escape(text: str, limit: int = 160) -> str:
+    """Text for a Markdown table cell (the report's and the README's), cut at limit."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = re.sub(r"([\\`*_\[\]|#~])", r"\\\1", text)
+    return html.escape(text, quote=False)

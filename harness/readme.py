@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from harness import examples
+from harness.cells import md_escape
 from harness.claims import PREDICATES, TEXT_CHECKS, shown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,7 +89,10 @@ PLACEHOLDER = re.compile(r"{(value|raw)(\[\w+\])?}")
 
 
 def matrix(paths: list[Path]) -> str:
-    from harness import report  # junitparser: only when results are given
+    try:
+        from harness import report  # junitparser: only when results are given
+    except ImportError as exc:
+        raise SystemExit(f"readme: error: the matrix needs {exc.name}: run it where the report runs (tox -e report's Python)") from None
 
     return report.to_markdown(report.build(report.find_files(paths)))
 
@@ -106,8 +110,6 @@ def stale(readme: str, found: dict[str, examples.Example]) -> list[str]:
     if table is None:
         problems.append("README.md: no matrix part (<!-- begin matrix: ... -->)")
     else:
-        from harness.report import md_escape
-
         rows = re.findall(r"^\| \*\*(.+?)\*\*<br>(.*?) \| default \|", table[1], re.M)
         wanted = [(name, md_escape(example.claim)) for name, example in found.items()]
         if rows != wanted:

@@ -59,7 +59,7 @@ from junitparser import Error as JUnitError, JUnitXmlError
 from junitparser.xunit2 import JUnitXml
 
 from harness import pythons
-from harness.cells import BAD, RANK, RECORDED, START_METHODS, STATUSES
+from harness.cells import BAD, RANK, RECORDED, START_METHODS, STATUSES, md_escape
 from harness.timeline import svg
 
 DEFAULT_PATH = Path("results")
@@ -379,13 +379,6 @@ def summary(matrix: Matrix) -> str:
     gaps = f"; expected but absent: {', '.join(missing)}" if missing else ""
     used = sum(1 for _, what in matrix.files if not what.startswith("ignored"))
     return f"Claims matrix, {len(matrix.columns)} column(s) from {used} JUnit file(s): {totals}{gaps}. {verdict}."
-
-
-def md_escape(text: str, limit: int = 160) -> str:
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    text = re.sub(r"([\\`*_\[\]|#~])", r"\\\1", text)
-    return html.escape(text, quote=False)
 
 
 def to_markdown(matrix: Matrix) -> str:

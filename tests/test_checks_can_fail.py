@@ -824,7 +824,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(("run", "copy"), params(metafunc.config, *copies))
 
 
-def test_broken_copy_is_rejected_for_the_right_reason(outcome, judged, copy):
+def test_broken_copy_is_rejected_for_the_right_reason(outcome, judged, copy, request):
+    request.node.user_properties.append(("verdict", f"{judged.claim}: {judged.diagnosis}"))  # the JUnit file shows it
     if copy.needs_facts and CONTAINMENT != "subreaper":
         assert judged.status == "passed", f"{copy.id}: the README says this forgery passes without the supervisor's facts: {judged.diagnosis}"
         return

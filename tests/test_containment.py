@@ -20,10 +20,10 @@ import psutil
 import pytest
 
 from harness import examples
+from harness.cells import md_escape
 from harness.claims import evidence, verdict
 from harness.launcher import LAUNCHED, finished
 from harness.plugin import ROOT, SHIPPED_EXAMPLES, make_run
-from harness.report import md_escape
 from harness.runner import SETTLE, RunError, members
 from sessions import Job, early, matrix_session
 

@@ -4,6 +4,9 @@ shipped examples, the claims files' vocabulary, and a matrix whose rows are the 
 from __future__ import annotations
 
 import shutil
+import sys
+
+import pytest
 
 from harness import examples, readme
 from harness.plugin import SHIPPED_EXAMPLES
@@ -37,3 +40,13 @@ def test_a_new_example_makes_the_matrix_stale(tmp_path):
 def test_a_missing_part_is_named():
     cut = README.replace("<!-- begin vocabulary:", "<!-- begun vocabulary:")
     assert "README.md: no vocabulary part (<!-- begin vocabulary: ... -->)" in readme.stale(cut, SHIPPED)
+
+
+def test_the_check_needs_only_the_standard_library_and_the_matrix_names_what_it_lacks(monkeypatch, capsys):
+    """`--check` runs in any Python 3.11+; regenerating the matrix without junitparser is one line."""
+    monkeypatch.delitem(sys.modules, "harness.report", raising=False)
+    monkeypatch.setitem(sys.modules, "junitparser", None)  # as if not installed
+    assert readme.main(["--check"]) == 0, capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        readme.main(["results"])
+    assert str(exited.value) == "readme: error: the matrix needs junitparser: run it where the report runs (tox -e report's Python)"
