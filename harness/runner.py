@@ -15,7 +15,6 @@ process of the run, stands in for it.
 
 from __future__ import annotations
 
-import ast
 import functools
 import json
 import ntpath
@@ -262,7 +261,7 @@ def execute(run: Run) -> Outcome:
             main_pid=report["main_pid"],
             stdout=(stdout_file.st_dev, stdout_file.st_ino),
             stdout_at_main_exit=report.get("stdout_at_main_exit"),
-            attested=report.get("attested"),
+            attested=None if report.get("attested") is None else {int(pid): parent for pid, parent in report["attested"].items()},
             adopter=report.get("adopter"),
         )
         return Outcome(
@@ -378,9 +377,14 @@ class RunError(RuntimeError):
 
 def read_report(run: Run, path: Path, returncode: int | None) -> dict:
     """The supervisor's report, or why there is none, in one line."""
+    # JSON, not a Python literal: CPython 3.11's AST builder keeps its recursion depth per
+    # interpreter, and literal_eval in two threads at once (the launcher's) can raise SystemError
+    # (python/cpython#106905; 1 run in 40 of benchmarks/stress.py under load).
     try:
-        report = ast.literal_eval(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, SyntaxError, MemoryError, RecursionError):
+        report = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(report, dict):
+            raise ValueError("not an object")
+    except (OSError, ValueError, MemoryError, RecursionError):
         if returncode is not None and returncode < 0:
             how = f"was killed by signal {-returncode} ({signal_name(-returncode)}) before it reported"
         else:

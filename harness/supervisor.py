@@ -33,7 +33,7 @@ sender (SO_PASSCRED), whose parent the supervisor reads in /proc at once (SIGIO 
 When the main process exits, the example's own processes get SETTLE seconds to finish exiting (none:
 a correct program has joined them), the fork server and resource tracker GRACE seconds; whatever is still alive is a leftover, reported and
 killed, the resource tracker last so that it can still unlink the run's semaphores. At TIMEOUT the
-whole tree is killed the same way. The report (a Python literal) says what happened. There is one
+whole tree is killed the same way. The report (JSON) says what happened. There is one
 supervisor per run, so it starts as fast as it can: standard library only, no argparse or json
 (their imports cost more than the rest together), under `-I -S` where it needs no psutil.
 """
@@ -41,6 +41,7 @@ supervisor per run, so it starts as fast as it can: standard library only, no ar
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import sys
@@ -296,7 +297,7 @@ def warden(args: Options, supervisor: int, subreaper: bool, deathsig: bool) -> i
         signal.signal(sig, signal.SIG_IGN)  # nothing may interrupt the clean-up
     Tree(subreaper, os.environ.get(MARKER)).stop(1.0)
     with open(args.report, "w", encoding="utf-8") as f:
-        f.write(repr({"supervisor": how}))
+        json.dump({"supervisor": how}, f)
     return 0
 
 
@@ -412,7 +413,7 @@ def main() -> int:
         adopter=os.getpid(),  # the subreaper: an orphan's parent from then on
     )
     with open(args.report, "w", encoding="utf-8") as f:
-        f.write(repr(outcome))
+        json.dump(outcome, f)
     return 0
 
 

@@ -63,3 +63,21 @@ def test_a_cycle_is_found():
     assert cycle({"runner": {"claims"}, "claims": {"evidence", "runner"}, "evidence": set()}) == ["claims", "runner", "claims"]
     assert imports("from harness.claims import x\nif TYPE_CHECKING:\n    from harness.runner import Outcome\n") == {"claims"}
     assert imports("def f():\n    from harness import report\n") == {"report"}
+
+
+# What the launcher's threads run (a run, its supervisor and its report): no AST is built there.
+# CPython 3.11 keeps the AST builder's recursion depth per interpreter, so ast.literal_eval in two
+# threads at once can raise SystemError (python/cpython#106905; seen once in 40 stress runs).
+THREADED = ("launcher", "runner", "supervisor", "gate", "timeline")
+
+
+def builds_asts(source: str) -> bool:
+    names = {alias.name for node in ast.walk(ast.parse(source)) if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    modules = {node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)}
+    return "ast" in names | modules
+
+
+def test_the_launchers_threads_build_no_ast():
+    assert [name for name in THREADED if builds_asts((HARNESS / f"{name}.py").read_text(encoding="utf-8"))] == []
+    assert builds_asts("import ast\n") and builds_asts("def f():\n    from ast import literal_eval\n")
+    assert not builds_asts("import json\n")
