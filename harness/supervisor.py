@@ -35,17 +35,22 @@ a correct program has joined them), the fork server and resource tracker GRACE s
 killed, the resource tracker last so that it can still unlink the run's semaphores. At TIMEOUT the
 whole tree is killed the same way. The report (JSON) says what happened. There is one
 supervisor per run, so it starts as fast as it can: standard library only, no argparse or json
-(their imports cost more than the rest together), under `-I -S` where it needs no psutil.
+(importing json, and with it re, costs more CPU than starting the interpreter: the report is written
+by `to_json`), under `-I -S` where it needs no psutil.
 """
 
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import signal
 import sys
 import time
+
+try:
+    from _json import encode_basestring_ascii as quote
+except ImportError:  # an interpreter without CPython's accelerator
+    from json.encoder import py_encode_basestring_ascii as quote
 
 TRACKER = "multiprocessing.resource_tracker"
 HELPERS = (TRACKER, "multiprocessing.forkserver")  # they outlive a correct main process briefly
@@ -165,6 +170,19 @@ class Tree:
         kill(self.members())
 
 
+def to_json(value) -> str:
+    """JSON for the report's kinds of value: None, bool, int, finite float, str, list, dict."""
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return quote(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(map(to_json, value)) + "]"
+    return "{" + ",".join(quote(str(k)) + ":" + to_json(v) for k, v in value.items()) + "}"
+
+
 def cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -276,9 +294,11 @@ def warden(args: Options, supervisor: int, subreaper: bool, deathsig: bool) -> i
             signal.signal(sig, signal.SIG_IGN)
         kill([supervisor], signal.SIGTERM)
         status = wait_child(supervisor, 5.0)
-        if status is None or not os.WIFEXITED(status):  # it could not stop the run: the warden does
+        if status is None:
             kill([supervisor])
             os.waitpid(supervisor, 0)
+        # Killed before it could stop the run (the SIGTERM came before its handler), or too slow: the warden does.
+        if status is None or not os.WIFEXITED(status):
             Tree(subreaper, os.environ.get(MARKER)).stop(1.0)
         return 1
     signal.setitimer(signal.ITIMER_REAL, 0)
@@ -297,7 +317,7 @@ def warden(args: Options, supervisor: int, subreaper: bool, deathsig: bool) -> i
         signal.signal(sig, signal.SIG_IGN)  # nothing may interrupt the clean-up
     Tree(subreaper, os.environ.get(MARKER)).stop(1.0)
     with open(args.report, "w", encoding="utf-8") as f:
-        json.dump({"supervisor": how}, f)
+        f.write(to_json({"supervisor": how}))
     return 0
 
 
@@ -413,7 +433,7 @@ def main() -> int:
         adopter=os.getpid(),  # the subreaper: an orphan's parent from then on
     )
     with open(args.report, "w", encoding="utf-8") as f:
-        json.dump(outcome, f)
+        f.write(to_json(outcome))
     return 0
 
 

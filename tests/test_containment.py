@@ -24,7 +24,7 @@ from harness.cells import md_escape
 from harness.claims import evidence, verdict
 from harness.launcher import LAUNCHED, finished
 from harness.plugin import ROOT, SHIPPED_EXAMPLES, make_run
-from harness.runner import SETTLE, RunError, members
+from harness.runner import CONTAINMENT, SETTLE, SUPERVISOR, RunError, members
 from sessions import Job, early, matrix_session
 
 
@@ -262,3 +262,18 @@ def test_a_run_that_stops_its_warden_too_ends_at_the_runners_bound(pytestconfig,
     marker = MARKER_FILE.read_text(encoding="utf-8")
     MARKER_FILE.unlink()
     assert marker and not members(marker), [command_line(p) for p in members(marker)]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no supervisor: the runner holds the job object")
+def test_a_supervisor_whose_runner_is_gone_at_once_ends_quietly(tmp_path):
+    """Its runner gone before the supervisor could set up (here: a runner that is not its parent, seen
+    at the warden's first look), the supervisor dies of the warden's SIGTERM: the warden stops the
+    run itself, and ends with status 1 and nothing on stderr, not a traceback."""
+    command = [sys.executable, "-c", f"import time; time.sleep(600)  # {tmp_path.name}"]
+    tree = CONTAINMENT == "tree"  # as the runner starts it (runner.supervised)
+    python = [sys.executable, "-I", *["-S"] * (not tree), str(SUPERVISOR)]
+    options = [f"report={tmp_path / 'report'}", "timeout=60", "settle=0", "grace=1", "runner=1", "nice=0", f"tree={int(tree)}"]
+    for _ in range(5):  # whether its handler is up when the SIGTERM comes is a race: try it a few times
+        done = subprocess.run([*python, *options, "--", *command], capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stderr) == (1, "")
+    assert not [p for p in psutil.process_iter(["cmdline"]) if tmp_path.name in " ".join(p.info["cmdline"] or [])]

@@ -4,6 +4,11 @@ checking does not count), so that each module can be read, and tested, on top of
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
+
+import pytest
 
 from harness.plugin import ROOT
 
@@ -85,3 +90,17 @@ def test_the_launchers_threads_build_no_ast():
     assert [name for name in THREADED if builds_asts((HARNESS / f"{name}.py").read_text(encoding="utf-8"))] == []
     assert builds_asts("import ast\n") and builds_asts("def f():\n    from ast import literal_eval\n")
     assert not builds_asts("import json\n")
+
+
+# One supervisor starts per run, hundreds per session: importing json (and with it re) would cost
+# it more CPU than starting its interpreter.
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no supervisor: the runner holds the job object")
+def test_the_supervisor_starts_without_json_and_writes_json():
+    from harness.supervisor import to_json
+
+    probe = "import sys; sys.path.insert(0, 'harness'); import supervisor; print(sorted({'json', 're'} & set(sys.modules)))"
+    imported = subprocess.run([sys.executable, "-I", "-S", "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert imported.strip() == "[]"
+    awkward = "pid 7: python -c \"print('\\x1b\\u00e9')\"\t\\"  # quotes, control characters, non-ASCII, a backslash
+    report = {"returncode": -9, "seconds": 0.25, "leftovers": [awkward], "reaped": {"7": 0}, "attested": None, "subreaper": True}
+    assert json.loads(to_json(report)) == report
