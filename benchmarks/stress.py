@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import subprocess
 import sys
 import time
@@ -69,6 +70,8 @@ def main() -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
+    # Stopped (SIGTERM), it still kills the run under way and its busy processes: nothing left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     load = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
     failed_runs, by_claim, by_method, walls = 0, Counter(), Counter(), []
     try:

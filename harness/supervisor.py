@@ -281,9 +281,9 @@ def warden(args: Options, supervisor: int, subreaper: bool, deathsig: bool) -> i
         if os.getppid() != args.runner:
             runner_gone()
 
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, runner_gone)
     try:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # inside the try, as in the supervisor
+            signal.signal(sig, runner_gone)
         if not deathsig:  # no PR_SET_PDEATHSIG (macOS, and its mode here): look at the parent every tick
             signal.signal(signal.SIGALRM, tick)
             signal.setitimer(signal.ITIMER_REAL, TICK, TICK)
@@ -372,11 +372,13 @@ def main() -> int:
     def runner_gone(*_):
         halt("runner gone")
 
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, runner_gone)
-    signal.signal(signal.SIGALRM, tick)
     hellos = None
     try:
+        # Inside the try: a SIGTERM may come as soon as a handler is in place (before it, it kills
+        # the supervisor, and the warden stops the run).
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, runner_gone)
+        signal.signal(signal.SIGALRM, tick)
         tick()  # the runner may have died before PR_SET_PDEATHSIG was in place
         if subreaper and args.hello:
             hellos = Hellos(args.hello)

@@ -277,3 +277,22 @@ def test_a_supervisor_whose_runner_is_gone_at_once_ends_quietly(tmp_path):
         done = subprocess.run([*python, *options, "--", *command], capture_output=True, text=True, timeout=60)
         assert (done.returncode, done.stderr) == (1, "")
     assert not [p for p in psutil.process_iter(["cmdline"]) if tmp_path.name in " ".join(p.info["cmdline"] or [])]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is TerminateProcess on Windows: no handler runs")
+def test_a_stopped_stress_run_leaves_nothing_running(tmp_path):
+    """benchmarks/stress.py stopped with SIGTERM (a cancelled job, `kill`) kills its added load and the run under way."""
+    token = f"stressed-{uuid.uuid4().hex[:8]}"
+    command = [sys.executable, ROOT / "benchmarks" / "stress.py", "--runs", "1", "--load", "1", "--results", tmp_path]
+    stress = psutil.Popen([*command, "--", sys.executable, "-c", f"import time; time.sleep(600)  # {token}"], cwd=ROOT, stdout=subprocess.DEVNULL)
+    children: list[psutil.Process] = []
+    try:
+        assert wait_for(lambda: len(stress.children()) == 2, 60), "the stress run never started its load and its command"
+        children = stress.children()
+        stress.terminate()
+        assert stress.wait(30) == 128 + 15
+        wait_for(lambda: not alive(children), 10)
+        assert not alive(children), f"left running: {[command_line(p) for p in alive(children)]}"
+    finally:
+        for proc in alive([stress, *children]):
+            proc.kill()
