@@ -101,6 +101,9 @@ def test_killing_the_runner_kills_the_run(tmp_path):
 
 PROBE = "CONTAINMENT_PROBE"
 SCRATCH = Path(tempfile.gettempdir()) / f"containment-{uuid.uuid4().hex[:8]}"
+# This session's value of PROBE: another session on the machine (a second checkout, the other
+# emulation) has sabotaged runs of its own, which are not ours to find or kill.
+SABOTAGE_PROBE = SCRATCH.name
 HANG = "    import time\n    time.sleep(600)\n"
 SABOTAGE = {
     # (the edits to 02_queue.py, how the supervisor ended: the cell's one line says so)
@@ -150,7 +153,7 @@ SABOTAGE_RUN = Job(
     matrix_session("--examples-dir", SABOTAGED, "--start-method", "spawn", "--example-timeout", "20", f"--junitxml={SABOTAGED / 'junit.x.xml'}"),
     timeout=120,
     prepare=write_sabotaged,
-    env=((PROBE, "sabotage"), ("COLUMNS", "300")),  # COLUMNS: the summary's lines unabridged
+    env=((PROBE, SABOTAGE_PROBE), ("COLUMNS", "300")),  # COLUMNS: the summary's lines unabridged
 )
 early("sabotaged", *([SABOTAGE_RUN] if sys.platform != "win32" else []))
 
@@ -172,7 +175,7 @@ def sabotaged(pytestconfig):
     try:
         yield finished(pytestconfig, SABOTAGE_RUN)
     finally:
-        for proc in probed("sabotage"):
+        for proc in probed(SABOTAGE_PROBE):
             proc.kill()
         shutil.rmtree(SCRATCH, ignore_errors=True)
 
@@ -185,7 +188,7 @@ def line_of(name: str) -> str:
 @pytest.mark.parametrize("name", list(SABOTAGE))
 def test_a_run_that_takes_its_supervisor_down_is_one_line_and_leaves_nothing(sabotaged, name):
     done = sabotaged
-    left = [command_line(p) for p in probed("sabotage")]
+    left = [command_line(p) for p in probed(SABOTAGE_PROBE)]
     assert not left, f"left running after the session ended: {left}"
     assert done.returncode == 1, done.stdout + done.stderr
     line = line_of(name)
