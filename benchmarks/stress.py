@@ -70,16 +70,39 @@ def main() -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
-    # Stopped (SIGTERM), it still kills the run under way and its busy processes: nothing left running.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    load = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
+    # Stopped (SIGTERM: a cancelled job, `kill`), it passes the stop on to the run under way, which
+    # ends its own processes as tox does, kills its busy processes and exits 143: nothing left
+    # running. The handler raises nothing (an exception inside Popen would orphan the process it
+    # was starting); a process started after it came is stopped as soon as it is known.
+    stopped: list[int] = []
+    running: list[subprocess.Popen] = []
+
+    def stop(*_) -> None:
+        stopped.append(signal.SIGTERM)
+        for proc in running:
+            proc.terminate()
+
+    def start(command: list[str], **options) -> subprocess.Popen:
+        proc = subprocess.Popen(command, **options)
+        running.append(proc)
+        if stopped:
+            proc.terminate()
+        return proc
+
+    signal.signal(signal.SIGTERM, stop)
+    load = [start([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
     failed_runs, by_claim, by_method, walls = 0, Counter(), Counter(), []
     try:
         for attempt in range(1, args.runs + 1):
             for old in args.results.rglob("junit*.xml"):
                 old.unlink()
             started = time.monotonic()
-            done = subprocess.run(args.command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            with start(args.command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+                output = proc.communicate()[0]
+            running.remove(proc)
+            if stopped:
+                break
+            done = subprocess.CompletedProcess(args.command, proc.returncode, output)
             walls.append(time.monotonic() - started)
             broken = broken_cells(args.results) if args.results.is_dir() else []
             if done.returncode != 0 or broken:
@@ -101,6 +124,9 @@ def main() -> int:
     finally:
         for busy in load:
             busy.kill()
+            busy.wait()
+    if stopped:
+        return 128 + signal.SIGTERM
 
     n = len(walls)
     print(
