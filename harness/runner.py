@@ -303,22 +303,25 @@ def main_command(info: dict, script: Path, env: dict, platform: str = PLATFORM) 
     return [python, "-X", "dev", str(script)], env
 
 
+def supervisor_command(**options: object) -> list[str]:
+    """The supervisor's command line up to `--`: its interpreter, and `options` as key=value, with
+    tree=1 where containment is by tree (as on macOS: no subreaper; it then needs psutil, from
+    site-packages: no -S)."""
+    tree = CONTAINMENT == "tree"
+    options = {**options, "tree": int(tree)}
+    return [sys.executable, "-I", *["-S"] * (not tree), str(SUPERVISOR), *(f"{key}={value}" for key, value in options.items())]
+
+
 def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: str) -> dict:
-    tree = CONTAINMENT == "tree"  # as on macOS: no subreaper; it then needs psutil, from site-packages: no -S
-    args = [
-        sys.executable,
-        "-I",
-        *["-S"] * (not tree),
-        str(SUPERVISOR),
-        f"report={report_path}",
-        f"timeout={run.timeout}",
-        f"settle={SETTLE}",
-        f"grace={run.grace}",
-        f"runner={os.getpid()}",
-        f"nice={run.nice}",
-        f"tree={int(tree)}",
-        *([f"hello={report_path.parent / 'hello'}"] if CONTAINMENT == "subreaper" else []),
-    ]
+    args = supervisor_command(
+        report=report_path,
+        timeout=run.timeout,
+        settle=SETTLE,
+        grace=run.grace,
+        runner=os.getpid(),
+        nice=run.nice,
+        **({"hello": report_path.parent / "hello"} if CONTAINMENT == "subreaper" else {}),
+    )
     supervisor = subprocess.Popen([*args, "--", *command], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env)
     ACTIVE[token] = (run, supervisor, lambda: supervisor.send_signal(signal.SIGTERM))  # it kills its run, then exits
     try:

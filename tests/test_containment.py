@@ -24,7 +24,7 @@ from harness.cells import md_escape
 from harness.claims import evidence, verdict
 from harness.launcher import LAUNCHED, finished
 from harness.plugin import ROOT, SHIPPED_EXAMPLES, make_run
-from harness.runner import CONTAINMENT, SETTLE, SUPERVISOR, RunError, members
+from harness.runner import SETTLE, RunError, members, supervisor_command
 from sessions import Job, early, matrix_session
 
 
@@ -273,11 +273,9 @@ def test_a_supervisor_whose_runner_is_gone_at_once_ends_quietly(tmp_path):
     at the warden's first look), the supervisor dies of the warden's SIGTERM: the warden stops the
     run itself, and ends with status 1 and nothing on stderr, not a traceback."""
     command = [sys.executable, "-c", f"import time; time.sleep(600)  # {tmp_path.name}"]
-    tree = CONTAINMENT == "tree"  # as the runner starts it (runner.supervised)
-    python = [sys.executable, "-I", *["-S"] * (not tree), str(SUPERVISOR)]
-    options = [f"report={tmp_path / 'report'}", "timeout=60", "settle=0", "grace=1", "runner=1", "nice=0", f"tree={int(tree)}"]
+    supervisor = supervisor_command(report=tmp_path / "report", timeout=60, settle=0, grace=1, runner=1, nice=0)
     for _ in range(5):  # whether its handler is up when the SIGTERM comes is a race: try it a few times
-        done = subprocess.run([*python, *options, "--", *command], capture_output=True, text=True, timeout=60)
+        done = subprocess.run([*supervisor, "--", *command], capture_output=True, text=True, timeout=60)
         assert (done.returncode, done.stderr) == (1, "")
     assert not [p for p in psutil.process_iter(["cmdline"]) if tmp_path.name in " ".join(p.info["cmdline"] or [])]
 
