@@ -548,7 +548,9 @@ def verdict(outcome: Outcome, example: Example) -> Verdict:
         return Verdict("timed_out", "timeout", f"timed out after {run.timeout:g} s; its processes were killed")
     for name, size in (("stdout", outcome.stdout_size), ("stderr", outcome.stderr_size)):
         if size > outcome.output_limit:
-            return Verdict("failed", "output_limit", f"printed {size / 2**20:.1f} MiB to {name}; the limit is {outcome.output_limit / 2**20:g} MiB")
+            return Verdict("failed", "output_limit", f"printed more than {outcome.output_limit / 2**20:g} MiB to {name}: the run was stopped there")
+    if outcome.stopped == "records_limit":
+        return Verdict("failed", "records", "the run's processes sent more records than a run may (64 MiB): it was stopped there")
     if outcome.leftovers:
         return Verdict(
             "failed", "leftovers", f"{len(outcome.leftovers)} process(es) still running after the main process exited: {outcome.leftovers[0]}"

@@ -1,17 +1,20 @@
-"""What the processes of one run did, read back from the records of inject/mp_evidence.py, and
-checked against what the harness observed itself.
+"""What the processes of one run did, read back from their records, and checked against what the
+harness observed itself.
 
-`Evidence.load(folder, facts)` gathers every process's records. The records are testimony: the
-program under test writes them, through the hook, into a folder it could write to itself. `Facts`
-is what the runner and the supervisor observed (the main process's pid, which file the run's
-stdout was and how much of it there was when the main process exited, which processes said they
-started, as the kernel names them); `problems` lists every record that contradicts them or another
-record. Then:
+`Evidence.from_lines(lines, facts)` (or `Evidence.load(folder, facts)` for record files) gathers
+every process's records. The records are testimony: the program under test sends them, through the
+hook. `Facts` is what the supervisor observed, which no record can change: which process sent each
+record and wrote each piece of stdout (the kernel names them on Linux), the main process's pid and
+exit, how much of stdout there was when the main process exited, and each process of the run as the
+kernel saw it (its parent, whether it began as a fork or an exec, its exit status). `problems` lists
+every record that contradicts them or another record. Then:
 - `procs`: each process with what it and its parent said of it (name, role, how it was started
-  as the parent saw it and as the child saw it, its target, exit code, who ended it);
-- `segments(stdout)`: the run's stdout cut into the writes that made it, each with its writer: the
-  file must be exactly an interleaving of the recorded writes that went to it, or some output
-  came from elsewhere (linear in the number of writes: the search follows the clock first);
+  as the parent saw it and as the child saw it, its target, exit code, who ended it), and what
+  the kernel said of it;
+- `segments(stdout)`: the run's stdout cut into the writes that made it, each with its writer: on
+  Linux the kernel's account of who wrote which bytes, each process's bytes matched against its
+  own recorded writes; elsewhere a search for the interleaving of the recorded writes that makes the
+  file (linear in the number of writes: it follows the clock first);
 - `holds(lock)`: the holds of a lock; `of(event)`: the records of one kind;
 - `trace()`: the run as Trace Event Format JSON (Perfetto, chrome://tracing).
 Standard library only: the report reads traces without the harness's dependencies.
@@ -25,6 +28,8 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from harness.inject import mp_contract as contract
 
 DATA_SHOWN = 200  # characters of a write shown in a timeline
 EVENTS_SHOWN = 10_000  # records drawn in a timeline at most: the first and the last half of that
@@ -42,10 +47,22 @@ class Facts:
     """What the harness saw itself, which no record can change."""
 
     main_pid: int | None = None  # the process the supervisor started
-    stdout: tuple[int, int] | None = None  # (device, inode) of the run's stdout file
-    stdout_at_main_exit: int | None = None  # its size when the main process had exited
-    attested: dict[int, int | None] | None = None  # pid -> its parent, for each process that said it started (None: not observed)
+    stdout: tuple[int, int] | None = None  # (device, inode) of the run's stdout
+    stdout_at_main_exit: int | None = None  # bytes of it there were when the main process had exited
+    attested: bool = False  # the kernel named the sender of each record and each piece of output (Linux)
+    processes: dict[int, dict] | None = None  # the kernel's events: pid -> parent, began, argv, status, reaped, after_main
+    kernel_events: str | None = None  # "connector": every process of the run; "records": those that sent records
+    first_seen: dict[int, dict] | None = None  # pid -> parent, argv, began, as /proc showed it at its first record
+    reaped: dict[int, int] | None = None  # pid -> exit status of each process the supervisor reaped
     adopter: int | None = None  # the supervisor, which adopts a process whose parent exits (it is then its parent)
+    lost: str = ""  # records the supervisor could not keep, and why
+    stdout_chunks: list[tuple[int, int]] | None = None  # (writer, bytes) of stdout in order, where the kernel named writers
+
+    def kernel(self, pid: int) -> dict:
+        """What the kernel said of a process: from its events, else from /proc at its first record."""
+        if self.processes is not None and pid in self.processes:
+            return self.processes[pid]
+        return (self.first_seen or {}).get(pid) or {}
 
 
 @dataclass
@@ -69,6 +86,7 @@ class Proc:
     last: int = 0
     began: str = ""  # fork, forkserver (forked by the fork server) or spawn (exec'd by spawn_main's command)
     recorded: bool = False  # it wrote records of its own
+    daemon: bool = False
 
     @property
     def label(self) -> str:
@@ -112,10 +130,15 @@ class Hold:
     lock: str
     kind: str
     pid: int
-    start: int  # t of the acquire (recorded once it succeeded)
-    end: int | None  # t of the matching release (recorded before it was made); None: never released
+    start: int  # place of the acquire in the run's order (recorded once it succeeded)
+    end: int | None  # place of the matching release (recorded before it was made); None: never released
     first: int  # the process's own record numbers of the acquire and the release
     last: float
+    excluded: bool | None = None  # the semaphore said no one else could hold it then
+    capacity: int | None = None  # holders the lock admits at once, as it was made
+    values: dict = field(default_factory=dict)  # the shared values when it was acquired
+    values_after: dict = field(default_factory=dict)  # and when it was about to be released
+    begun: int | None = None  # place of the acquire's call (the program's own locks), before it waited
 
 
 class Evidence:
@@ -124,17 +147,23 @@ class Evidence:
             facts = Facts(main_pid=facts)
         self.facts = facts
         self.problems = list(problems)  # records that contradict each other or the facts
+        if facts.lost:
+            self.problems.append(facts.lost)
         own: dict[int, int] = defaultdict(int)
         for r in records:  # each process's records keep their own order: number them
             r["seq"] = own[r["pid"]]
             own[r["pid"]] += 1
-        self.records = sorted(records, key=lambda r: r["t"])
+        # The order the records reached the supervisor (a fact: its socket's queue) where there is one,
+        # else the processes' clocks; the place of each is `at`.
+        self.records = records if all("order" in r for r in records) else sorted(records, key=lambda r: r["t"])
+        for at, r in enumerate(self.records):
+            r["at"] = at
         self.main_pid = main_pid = facts.main_pid
         self.overflowed = sorted({r["pid"] for r in records if r["e"] == "overflow"})
         self.procs: dict[int, Proc] = {}
         for r in self.records:
             proc = self.procs.setdefault(r["pid"], Proc(r["pid"]))
-            proc.first, proc.last, proc.recorded = proc.first or r["t"], r["t"], True
+            proc.first, proc.last, proc.recorded = proc.first or r["at"] + 1, r["at"] + 1, True
             kind = r["e"]
             if kind == "start":
                 proc.ppid, proc.argv = r["ppid"], r["argv"]
@@ -145,7 +174,7 @@ class Evidence:
             elif kind == "bootstrap":
                 proc.role, proc.name, proc.how = "child", r["name"], r["how"]
                 proc.target = proc.target or r["target"]
-                proc.identity, proc.ppid = tuple(r.get("identity", ())), r["ppid"]
+                proc.identity, proc.ppid = tuple(r.get("identity") or ()), r["ppid"]
             elif kind == "exit":
                 proc.exit = r["code"]
             elif kind in ("started", "returncode", "terminate"):
@@ -154,6 +183,7 @@ class Evidence:
                     child.method, child.started_by = r["method"] or "", r["pid"]
                     child.name = child.name or r["name"]
                     child.target, child.pool_worker = r.get("target", child.target), bool(r.get("pool_worker"))
+                    child.daemon = bool(r.get("daemon"))
                 elif kind == "returncode":
                     child.returncode = r["code"]
                 else:
@@ -177,35 +207,80 @@ class Evidence:
         self._check_against_facts()
 
     @classmethod
-    def load(cls, folder: Path, facts: Facts | None = None) -> Evidence:
-        """Every `<pid>.log` in the folder. A record names its own pid: one that names another
-        than its file's, or a file that does not begin with its process's start, is a problem."""
-        records, problems = [], []
-        for path in sorted(folder.glob("*.log")):
-            mine = parse(path.read_bytes().decode("utf-8", "backslashreplace"))
-            if not mine:
+    def from_lines(cls, lines: list[tuple[int | None, bytes]], facts: Facts | None = None, problems: list[str] = ()) -> Evidence:
+        """Records as they reached the harness: (their sender, one record). A record is its sender's:
+        where the kernel named the sender of each (facts.attested: Linux), in the order they arrived;
+        else the process whose file held it (macOS, Windows), in the order of their clocks. A
+        record in another process's name is a problem (and is dropped), as are a gap in a process's
+        numbering (a lost record), a record that is not the hook's, and records that do not begin with
+        the process's start."""
+        kernel = facts is not None and facts.attested
+        problems, records, named = list(problems), [], {}
+        for order, (sender, line) in enumerate(lines):
+            record = parse_one(line)
+            if record is None:
                 continue
-            owner = int(path.stem) if path.stem.isdigit() else None
-            strangers = sorted({r["pid"] for r in mine if r["pid"] != owner})
-            if strangers:
-                problems.append(f"{path.name} holds records of pid {', '.join(map(str, strangers))}: a process's records name it")
-                mine = [r for r in mine if r["pid"] == owner]
-            if mine and mine[0]["e"] not in ("start", "forked"):
-                problems.append(f"the records of pid {owner} do not begin with its start: they were not written by the hook as it ran")
-            records += mine
+            why = malformed(record)
+            if why:
+                problems.append(f"pid {sender if sender is not None else record['pid']} sent a record that is not the hook's ({why})")
+                continue
+            if sender is not None and record["pid"] != sender:
+                named.setdefault((sender, record["pid"]), record["e"])
+                continue
+            if kernel:
+                record["order"] = order
+            records.append(record)
+        for (sender, pid), kind in sorted(named.items()):
+            problems.append(
+                f"pid {sender} sent a record ({kind}) in the name of pid {pid}: a process's records are its own"
+                if kernel
+                else f"{sender}.log holds records of pid {pid}: a process's records name it"
+            )
+        by_pid: dict[int, list[dict]] = defaultdict(list)
+        for record in records:
+            by_pid[record["pid"]].append(record)
+        for pid, mine in sorted(by_pid.items()):
+            numbers = [r.get("n") for r in mine]
+            if all(isinstance(n, int) for n in numbers) and numbers != list(range(len(numbers))):
+                gap = next(k for k, n in enumerate(numbers) if n != k)
+                problems.append(f"the records of pid {pid} are not whole: record {gap} is missing or out of place (lost, or not the hook's)")
+            if mine[0]["e"] not in ("start", "forked"):
+                problems.append(f"the records of pid {pid} do not begin with its start: they were not written by the hook as it ran")
         return cls(records, facts, problems)
 
+    @classmethod
+    def load(cls, folder: Path, facts: Facts | None = None) -> Evidence:
+        """Every `<pid>.log` in the folder (records made up by hand, as macOS's and Windows' runs write them)."""
+        return cls.from_lines(read_folder(folder), facts)
+
     def _check_against_facts(self) -> None:
-        attested = self.facts.attested
-        if attested is None:
+        """Each process's records against the kernel's account of it (Linux): its parent, how it
+        began, its exit status; a process of the run that nobody's records account for is in
+        `unexplained` (a claim fails on it, not the records)."""
+        facts = self.facts
+        if not facts.attested:
             return  # not observed on this platform (see the README)
         for proc in self.procs.values():
-            if not proc.recorded or proc.pid == self.facts.main_pid:
+            if not proc.recorded:
                 continue
-            if proc.pid not in attested:
-                self.problems.append(f"records of pid {proc.pid}, which never started under the run (the supervisor saw no such process)")
-            elif None not in (attested[proc.pid], proc.ppid) and proc.ppid != self.facts.adopter and attested[proc.pid] != proc.ppid:
-                self.problems.append(f"pid {proc.pid} recorded pid {proc.ppid} as its parent, but its parent was pid {attested[proc.pid]}")
+            seen = facts.kernel(proc.pid)
+            parent = seen.get("parent")
+            if parent is not None and proc.ppid is not None and parent != proc.ppid and facts.adopter not in (parent, proc.ppid):
+                self.problems.append(f"pid {proc.pid} recorded pid {proc.ppid} as its parent, but its parent was pid {parent}")
+            if seen.get("began") and proc.forked != (seen["began"] == "fork"):
+                said = "a fork of its parent" if proc.forked else "a program of its own"
+                self.problems.append(f"pid {proc.pid} recorded that it began as {said}, but it began by {seen['began']}")
+        if facts.processes is None:
+            return
+        for pid, seen in facts.processes.items():
+            proc = self.procs.get(pid)
+            status = seen.get("status")
+            if proc is None or status is None or pid == self.main_pid:
+                continue
+            for said, who in ((proc.exit, f"{proc.label} returned"), (proc.returncode, "its parent saw")):
+                if said is not None and said != status and not (proc.exit is said and proc.ended_by):
+                    self.problems.append(f"{proc.label} exited with status {status} (the kernel's account), but {who} {said}")
+                    break
 
     def of(self, *events: str) -> list[dict]:
         return [r for r in self.records if r["e"] in events]
@@ -218,8 +293,13 @@ class Evidence:
 
     @property
     def unexplained(self) -> list[Proc]:
-        """Processes with records that neither ran a Process nor are a multiprocessing helper."""
-        return [p for p in self.procs.values() if not p.role and not p.method and (p.argv or p.forked)]
+        """Processes that neither ran a Process nor are a multiprocessing helper: those with records
+        of their own, and (with the kernel's events) those that ran without sending any."""
+        found = [p for p in self.procs.values() if not p.role and not p.method and (p.argv or p.forked)]
+        for pid, seen in sorted((self.facts.processes or {}).items()):
+            if pid not in self.procs and pid != self.facts.main_pid:
+                found.append(Proc(pid, ppid=seen.get("parent"), argv=(seen.get("argv") or "").split(), forked=seen.get("began") == "fork"))
+        return found
 
     def observed_method(self) -> str:
         """How the children were started, as they saw it: 'spawn', or 'fork+spawn' if mixed."""
@@ -239,20 +319,28 @@ class Evidence:
         strays: list[str] = []
         open_: dict[tuple[int, str], Hold] = {}
         depth: dict[tuple[int, str], int] = defaultdict(int)
+        begun: dict[tuple[int, str], int] = {}
         for r in self.records:
-            if r["e"] not in ("acquire", "release"):
+            if r["e"] not in ("acquire_begin", "acquire", "release"):
                 continue
             key = (r["pid"], r["lock"])
-            if r["e"] == "acquire":
+            if r["e"] == "acquire_begin":
+                begun.setdefault(key, r["at"])
+            elif r["e"] == "acquire":
                 depth[key] += 1
                 if depth[key] == 1:
-                    open_[key] = hold = Hold(r["lock"], r["kind"], r["pid"], r["t"], None, r["seq"], float("inf"))
+                    open_[key] = hold = Hold(
+                        r["lock"], r["kind"], r["pid"], r["at"], None, r["seq"], float("inf"),
+                        excluded=r.get("excluded"), capacity=r.get("capacity"), values=r.get("values") or {}, begun=begun.pop(key, None),
+                    )  # fmt: skip
                     holds[r["lock"]].append(hold)
+                else:
+                    begun.pop(key, None)
             elif depth[key]:
                 depth[key] -= 1
                 if depth[key] == 0:
                     hold = open_.pop(key)
-                    hold.end, hold.last = r["t"], r["seq"]
+                    hold.end, hold.last, hold.values_after = r["at"], r["seq"], r.get("values") or {}
             else:
                 strays.append(f"{self.procs[r['pid']].label} released {r['kind']} {r['lock']}, which it did not hold")
         return holds, strays
@@ -276,36 +364,80 @@ class Evidence:
         for r in self.records:
             kind = r["e"]
             if kind == "write":
-                if not r["data"] or (self.facts.stdout and r.get("dest") and tuple(r["dest"]) != tuple(self.facts.stdout)):
+                size = r.get("size", len(r["data"]))
+                if not size or (self.facts.stdout and r.get("dest") and tuple(r["dest"]) != tuple(self.facts.stdout)):
                     last.pop(r["pid"], None)
                     continue
-                last[r["pid"]] = write = dict(r)
+                last[r["pid"]] = write = dict(r, size=size)
                 found.append(write)
             elif kind in ("wrote", "write_failed") and r["pid"] in last:
                 write = last.pop(r["pid"])
-                write["data"] = write["data"][: r.get("count", 0)]
-        return [w for w in found if w["data"]]
+                write["size"] = r.get("count", 0)
+                write["data"] = write["data"][: write["size"]]
+        return [w for w in found if w["size"]]
 
     def segments(self, stdout: bytes) -> list[Segment]:
-        """stdout as the interleaving of the recorded writes that made it, in file order.
+        """stdout as the writes that made it, in file order, each with its writer. Raises Unaccounted.
 
-        Each process's writes keep their own order; between processes any interleaving is
-        possible (a write(2) to a file opened for appending lands whole), so this searches for
-        one, following the recorded clock first: one step per write when it is right. A write
-        recorded as the last act of a process that did not exit cleanly may never have been made.
-        Raises Unaccounted."""
+        Where the kernel named the writer of each piece of stdout, each process's bytes must be
+        exactly its own recorded writes, in order; elsewhere any interleaving of the recorded writes
+        is possible (each process's in its own order), and one is searched for. A write recorded
+        as the last act of a process that did not exit cleanly may never have been made."""
         if stdout not in self._matched:
-            self._matched[stdout] = self._match(stdout)
+            chunks = self.facts.stdout_chunks
+            self._matched[stdout] = self._attributed(stdout, chunks) if chunks is not None else self._match(stdout)
         return self._matched[stdout]
+
+    def _may_skip_last(self, pid: int, writes: list[dict]) -> bool:
+        lasts = max((r["seq"] for r in self.records if r["pid"] == pid), default=-1)
+        return pid != self.main_pid and bool(writes) and writes[-1]["seq"] == lasts and self.procs[pid].exit_status != 0
+
+    def _attributed(self, stdout: bytes, chunks: list[tuple[int, int]]) -> list[Segment]:
+        """The kernel's account: (writer, bytes) in the order they reached stdout."""
+        streams: dict[int, list[dict]] = defaultdict(list)
+        for w in self.writes:
+            streams[w["pid"]].append(w)
+        place = dict.fromkeys(streams, 0)  # each writer: its next write, and how much of it is matched
+        used = defaultdict(int)
+        found, pos = [], 0
+        for pid, size in chunks:
+            piece = stdout[pos : pos + size]
+            while piece:
+                mine = streams.get(pid, [])
+                k = place.get(pid, 0)
+                if k >= len(mine):
+                    rest = piece[:40].decode("utf-8", "backslashreplace")
+                    who = self.procs[pid].label if pid in self.procs else f"pid {pid}"
+                    raise Unaccounted(f"stdout from byte {pos} ({rest!r}) was written by {who} but not through its sys.stdout")
+                write, done = mine[k], used[pid]
+                take = min(len(piece), write["size"] - done)
+                expected = write["data"][done : done + take]
+                if piece[: len(expected)] != expected:
+                    rest = piece[:40].decode("utf-8", "backslashreplace")
+                    raise Unaccounted(f"stdout from byte {pos} ({rest!r}) was written by {self.procs[pid].label} but not through its sys.stdout")
+                found.append(Segment(pid, pos, piece[:take], write["at"], write["seq"]))
+                pos, piece = pos + take, piece[take:]
+                used[pid] += take
+                if used[pid] == write["size"]:
+                    place[pid], used[pid] = k + 1, 0
+        self.steps += len(found)
+        for pid, mine in streams.items():
+            k = place.get(pid, 0)
+            if k < len(mine) and not (k == len(mine) - 1 and not used[pid] and self._may_skip_last(pid, mine)):
+                said = mine[k]["data"][:40]
+                raise Unaccounted(
+                    f"the recorded writes do not add up to stdout ({self.procs[pid].label} recorded {said!r}): some output never reached it"
+                )
+        return found
 
     def _match(self, stdout: bytes) -> list[Segment]:
         # Almost always the file holds the writes in the order the clock recorded them: check that
         # first, in one pass; search only when it does not.
         pos, found = 0, []
         for write in self.writes:
-            if not stdout.startswith(write["data"], pos):
+            if len(write["data"]) != write["size"] or not stdout.startswith(write["data"], pos):
                 break
-            found.append(Segment(write["pid"], pos, write["data"], write["t"], write["seq"]))
+            found.append(Segment(write["pid"], pos, write["data"], write["at"], write["seq"]))
             pos += len(write["data"])
         else:
             if pos == len(stdout):
@@ -315,10 +447,7 @@ class Evidence:
         for w in self.writes:
             streams[w["pid"]].append(w)
         pids = sorted(streams)
-        lasts = {r["pid"]: r["seq"] for r in self.records}
-        optional = {  # its last act, and it did not exit cleanly: it may have died before the write
-            pid for pid in pids if pid != self.main_pid and streams[pid][-1]["seq"] == lasts[pid] and self.procs[pid].exit_status != 0
-        }
+        optional = {pid for pid in pids if self._may_skip_last(pid, streams[pid])}  # it may have died before its last write
         ordered = [streams[pid] for pid in pids]
         lengths = [len(stream) for stream in ordered]
         may_skip_last = [pid in optional for pid in pids]
@@ -342,13 +471,13 @@ class Evidence:
                         path, write = path
                         found.append(write)
                     starts = itertools.accumulate((len(w["data"]) for w in reversed(found)), initial=0)
-                    return [Segment(w["pid"], start, w["data"], w["t"], w["seq"]) for w, start in zip(reversed(found), starts, strict=False)]
+                    return [Segment(w["pid"], start, w["data"], w["at"], w["seq"]) for w, start in zip(reversed(found), starts, strict=False)]
                 if state in seen:
                     break
                 seen.add(state)
                 reached = max(reached, pos)
                 nexts = [
-                    (stream[d]["t"], k)
+                    (stream[d]["at"], k)
                     for k, (stream, d) in enumerate(zip(ordered, done, strict=True))
                     if d < len(stream) and stdout.startswith(stream[d]["data"], pos)
                 ]
@@ -423,15 +552,24 @@ class Evidence:
         def instant(pid: int, name: str, cat: str, t: float, args: dict) -> None:
             events.append({"ph": "i", "s": "t", "name": name, "cat": cat, "ts": us(t), "pid": pid, "tid": pid, "args": args})
 
+        def t(at: int) -> int:  # a place in the run's order, as the clock of the process that recorded it there
+            return self.records[min(at, len(self.records) - 1)]["t"]
+
         own = [p for p in self.procs.values() if p.recorded]  # a child killed before it recorded anything has no lane
         for order, proc in enumerate(sorted(own, key=lambda p: (p.role != "main", p.first))):
             title = proc.label if proc.role != "child" else f"{proc.name} ({proc.how or '?'}, pid {proc.pid})"
             events.append({"ph": "M", "name": "process_name", "pid": proc.pid, "tid": proc.pid, "args": {"name": title}})
             events.append({"ph": "M", "name": "process_sort_index", "pid": proc.pid, "tid": proc.pid, "args": {"sort_index": order}})
             about = {"method": proc.method, "how": proc.how, "exit": proc.exit_status, "argv": " ".join(proc.argv)[:200]}
-            span(proc.pid, proc.role or "unexplained", "process", proc.first, proc.last, about, shortest=1)
+            span(proc.pid, proc.role or "unexplained", "process", t(proc.first - 1), t(proc.last - 1), about, shortest=1)
         for hold in self.holds():
-            span(hold.pid, f"holds {hold.kind} {hold.lock}", "lock", hold.start, hold.end if hold.end is not None else self.procs[hold.pid].last)
+            span(
+                hold.pid,
+                f"holds {hold.kind} {hold.lock}",
+                "lock",
+                t(hold.start),
+                t(hold.end if hold.end is not None else self.procs[hold.pid].last - 1),
+            )
         done = {(r["pid"], r["job"], r["i"]): r["t"] for r in self.of("task_done")}
         records = self.records
         if len(records) > EVENTS_SHOWN:  # a run that did a great deal: its first and last events
@@ -455,9 +593,65 @@ class Evidence:
                     done.get((r["pid"], r["job"], r["i"]), r["t"]),
                     about,
                 )
-            elif r["e"] in ("started", "terminate", "returncode", "pool_result", "chose", "shared_get", "shared_set"):
-                instant(r["pid"], r["e"], "process", r["t"], {k: v for k, v in r.items() if k not in ("e", "pid", "t", "seq")})
+            elif r["e"] in ("started", "terminate", "returncode", "pool_result", "chose", "shared_get", "shared_set", "altered"):
+                instant(r["pid"], r["e"], "process", r["t"], {k: v for k, v in r.items() if k not in ("e", "pid", "t", "seq", "at", "n", "order")})
         return {"traceEvents": events, "displayTimeUnit": "ms"}
+
+
+def read_folder(folder: Path, limit: int = contract.LOG_LIMIT + 4096) -> list[tuple[int | None, bytes]]:
+    """(the process whose file it is, one line) for every `<pid>.log` of a folder of records (macOS's
+    tree mode, Windows): at most `limit` bytes of each, regular files only, no link followed."""
+    import os
+    import stat
+
+    found = []
+    for path in sorted(folder.glob("*.log")):
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        except OSError:
+            continue
+        with open(fd, "rb") as f:
+            if stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                owner = int(path.stem) if path.stem.isdigit() else -1
+                found += [(owner, line) for line in f.read(limit).splitlines()]
+    return found
+
+
+# The types of the fields a claim computes with (mp_contract.RECORD_FIELDS names every field of each kind).
+FIELD_TYPES = {
+    "ppid": int, "child": int, "job": int, "i": int, "count": int, "size": int, "n": int,
+    "code": (int, type(None)), "identity": list, "argv": list, "calls": list, "items": (list, type(None)),
+    "lock": str, "kind": str, "name": str, "how": str, "method": (str, type(None)), "msg": (str, type(None)),
+    "value": str, "text": str, "func": str, "role": str, "value_of": str, "by": str, "values": (dict, type(None)),
+}  # fmt: skip
+
+
+def malformed(record: dict) -> str:
+    """Why a record is not one the hook writes (a field missing or of another type), or ""."""
+    missing = [name for name in contract.RECORD_FIELDS.get(record["e"], ()) if name not in record]
+    if missing:
+        return f"{record['e']} without {', '.join(missing)}"
+    for name, value in record.items():
+        kind = FIELD_TYPES.get(name)
+        if kind is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is int)):
+            return f"{record['e']} with {name} {str(value)[:40]!r}"
+    if record["e"] == "bootstrap" and not all(type(n) is int for n in record["identity"]):
+        return f"bootstrap with identity {str(record['identity'])[:40]!r}"
+    return ""
+
+
+def parse_one(line: bytes) -> dict | None:
+    """One record, or None if the line is not one (cut short by a kill, or not the hook's). A
+    write's bytes come back from their Latin-1 text."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return None
+    if not (isinstance(record, dict) and isinstance(record.get("e"), str) and type(record.get("pid")) is int and type(record.get("t")) is int):
+        return None
+    if isinstance(record.get("data"), str):
+        record["data"] = record["data"].encode("latin-1", "replace")
+    return record
 
 
 def parse(text: str) -> list[dict]:

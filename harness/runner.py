@@ -19,6 +19,7 @@ import functools
 import json
 import ntpath
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -30,15 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.evidence import Evidence, Facts
+from harness.evidence import Evidence, Facts, read_folder
+from harness.inject import mp_contract as contract
 from harness.platforms import PLATFORM
 
 HERE = Path(__file__).resolve().parent
 INJECT_DIR = HERE / "inject"
 SUPERVISOR = HERE / "supervisor.py"
-RUN_MARKER = "HARNESS_RUN_ID"  # its value tags every process of one run (supervisor.py: MARKER)
-FORCE_METHOD = "HARNESS_START_METHOD"  # read by inject/sitecustomize.py
-EVIDENCE_DIR = "HARNESS_EVIDENCE"  # read by inject/mp_evidence.py
+RUN_MARKER = contract.RUN_MARKER  # its value tags every process of one run
 # How the run's processes are contained, by platform: the subreaper and the job object hold every
 # one of them; the tree (macOS: no subreaper) finds orphans by their marker only. Both the runner
 # and the tests (the escapee's xfail) read this one name.
@@ -47,10 +47,12 @@ CONTAINMENT = {"linux": "subreaper", "win32": "job"}.get(PLATFORM, "tree")
 # exited: none, as the README says (a correct program has joined its children; one the kernel is
 # ending is gone already). The fork server and resource tracker get the run's grace.
 SETTLE = 0.0
-# Bytes a run may print to stdout, and to stderr; beyond it, a failure of its own, and only the
-# head and tail (KEPT bytes each) are read, kept and shown.
+# Bytes a run may print to stdout, and to stderr: the supervisor stops the run there (a failure of
+# its own); on Windows, where the output is a file, only its head and tail (KEPT bytes each) are read.
 OUTPUT_LIMIT = 4 << 20
 KEPT = 32 << 10
+# Bytes the runner reads from a supervisor at most: every record and all the output a run may keep.
+REPORT_LIMIT = (64 << 20) + 2 * OUTPUT_LIMIT + (1 << 20)
 
 __all__ = ["InterpreterError", "Outcome", "Run", "RunError", "execute", "interpreter_info", "stop_all"]
 
@@ -74,10 +76,11 @@ class Run:
     # order is unaffected.
     nice: int = 0
     first: bool = False  # started before the session's other runs, which wait for its workers to get going
+    intervene: tuple[str, ...] = ()  # what the harness perturbs in this run (mp_contract.INTERVENTIONS)
 
     @property
     def id(self) -> str:
-        return f"{self.example}-{self.method}"
+        return f"{self.example}-{self.method}" + (f"~{'+'.join(self.intervene)}" if self.intervene else "")
 
     def launch(self) -> Outcome:
         return execute(self)
@@ -98,10 +101,11 @@ class Outcome:
     stdout_size: int = 0  # bytes, however many were kept
     stderr_size: int = 0
     output_limit: int = OUTPUT_LIMIT
+    stopped: str = ""  # why the harness stopped the run: timeout, output_limit, records_limit; or ""
 
     @property
     def timed_out(self) -> bool:
-        return self.returncode is None
+        return self.stopped == "timeout"
 
     @property
     def stdout(self) -> str:
@@ -118,7 +122,7 @@ class Outcome:
 
     @property
     def late_output(self) -> bytes:
-        """What reached stdout after the main process had exited (the supervisor saw how much there was then)."""
+        """What reached stdout after the main process had exited (the supervisor had read this much then)."""
         before = self.evidence.facts.stdout_at_main_exit
         return self.raw_stdout[before:] if before is not None and self.stdout_size <= self.output_limit else b""
 
@@ -191,12 +195,15 @@ def emulated_env() -> dict:
 # The runs under way, for stop_all(): the process to wait for (a supervisor, or on Windows the main
 # process) and what stops the run.
 ACTIVE: dict[str, tuple[Run, subprocess.Popen, Callable[[], None]]] = {}
-RECORDS: dict[Run, Path] = {}  # the evidence folder of each run under way, for workers_going()
+RECORDS: dict[Run, Path] = {}  # the evidence folder of each run under way in tree mode, for workers_going()
+GOING: set[int] = set()  # id() of each run under way whose supervisor said its workers are going
 
 
 def workers_going(run: Run) -> bool:
     """Whether every child the run's main process has started so far is running its Process (its
     records say so), and there is at least one: the run's processes are going."""
+    if id(run) in GOING:
+        return True
     folder = RECORDS.get(run)
     if folder is None:
         return False
@@ -232,52 +239,68 @@ def execute(run: Run) -> Outcome:
     token = uuid.uuid4().hex
     env = emulated_env()
     env[RUN_MARKER] = token
-    env.pop(FORCE_METHOD, None)
+    for name in (contract.START_METHOD, contract.INTERVENE, contract.RECORDS, contract.EVIDENCE):
+        env.pop(name, None)
     env.pop("PYTHONUNBUFFERED", None)  # a reader's terminal line-buffers stdout; unbuffered, lines could split
     if run.method != "default":
-        env[FORCE_METHOD] = run.method
+        env[contract.START_METHOD] = run.method
+    if run.intervene:
+        env[contract.INTERVENE] = ",".join(run.intervene)
     # ignore_cleanup_errors: on Windows a file still open in a process being killed cannot be removed
     with tempfile.TemporaryDirectory(prefix="harness-", ignore_cleanup_errors=True) as tmp:
         script = run.script
         if script is None:
             script = Path(tmp, run.example + ".py")
             script.write_text(run.source, encoding="utf-8")
-        records = Path(tmp, "evidence")
-        records.mkdir()
-        env[EVIDENCE_DIR] = str(records)
-        RECORDS[run] = records
-        out_path, err_path = Path(tmp, "stdout"), Path(tmp, "stderr")
         command, env = main_command(info, script.resolve(), env)
-        # Files, not pipes: a leftover process holding a pipe open would block the reader, and
-        # append mode keeps each line-buffered write of concurrent processes whole.
-        with open(out_path, "ab") as out, open(err_path, "ab") as err:
-            stdout_file = os.fstat(out.fileno())
-            # The job object needs Windows itself: under emulate-windows the subreaper stands in for it.
-            contain = contained_windows if sys.platform == "win32" else supervised
-            report = contain(run, command, env, out, err, script.parent, Path(tmp, "report"), token)
-        RECORDS.pop(run, None)
-        (raw_stdout, stdout_size), (raw_stderr, stderr_size) = bounded(out_path), bounded(err_path)
-        facts = Facts(
-            main_pid=report["main_pid"],
-            stdout=(stdout_file.st_dev, stdout_file.st_ino),
-            stdout_at_main_exit=report.get("stdout_at_main_exit"),
-            attested=None if report.get("attested") is None else {int(pid): parent for pid, parent in report["attested"].items()},
-            adopter=report.get("adopter"),
-        )
-        return Outcome(
-            run=run,
-            interpreter=info["name"],
-            default_method=info["default"],
-            returncode=report["returncode"],
-            raw_stdout=raw_stdout,
-            stderr=decode(raw_stderr),
-            leftovers=report["leftovers"],
-            seconds=report["seconds"],
-            marker=token,
-            evidence=Evidence.load(records, facts),
-            stdout_size=stdout_size,
-            stderr_size=stderr_size,
-        )
+        # The job object needs Windows itself: under emulate-windows the subreaper stands in for it.
+        seen = (in_a_job if sys.platform == "win32" else supervised)(run, command, env, script.parent, Path(tmp), token)
+    report = seen.report
+    facts = Facts(
+        main_pid=report["main_pid"],
+        stdout=tuple(report["stdout_id"]) if report.get("stdout_id") else None,
+        stdout_at_main_exit=report.get("stdout_at_main_exit"),
+        attested=bool(report.get("attested")),
+        processes=processes_of(report.get("processes")),
+        kernel_events=report.get("kernel_events"),
+        first_seen=processes_of(report.get("first_seen")),
+        reaped=processes_of(report.get("reaped")),
+        adopter=report.get("adopter"),
+        lost=report.get("lost") or "",
+        stdout_chunks=seen.stdout_chunks,
+    )
+    return Outcome(
+        run=run,
+        interpreter=info["name"],
+        default_method=info["default"],
+        returncode=report["returncode"],
+        raw_stdout=seen.stdout,
+        stderr=decode(seen.stderr),
+        leftovers=report["leftovers"],
+        seconds=report["seconds"],
+        marker=token,
+        evidence=Evidence.from_lines(seen.records, facts, seen.problems),
+        stdout_size=report.get("stdout_size", len(seen.stdout)),
+        stderr_size=report.get("stderr_size", len(seen.stderr)),
+        stopped=report.get("stopped") or ("timeout" if report["returncode"] is None else ""),
+    )
+
+
+def processes_of(table: dict | None) -> dict | None:
+    """A report's {"pid": ...} as {pid: ...}."""
+    return None if table is None else {int(pid): value for pid, value in table.items()}
+
+
+@dataclass
+class Seen:
+    """What the harness took from a run: the report, and the records and output it holds the only copy of."""
+
+    report: dict
+    records: list[tuple[int | None, bytes]]  # (its sender: as the kernel named it, or the process whose file held it; one record)
+    stdout: bytes
+    stdout_chunks: list[tuple[int, int]] | None  # (writer's pid, bytes) in the order they reached stdout, where the kernel named writers
+    stderr: bytes
+    problems: list[str] = field(default_factory=list)  # what of the records could not be read
 
 
 def bounded(path: Path) -> tuple[bytes, int]:
@@ -312,46 +335,83 @@ def supervisor_command(**options: object) -> list[str]:
     return [sys.executable, "-I", *["-S"] * (not tree), str(SUPERVISOR), *(f"{key}={value}" for key, value in options.items())]
 
 
-def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: str) -> dict:
+def supervised(run: Run, command, env, cwd, tmp: Path, token: str) -> Seen:
+    """Run under a supervisor (POSIX), which sends everything it saw on a pipe: records, output, report."""
+    evidence = tmp / "evidence" if CONTAINMENT == "tree" else None  # tree mode: no credentials, records in files
+    if evidence:
+        evidence.mkdir()
+        RECORDS[run] = evidence
+    reading, writing = os.pipe()
     args = supervisor_command(
-        report=report_path,
+        report=writing,
         timeout=run.timeout,
         settle=SETTLE,
         grace=run.grace,
         runner=os.getpid(),
         nice=run.nice,
-        **({"hello": report_path.parent / "hello"} if CONTAINMENT == "subreaper" else {}),
+        limit=OUTPUT_LIMIT,
+        **({"evidence": evidence} if evidence else {}),
     )
-    supervisor = subprocess.Popen([*args, "--", *command], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env)
+    errors = tmp / "supervisor.stderr"  # the supervisor's own failures, never the run's
+    try:
+        with open(errors, "wb") as err:
+            supervisor = subprocess.Popen(
+                [*args, "--", *command], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd, env=env, pass_fds=(writing,)
+            )
+    finally:
+        os.close(writing)
     ACTIVE[token] = (run, supervisor, lambda: supervisor.send_signal(signal.SIGTERM))  # it kills its run, then exits
     try:
-        await_supervisor(run, supervisor, token)
+        received = await_supervisor(run, supervisor, token, reading)
     finally:
         del ACTIVE[token]
-    return read_report(run, report_path, supervisor.returncode)
+        RECORDS.pop(run, None)
+        GOING.discard(id(run))
+        os.close(reading)
+    seen = frames(run, received, supervisor.returncode, errors)
+    if evidence:
+        seen.records = read_folder(evidence)
+    return seen
 
 
-def await_supervisor(run: Run, supervisor: subprocess.Popen, token: str) -> None:
-    """Wait for the supervisor's warden, within a bound. The supervisor enforces the run's timeout
-    and the warden outlives it, so the bound is reached only when both went wrong (the warden
-    stopped, say): then it is killed (SIGKILL: a stopped process never acts on SIGTERM), and the run
-    errors. Whenever the warden did not end as it should, every process still carrying the run's
-    marker is killed."""
+def await_supervisor(run: Run, supervisor: subprocess.Popen, token: str, reading: int) -> bytes:
+    """What the supervisor sends, until it and its warden are done, within a bound. The supervisor
+    enforces the run's timeout and the warden outlives it, so the bound is reached only when both
+    went wrong (the warden stopped, say): then it is killed (SIGKILL: a stopped process never acts
+    on SIGTERM), and the run errors. Whenever the warden did not end as it should, every process
+    still carrying the run's marker is killed."""
     bound = run.timeout + SETTLE + 4 * run.grace + 10
+    deadline = time.monotonic() + bound
+    received = bytearray()
     try:
-        supervisor.wait(timeout=bound)
-    except subprocess.TimeoutExpired:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([reading], [], [], left)[0]:
+                raise subprocess.TimeoutExpired(supervisor.args, bound)
+            data = os.read(reading, 1 << 20)
+            if not data:
+                break
+            received += data
+            if received.startswith(GOING_FRAME):
+                GOING.add(id(run))
+            if len(received) > REPORT_LIMIT:
+                raise RunError(f"the supervisor of {run.id} sent more than {REPORT_LIMIT >> 20} MiB: the run was not judged")
+        supervisor.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except (subprocess.TimeoutExpired, RunError) as exc:
         supervisor.kill()
         try:
             supervisor.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass  # unkillable (in the kernel): nothing more to do, and no reason to hang
         kill_marked(token, 5.0)
+        if isinstance(exc, RunError):
+            raise
         raise RunError(  # noqa: B904 (the timeout is the reason, and it is said)
             f"the supervisor of {run.id} did not end within {bound:g} s: it was killed, with the run's processes, and the run was not judged"
         )
     if supervisor.returncode != 0:
         kill_marked(token, 5.0)
+    return bytes(received)
 
 
 def kill_marked(token: str, seconds: float) -> None:
@@ -378,24 +438,83 @@ class RunError(RuntimeError):
     """The harness could not judge a run; the message says why, in one line."""
 
 
-def read_report(run: Run, path: Path, returncode: int | None) -> dict:
-    """The supervisor's report, or why there is none, in one line."""
-    # JSON, not a Python literal: CPython 3.11's AST builder keeps its recursion depth per
-    # interpreter, and literal_eval in two threads at once (the launcher's) can raise SystemError
-    # (python/cpython#106905; 1 run in 40 of benchmarks/stress.py under load).
+GOING_FRAME = f"{contract.FRAME_GOING} -1 0\n".encode()
+
+
+def frames(run: Run, received: bytes, returncode: int | None, errors: Path) -> Seen:
+    """The supervisor's frames (mp_contract.FRAMES): its records, output and report; or why there is
+    no report, in one line."""
+    records, out, err, report, at = [], [], [], None, 0
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
+        while at < len(received):
+            end = received.index(b"\n", at, at + 64)
+            kind, pid, size = received[at:end].decode("ascii").split(" ")
+            pid, size, at = int(pid), int(size), end + 1
+            data = received[at : at + size]
+            if len(data) != size or kind not in contract.FRAMES:
+                raise ValueError("a damaged frame")
+            at += size
+            if kind == contract.FRAME_RECORD:
+                records.append((pid if pid >= 0 else None, data))
+            elif kind == contract.FRAME_GOING:
+                pass
+            elif kind in (contract.FRAME_STDOUT, contract.FRAME_STDERR):
+                (out if kind == contract.FRAME_STDOUT else err).append((pid, data))
+            else:
+                report = json.loads(data.decode("utf-8"))
         if not isinstance(report, dict):
-            raise ValueError("not an object")
-    except (OSError, ValueError, MemoryError, RecursionError):
+            raise ValueError("no report")
+    except (ValueError, UnicodeDecodeError, RecursionError):
         if returncode is not None and returncode < 0:
             how = f"was killed by signal {-returncode} ({signal_name(-returncode)}) before it reported"
         else:
-            how = f"exited {returncode} without a report (see the run's stderr)"
+            how = f"exited {returncode} without a report{said(errors)}"
         raise RunError(f"the supervisor of {run.id} {how}: the run's processes were killed, and it was not judged") from None
     if "supervisor" in report:  # written by the warden: the run killed or stopped the supervisor
         raise RunError(f"the supervisor of {run.id} was {report['supervisor']}: the run's processes were killed, and it was not judged")
-    return report
+    missing = [key for key in ("returncode", "leftovers", "main_pid", "seconds") if key not in report]
+    if missing:
+        raise RunError(f"the supervisor of {run.id} sent a report without {', '.join(missing)}: it was not judged")
+    attributed = report.get("attested") and all(pid >= 0 for pid, _ in out)
+    return Seen(
+        report=report,
+        records=records,
+        stdout=b"".join(data for _, data in out),
+        stdout_chunks=[(pid, len(data)) for pid, data in out] if attributed else None,
+        stderr=b"".join(data for _, data in err),
+    )
+
+
+def said(errors: Path) -> str:
+    """The last line the supervisor wrote on its own stderr, if any: why it failed."""
+    try:
+        with open(errors, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 2000))
+            lines = f.read().decode("utf-8", "backslashreplace").strip().splitlines()
+    except OSError:
+        return ""
+    return f" (its stderr: {lines[-1].strip()[:200]})" if lines else ""
+
+
+def in_a_job(run: Run, command, env, cwd, tmp: Path, token: str) -> Seen:
+    """Windows (no supervisor): the run in a job object, its records in files (HARNESS_EVIDENCE), its
+    output in files read afterwards, bounded (no credentials there: the kernel names no writer)."""
+    evidence = tmp / "evidence"
+    evidence.mkdir()
+    env = {**env, contract.EVIDENCE: str(evidence)}
+    out_path, err_path = tmp / "stdout", tmp / "stderr"
+    # Files, not pipes: a leftover process holding a pipe open would block the reader, and
+    # append mode keeps each line-buffered write of concurrent processes whole.
+    with open(out_path, "ab") as out, open(err_path, "ab") as err:
+        stdout_file = os.fstat(out.fileno())
+        report = contained_windows(run, command, env, out, err, cwd, tmp / "report", token)
+    (stdout, stdout_size), (stderr, stderr_size) = bounded(out_path), bounded(err_path)
+    report.update(stdout_id=[stdout_file.st_dev, stdout_file.st_ino], stdout_size=stdout_size, stderr_size=stderr_size)
+    if report["returncode"] is None:
+        report["stopped"] = "timeout"
+    elif max(stdout_size, stderr_size) > OUTPUT_LIMIT:
+        report["stopped"] = "output_limit"
+    return Seen(report=report, records=read_folder(evidence), stdout=stdout, stdout_chunks=None, stderr=stderr)
 
 
 def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, token: str, job=None) -> dict:

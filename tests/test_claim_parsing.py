@@ -4,6 +4,8 @@ failure; then the claims on evidence, on records made up for the cases no real r
 holds of one lock at once with no stray release, a clock that says the workers never overlapped, a
 write that never reached stdout, a record in the name of a process that never existed)."""
 
+import json
+
 import pytest
 
 from harness import examples
@@ -401,9 +403,14 @@ def test_the_pool_computed_the_programs_inputs_and_main_received_them():
         holds("pool", *pool_run(inputs=(1, 4, 9, 16, 25)), SQUARES)  # the squares were the inputs
 
 
+PUT = {"queue": "1.1", "kind": "Queue", "value": "'x'", "text": "x"}
+
+
 def test_records_in_anothers_name_or_without_a_start_are_problems(tmp_path):
-    (tmp_path / "10.log").write_text('{"e":"start","pid":10,"t":1,"ppid":1,"argv":[]}\n{"e":"put","pid":11,"t":2,"msg":"x"}\n')
-    (tmp_path / "12.log").write_text('{"e":"put","pid":12,"t":3,"msg":"y"}\nnot json\n')
+    (tmp_path / "10.log").write_text(
+        '{"e":"start","pid":10,"t":1,"ppid":1,"argv":[]}\n' + json.dumps({"e": "put", "pid": 11, "t": 2, "msg": "x", **PUT}) + "\n"
+    )
+    (tmp_path / "12.log").write_text(json.dumps({"e": "put", "pid": 12, "t": 3, "msg": "y", **PUT}) + "\nnot json\n")
     ev = Evidence.load(tmp_path, Facts(main_pid=10))
     assert ev.problems == [
         "10.log holds records of pid 11: a process's records name it",
@@ -412,19 +419,60 @@ def test_records_in_anothers_name_or_without_a_start_are_problems(tmp_path):
     assert [r["pid"] for r in ev.records] == [10, 12]
 
 
-def test_records_of_a_process_the_supervisor_never_saw_are_a_problem():
+def line(**record) -> bytes:
+    return json.dumps({"t": 1, **record}).encode()
+
+
+def test_a_record_is_its_senders_whole_and_well_formed():
+    """Where the kernel names the sender of each record (Linux), a record in another process's name
+    is dropped and named; a gap in a process's numbering is a lost record; a record without a field
+    of its kind, or with a field of another type, is not the hook's (never a traceback later)."""
+    start, kernel = line(e="start", pid=5, n=0, ppid=1, argv=[]), Facts(main_pid=5, attested=True)
+    ev = Evidence.from_lines([(5, start), (5, line(e="put", pid=6, n=1, msg="m", **PUT))], kernel)
+    assert ev.problems == ["pid 5 sent a record (put) in the name of pid 6: a process's records are its own"]
+    assert [r["pid"] for r in ev.records] == [5]
+    # Without the kernel's word (macOS, Windows), the sender is the process whose file held it.
+    assert Evidence.from_lines([(5, start), (5, line(e="put", pid=6, n=1, msg="m", **PUT))], Facts(main_pid=5)).problems == [
+        "5.log holds records of pid 6: a process's records name it"
+    ]
+    ev = Evidence.from_lines([(5, start), (5, line(e="put", pid=5, n=2, msg="m", **PUT))], kernel)
+    assert ev.problems == ["the records of pid 5 are not whole: record 1 is missing or out of place (lost, or not the hook's)"]
+    bad = [
+        line(e="put", pid=5, n=1, msg="m"),
+        line(e="bootstrap", pid=5, n=1, name="P", identity=["1"], how="spawn", ppid=1, target="t"),
+        line(e="returncode", pid=5, n=1, child=True, code=0),
+    ]
+    assert [Evidence.from_lines([(5, start), (5, b)], kernel).problems for b in bad] == [
+        ["pid 5 sent a record that is not the hook's (put without queue, kind, value, text)"],
+        ["pid 5 sent a record that is not the hook's (bootstrap with identity \"['1']\")"],
+        ["pid 5 sent a record that is not the hook's (returncode with child 'True')"],
+    ]
+
+
+def test_the_records_agree_with_the_kernels_account_of_each_process():
     rec = Records()
     rec(1, "start", ppid=0, argv=["python", "02_queue.py"])
-    rec.child(1, 2, "Process-1")
-    rec(3, "forked", ppid=1)
-    assert rec.evidence(attested={2: 1, 3: 1}).problems == []
-    assert rec.evidence(attested={2: 1}).problems == ["records of pid 3, which never started under the run (the supervisor saw no such process)"]
-    assert rec.evidence(attested={2: 1, 3: 2}).problems == ["pid 3 recorded pid 1 as its parent, but its parent was pid 2"]
-    # Its parent exited around its hello: the supervisor adopted it, and either side may say so.
-    assert rec.evidence(attested={2: 1, 3: None}).problems == []
-    rec.records[-1]["ppid"] = 99
-    assert rec.evidence(attested={2: 1, 3: 1}, adopter=99).problems == []
-    assert rec.evidence(attested=None).problems == []  # not observed on this platform
+    rec.child(1, 2, "Process-1", method="fork", how="fork")
+    rec(2, "forked", ppid=1)
+    rec.records.insert(2, rec.records.pop())  # its start first
+    rec.ended(1, 2)
+    kernel = {1: {"parent": 0, "began": "exec", "status": 0}, 2: {"parent": 1, "began": "fork", "status": 0}}
+    assert rec.evidence(attested=True, processes=kernel).problems == []
+    assert rec.evidence(attested=False, processes={**kernel, 2: {"parent": 7, "began": "exec", "status": 3}}).problems == []  # not observed here
+    assert rec.evidence(attested=True, processes={**kernel, 2: {"parent": 7, "began": "fork", "status": 0}}).problems == [
+        "pid 2 recorded pid 1 as its parent, but its parent was pid 7"
+    ]
+    assert rec.evidence(attested=True, processes={**kernel, 2: {"parent": 1, "began": "exec", "status": 0}}).problems == [
+        "pid 2 recorded that it began as a fork of its parent, but it began by exec"
+    ]
+    assert rec.evidence(attested=True, processes={**kernel, 2: {"parent": 1, "began": "fork", "status": 3}}).problems == [
+        "Process-1 (pid 2) exited with status 3 (the kernel's account), but Process-1 (pid 2) returned 0"
+    ]
+    # Its parent exited around its first record: the supervisor adopted it, and either side may say so.
+    assert rec.evidence(attested=True, processes={**kernel, 2: {"parent": 99, "began": "fork", "status": 0}}, adopter=99).problems == []
+    # A process the kernel saw that no record accounts for.
+    unexplained = rec.evidence(attested=True, processes={**kernel, 3: {"parent": 2, "began": "fork", "status": 0}}).unexplained
+    assert [(p.pid, p.origin) for p in unexplained] == [(3, "forked by pid 2 outside multiprocessing")]
 
 
 def test_a_record_file_is_json_lines_and_bytes_come_back():

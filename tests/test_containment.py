@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -273,10 +274,15 @@ def test_a_supervisor_whose_runner_is_gone_at_once_ends_quietly(tmp_path):
     at the warden's first look), the supervisor dies of the warden's SIGTERM: the warden stops the
     run itself, and ends with status 1 and nothing on stderr, not a traceback."""
     command = [sys.executable, "-c", f"import time; time.sleep(600)  # {tmp_path.name}"]
-    supervisor = supervisor_command(report=tmp_path / "report", timeout=60, settle=0, grace=1, runner=1, nice=0)
-    for _ in range(5):  # whether its handler is up when the SIGTERM comes is a race: try it a few times
-        done = subprocess.run([*supervisor, "--", *command], capture_output=True, text=True, timeout=60)
-        assert (done.returncode, done.stderr) == (1, "")
+    reading, writing = os.pipe()
+    supervisor = supervisor_command(report=writing, timeout=60, settle=0, grace=1, runner=1, nice=0)
+    try:
+        for _ in range(5):  # whether its handler is up when the SIGTERM comes is a race: try it a few times
+            done = subprocess.run([*supervisor, "--", *command], capture_output=True, text=True, timeout=60, pass_fds=(writing,))
+            assert (done.returncode, done.stderr) == (1, "")
+    finally:
+        os.close(reading)
+        os.close(writing)
     assert not [p for p in psutil.process_iter(["cmdline"]) if tmp_path.name in " ".join(p.info["cmdline"] or [])]
 
 

@@ -1,137 +1,148 @@
 """What every process of an example run did, recorded from outside the example file.
 
 Imported by sitecustomize.py at start-up in the example's main process, its spawned children, the
-fork server and the resource tracker; forked children inherit it. Each process appends one line
-per event to HARNESS_EVIDENCE/<pid>.log, a JSON object (written by `_encode` with the C string
-quoting of `_json`: importing `json` would cost start-up time in every process; bytes as Latin-1
-text), which harness/evidence.py reads back. Recorded:
+fork server and the resource tracker; forked children inherit it. Each event is one record, a JSON
+object (mp_contract.RECORD_FIELDS lists the kinds and their fields) that leaves the process as it
+is made: on Linux a datagram to the supervisor's socket (HARNESS_RECORDS), whose sender the kernel
+names, so that no process can send a record in another's name and the supervisor holds the only
+copy; elsewhere (macOS's tree mode, Windows) a line appended to HARNESS_EVIDENCE/<pid>.log. Every
+record carries its number among its process's records (`n`), so that a lost one is a visible gap.
+Recorded:
 
-- the process: its start (pid, parent, argv), a fork, its role (fork server, resource tracker);
-- from the parent: each multiprocessing child it started (pid, name, start method, its target,
-  whether that target is a Pool's worker), each terminate() or kill() and who called it (the
-  program, the Pool ending its workers, or multiprocessing's exit handler), and the exit code it
-  saw; from the child: its name, how it came to run (the code of popen_fork, the fork server or
-  spawn_main found on its own call stack: the code objects themselves, not file names) and the
-  exit code it returned;
-- every write to stdout: the bytes, and the file fd 1 was at that moment (device and inode), so
-  that only writes that reached the run's stdout count;
-- each message put on a multiprocessing queue, with an id that travels inside the message: the
-  process that unpickles it learns which put it came from (identity, not equality of values);
-- acquires and releases of multiprocessing locks (an id that survives pickling), reads and writes
-  of a synchronized shared Value, the tasks a pool's workers ran (function, arguments, results) and
-  the results the pool handed back to the main process, each with the message that carried it;
-- a start method the program chose itself (set_start_method, get_context), and where.
+- the process: its start (parent, argv), a fork, its role (fork server, resource tracker);
+- from the parent: each child it started (pid, name, start method, target, whether that target
+  is a Pool's worker), each terminate() or kill() and who called it (the program, the Pool ending
+  its workers, multiprocessing's exit handler, a manager's clean-up), and the exit code it saw;
+  from the child: its name, how it came to run (popen_fork's, the fork server's or spawn_main's
+  code on its own call stack: the code objects, not names) and the exit code it returned;
+- every write to stdout: its size, its head (WRITE_KEPT bytes) and the file fd 1 was then;
+- each message put on or got from a multiprocessing queue, with an id that travels inside it
+  (identity, not equality of values);
+- locks: each acquire of a lock (when called, for the program's own locks, and when it succeeded,
+  with whether it then excluded everyone else: the semaphore's own state) and each release, on the
+  lock's id that survives pickling, whatever path the program takes to it (the SemLock itself is
+  wrapped, not only the methods); at each of them, the value of every shared value this process
+  knows, so that a change made between holds, by any path, shows;
+- reads and writes of shared values (`Value`, `RawValue`, with or without their lock);
+- the tasks a pool's workers ran (function, each call's arguments, recorded before it runs, then
+  its result) and the results the main process received;
+- a start method the program chose itself, and where.
 
-An operation a claim needs is recorded before it happens where a process could die right after it
-(a put, a write, a task): a record of intent cannot be lost to the exit it must explain.
-multiprocessing's modules are patched as they are imported (an import hook), so a process pays
-only for the modules it uses. Nothing here starts a thread, prints, or changes a return value. A
-process stops recording after LOG_LIMIT bytes of records, saying so ("overflow").
+Interventions (HARNESS_INTERVENE, mp_contract.INTERVENTIONS): `alter` changes each value the program
+gets from a queue or a pool, in transit, with a marker made at random in the receiving process
+(os.urandom: nothing the program could know in advance); `stretch` lengthens every hold of a lock
+the program made; `slow` delays some writes of each child, in turn.
+
+What a claim needs is recorded before it happens where a process could die right after it (a put,
+a write, a task). multiprocessing's modules are patched as they are imported (an import hook), so
+a process pays only for what it uses. Nothing here starts a thread or prints; nothing changes a
+return value but an intervention. After LOG_LIMIT bytes a process sends one "overflow" record and
+the hook stops working in it.
 """
 
 import io
 import os
 import sys
 import time
-from _thread import get_ident
+from _thread import allocate_lock, get_ident
 
-try:
-    from _json import encode_basestring_ascii as _quote
-except ImportError:  # an interpreter without CPython's accelerator
-    from json.encoder import py_encode_basestring_ascii as _quote
+import mp_contract as _c
 
-# The platform whose branches to take: the emulated one under HARNESS_EMULATE (harness/platforms.py's
-# rule; the examples' processes import nothing of the harness).
-_PLATFORM = os.environ.get("HARNESS_EMULATE") or sys.platform
+_PLATFORM = os.environ.get(_c.EMULATE) or sys.platform
 # Windows' time.monotonic() ticks every 15.6 ms before Python 3.13; its perf_counter() is the
 # same system-wide clock at full resolution. Both are comparable across processes.
 _clock = time.perf_counter_ns if _PLATFORM == "win32" else time.monotonic_ns
-_dir = os.environ.get("HARNESS_EVIDENCE", "")
-_hello_path = os.environ.get("HARNESS_HELLO", "")  # the supervisor's socket, where it is one (Linux)
-_fd = -1
-_logged = 0  # bytes of records written by this process
-LOG_LIMIT = 8 << 20  # then one "overflow" record and no more: a run cannot fill the disk through us
+_address = os.environ.get(_c.RECORDS, "")
+_folder = os.environ.get(_c.EVIDENCE, "")
+_intervene = frozenset(filter(None, os.environ.get(_c.INTERVENE, "").split(",")))
+_sock = None  # the connected datagram socket (Linux)
+_fd = -1  # else the process's own file
+_active = False  # recording (off before install() and after an overflow or a lost channel)
+_n = 0  # records sent by this process
+_sent = 0  # bytes of them
+_lock = allocate_lock()  # one record at a time, numbered in the order sent
 _ids = iter(range(1, 1 << 62))
 _main_thread = get_ident()
-_LOCK_KINDS = ("Lock", "RLock")  # not Semaphore/Condition: the claims rest on locks
 _received = {}  # thread -> id of the last message that thread unpickled
+_shared = {}  # value id -> the shared ctypes object, for the snapshots taken at each hold
+_role = ""  # "child" once this process runs a Process (for `slow`)
+_identity = 0
+_writes = 0
+_held_own = 0  # holds of the program's own locks this process is in (a hold inside another is not stretched)
 
 
 def record(event, **fields):
-    global _fd, _logged
-    if _fd < 0:
+    global _n, _sent, _active
+    if not _active:
         return
     fields["e"] = event
     fields["pid"] = os.getpid()
-    fields.setdefault("t", _clock())
+    fields["t"] = _clock()
     thread = get_ident()
     if thread != _main_thread:
         fields["tid"] = thread
-    line = (_encode(fields) + "\n").encode("ascii")
-    _logged += len(line)
-    if _logged > LOG_LIMIT:
-        line = (_encode({"e": "overflow", "pid": fields["pid"], "t": fields["t"]}) + "\n").encode("ascii")
+    with _lock:
+        fields["n"] = _n
+        line = _c.encode(fields).encode("ascii")
+        _sent += len(line) + 1
+        if _sent > _c.LOG_LIMIT:
+            line = _c.encode({"e": "overflow", "pid": fields["pid"], "t": fields["t"], "n": _n}).encode("ascii")
+            _active = False
+        _n += 1
+        _emit(line)
+
+
+def _emit(line):
+    global _active
     try:
-        os.write(_fd, line)
+        if _sock is not None:
+            _sock.send(line)
+        else:
+            os.write(_fd, line + b"\n")
     except OSError:
-        pass  # the folder is gone: the run is over, nothing left to prove
-    if _logged > LOG_LIMIT:
-        os.close(_fd)
-        _fd = -1
+        _active = False  # the supervisor is gone (the run is over), or the channel failed: no silent gap after this
 
 
-def _encode(value):
-    """JSON, for the few kinds of value a record holds."""
-    if value is None or value is True or value is False:
-        return "null" if value is None else "true" if value else "false"
-    if isinstance(value, int):
-        return str(int(value))
-    if isinstance(value, str):
-        return _quote(value)
-    if isinstance(value, (bytes, bytearray)):
-        return _quote(value.decode("latin-1"))
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(map(_encode, value)) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join(_quote(str(k)) + ":" + _encode(v) for k, v in value.items()) + "}"
-    return _quote(repr(value))
-
-
-def _open():
-    global _fd, _logged
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    _fd, _logged = os.open(os.path.join(_dir, f"{os.getpid()}.log"), flags, 0o600), 0
-
-
-def _hello():
-    """Tell the supervisor this process started, on its socket (HARNESS_HELLO): the kernel names
-    the sender, so that records in the name of a process that never ran are seen for what they are."""
-    if not _hello_path:
-        return
-    try:
+def _hello_channel():
+    """Open this process's channel: the supervisor's socket, or this process's file."""
+    global _sock, _fd, _active
+    if _address:
         import _socket
 
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+        # A busy machine may keep the supervisor from the CPU for seconds: each send waits for room
+        # in its queue rather than lose a record. A dead supervisor refuses at once.
+        sock.settimeout(60.0)
         try:
-            # The supervisor takes each as it comes (SIGIO), but a busy machine may keep it waiting for
-            # the CPU: a hello lost here would read as a process that never ran. A dead supervisor
-            # refuses at once; a stopped one is killed by its warden, with the run.
-            sock.settimeout(60.0)
-            sock.sendto(b"hello", _hello_path)
-        finally:
+            sock.connect("\0" + _address[1:] if _address.startswith("@") else _address)
+        except OSError:
             sock.close()
-    except OSError:
-        pass  # the supervisor is gone: the run is over
+            return
+        _sock, _active = sock, True
+    elif _folder:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+        try:
+            _fd = os.open(os.path.join(_folder, f"{os.getpid()}.log"), flags, 0o600)
+        except OSError:
+            return
+        _active = True
 
 
 def _after_fork_in_child():
-    global _main_thread
+    global _main_thread, _n, _sent, _lock, _fd, _role, _writes, _active
     _main_thread = get_ident()
+    _lock = allocate_lock()  # another thread may have held it at the fork
     _received.clear()
-    if _fd >= 0:
-        os.close(_fd)
-    _hello()
-    _open()
+    _n = _sent = _writes = 0
+    _role = ""
+    if _sock is not None:  # the inherited socket: the kernel names this process as the sender
+        _active = True
+    elif _fd >= 0 or _folder:
+        if _fd >= 0:
+            os.close(_fd)
+            _fd = -1
+        _active = False
+        _hello_channel()
     record("forked", ppid=os.getppid())
 
 
@@ -170,13 +181,21 @@ class _RecordedStdout(io.RawIOBase):
         return self._out
 
     def write(self, data):
+        global _writes
+        if not _active:
+            return os.write(self._out, data)
         data = bytes(data)
+        if _c.SLOW in _intervene and _role == "child":
+            # In turn: the first child is slowed for its first two writes, the second for its next two, and so on.
+            if _writes // 2 == _identity - 1:
+                time.sleep(_c.SLOW_SECONDS)
+            _writes += 1
         try:
             st = os.fstat(self._out)
             dest = (st.st_dev, st.st_ino)
         except OSError:
             dest = None
-        record("write", data=data, dest=dest)
+        record("write", data=data[: _c.WRITE_KEPT], size=len(data), dest=dest)
         try:
             n = os.write(self._out, data)
         except BaseException:
@@ -218,6 +237,15 @@ def _caller(skip, depth=3):
     return frame
 
 
+_STDLIB = os.path.dirname(os.__file__) + os.sep  # where the standard library's modules are
+_STDLIB_PACKAGES = (os.path.join(_STDLIB, "multiprocessing") + os.sep, os.path.join(_STDLIB, "concurrent") + os.sep)
+
+
+def _in_library(frame):
+    """Whether a frame runs multiprocessing's or concurrent.futures' own code (not the program's)."""
+    return frame is not None and frame.f_code.co_filename.startswith(_STDLIB_PACKAGES)
+
+
 def _how_started():
     """How this child came to run BaseProcess._bootstrap, read off its own call stack: the nearest
     of popen_fork's _launch (fork), the fork server's _serve_one, or spawn_main (spawn), each
@@ -241,6 +269,37 @@ def _how_started():
         seen.append(frame.f_code.co_name)
         frame = frame.f_back
     return "unknown (" + " <- ".join(seen) + ")"
+
+
+# --- interventions ---------------------------------------------------------------------------
+
+
+def _alter(value, marker):
+    """The value with the marker in it, of the same kind: text gets the marker before its line's
+    end, numbers are moved by it, containers have each item altered; anything else is kept."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        body = value[:-1] if value.endswith("\n") else value
+        return f"{body}~{marker:x}" + value[len(body) :]
+    if isinstance(value, bytes):
+        return value + f"~{marker:x}".encode()
+    if isinstance(value, (int, float)):
+        return value + marker
+    if type(value) in (list, tuple):
+        return type(value)(_alter(item, marker) for item in value)
+    if type(value) is dict:
+        return {key: _alter(item, marker) for key, item in value.items()}
+    return value
+
+
+def _altered(value, msg):
+    """The value an `alter` run hands the program instead of what was sent, recorded."""
+    marker = 1_000_000 + int.from_bytes(os.urandom(3), "big")
+    now = _alter(value, marker)
+    if now is not value and now != value:
+        record("altered", msg=msg, was=_short(value), now=_short(now))
+    return now
 
 
 # --- multiprocessing, patched as each module is imported ---------------------------------------
@@ -267,7 +326,9 @@ def _patch_process(m):
         )
 
     def _bootstrap(self, *args, **kwargs):
+        global _role, _identity
         target = getattr(self, "_target", None) or type(self).run
+        _role, _identity = "child", (list(self._identity) or [0])[0]
         record("bootstrap", name=self.name, identity=list(self._identity), how=_how_started(), ppid=os.getppid(), target=_qualified(target))
         code = bootstrap(self, *args, **kwargs)
         record("exit", code=code)
@@ -277,14 +338,17 @@ def _patch_process(m):
 
 
 def _enders():
-    """Code of multiprocessing's own ways to end a child: the Pool ending its workers, and the exit
-    handler ending daemonic children; and the Process methods that pass a call on."""
-    pool, util, process = (sys.modules.get(f"multiprocessing.{name}") for name in ("pool", "util", "process"))
+    """Code of multiprocessing's own ways to end a child: the Pool ending its workers, the exit
+    handler ending daemonic children, a manager's clean-up ending its server; and the Process
+    methods that pass a call on."""
+    pool, util, process, managers = (sys.modules.get(f"multiprocessing.{name}") for name in ("pool", "util", "process", "managers"))
     own = {}
     if pool is not None:
         own.update(dict.fromkeys(_codes(pool.Pool._terminate_pool), "pool"))
     if util is not None:
         own.update(dict.fromkeys(_codes(util._exit_function), "exit"))
+    if managers is not None:
+        own.update(dict.fromkeys(_codes(managers.BaseManager._finalize_manager), "manager"))
     passing = _codes(process.BaseProcess.terminate, process.BaseProcess.kill) if process else set()
     return own, passing
 
@@ -320,57 +384,100 @@ def _watch_popen(popen_class):
     popen_class._evidence_watched = True
 
 
-def _patch_synchronize(m):
-    """Locks: an id that survives pickling, and each acquire (once it succeeded) and release
-    (before it is made) recorded."""
-    semlock = m.SemLock
-    init, make, enter, leave = semlock.__init__, semlock._make_methods, semlock.__enter__, semlock.__exit__
-    getstate, setstate = semlock.__getstate__, semlock.__setstate__
+class _RecordedSemLock:
+    """A lock's semaphore (`_multiprocessing.SemLock`), recording each acquire and release however
+    the program reaches it (the Lock's methods, `with`, or the semaphore itself): what the claims
+    on locks rest on. The semaphore's own state says whether a hold excluded everyone else."""
 
-    def _init(self, *args, **kwargs):
-        self._evidence_id = _new_id()
-        init(self, *args, **kwargs)
+    def __init__(self, real, lock_id, capacity, own):
+        self._real, self._id, self._capacity, self._own = real, lock_id, capacity, own
+        self._kind = "RLock" if real.kind == 0 else "Lock" if capacity == 1 and real.maxvalue == 1 else "Semaphore"
 
-    def _getstate(self):
-        return getstate(self), self.__dict__.get("_evidence_id")
+    def __getattr__(self, name):
+        return getattr(self._real, name)
 
-    def _setstate(self, state):
-        state, self._evidence_id = state
-        setstate(self, state)
-
-    def _make_methods(self):
-        make(self)
-        kind, lock = type(self).__name__, self.__dict__.get("_evidence_id")
-        if kind not in _LOCK_KINDS:
-            return
-        acquire, release = self.acquire, self.release  # no reference to self: no cycle
-
-        def _acquire(*args, **kwargs):
-            got = acquire(*args, **kwargs)
-            if got:
-                record("acquire", lock=lock, kind=kind)
-            return got
-
-        def _release():
-            record("release", lock=lock, kind=kind)
-            release()
-
-        self.acquire, self.release = _acquire, _release
-
-    def _enter(self):
-        got = enter(self)
-        if type(self).__name__ in _LOCK_KINDS:
-            record("acquire", lock=self.__dict__.get("_evidence_id"), kind=type(self).__name__)
+    def acquire(self, *args, **kwargs):
+        if self._own:
+            record("acquire_begin", lock=self._id, kind=self._kind)
+        got = self._real.acquire(*args, **kwargs)
+        if got:
+            self._acquired()
         return got
 
-    def _exit(self, *args):
-        if type(self).__name__ in _LOCK_KINDS:
-            record("release", lock=self.__dict__.get("_evidence_id"), kind=type(self).__name__)
-        return leave(self, *args)
+    def __enter__(self):
+        if self._own:
+            record("acquire_begin", lock=self._id, kind=self._kind)
+        got = self._real.__enter__()
+        self._acquired()
+        return got
+
+    def _acquired(self):
+        global _held_own
+        if not _active:
+            return
+        is_zero = getattr(self._real, "_is_zero", None)
+        excluded = bool(is_zero()) if is_zero is not None else None
+        record("acquire", lock=self._id, kind=self._kind, capacity=self._capacity, excluded=excluded, values=_snapshot() if self._own else None)
+        if self._own and self._outermost():
+            _held_own += 1
+            if _held_own == 1 and _c.STRETCH in _intervene:
+                time.sleep(_c.STRETCH_SECONDS)
+
+    def _outermost(self):
+        count = getattr(self._real, "_count", None)  # this process's (or thread's, for an RLock) holds of it
+        return count is None or count() == 1
+
+    def _releasing(self):
+        global _held_own
+        if self._own and _held_own and self._outermost():
+            _held_own -= 1
+        record("release", lock=self._id, kind=self._kind, values=_snapshot() if self._own else None)
+
+    def release(self):
+        self._releasing()
+        return self._real.release()
+
+    def __exit__(self, *args):
+        self._releasing()
+        return self._real.__exit__(*args)
+
+
+def _patch_synchronize(m):
+    """Locks and semaphores: each SemLock's semaphore wrapped (_RecordedSemLock), with an id, a
+    capacity and whether the program made it, all of which survive pickling."""
+    semlock = m.SemLock
+    init, make, getstate, setstate = semlock.__init__, semlock._make_methods, semlock.__getstate__, semlock.__setstate__
+    internal = _codes(semlock.__init__, m.Lock.__init__, m.RLock.__init__, m.Semaphore.__init__, m.BoundedSemaphore.__init__, m.Condition.__init__)
+
+    def _init(self, kind, value, maxvalue, *args, **kwargs):
+        caller = _caller(internal | _context_codes(), depth=2)
+        name = os.path.basename(caller.f_code.co_filename) if caller else ""
+        own = not _in_library(caller) or name == "sharedctypes.py"  # a Value's own lock is the program's too
+        self._evidence = (_new_id(), value, own)
+        init(self, kind, value, maxvalue, *args, **kwargs)
+
+    def _make_methods(self):
+        real = self._semlock
+        if not isinstance(real, _RecordedSemLock) and "_evidence" in self.__dict__:
+            self._semlock = _RecordedSemLock(real, *self._evidence)
+        make(self)
+
+    def _getstate(self):
+        return getstate(self), self.__dict__.get("_evidence")
+
+    def _setstate(self, state):
+        state, self._evidence = state
+        setstate(self, state)
 
     semlock.__init__, semlock._make_methods = _init, _make_methods
-    semlock.__enter__, semlock.__exit__ = _enter, _exit
     semlock.__getstate__, semlock.__setstate__ = _getstate, _setstate
+
+
+def _context_codes():
+    context = sys.modules.get("multiprocessing.context")
+    if context is None:
+        return set()
+    return {f.__code__ for f in vars(context.BaseContext).values() if callable(f) and hasattr(f, "__code__")}
 
 
 class _Tagged:
@@ -398,12 +505,13 @@ def _take_received():
 
 def _patch_queues(m):
     """Queues: each put (recorded before it is made, with the id the message carries) and each get
-    (with the id of the message it returned), on the queue named by its read lock's id."""
+    (with the id of the message it returned), on the queue named by its read lock's id. In an
+    `alter` run, what the program gets is altered on the way (not what multiprocessing gets)."""
 
     def note(event, queue, obj, msg):
         record(
             event,
-            queue=getattr(queue._rlock, "_evidence_id", None),
+            queue=(getattr(queue._rlock, "_evidence", None) or ("?",))[0],
             kind=type(queue).__name__,
             msg=msg,
             value=_short(obj),
@@ -414,7 +522,7 @@ def _patch_queues(m):
         if "put" in cls.__dict__:  # else inherited, and recorded by the base class
 
             def put(self, obj, *args, _original=cls.__dict__["put"], **kwargs):
-                if sys.is_finalizing():  # pickling the tag would need an import, which fails now
+                if sys.is_finalizing() or not _active:  # pickling the tag would need an import, which fails now
                     return _original(self, obj, *args, **kwargs)
                 msg = _new_id()
                 note("put", self, obj, msg)
@@ -426,36 +534,87 @@ def _patch_queues(m):
             def get(self, *args, _original=cls.__dict__["get"], **kwargs):
                 _take_received()
                 obj = _original(self, *args, **kwargs)
-                note("get", self, obj, _take_received())
+                msg = _take_received()
+                if _c.ALTER in _intervene and msg is not None and _program_called(sys._getframe(1)):
+                    obj = _altered(obj, msg)
+                note("get", self, obj, msg)
                 return obj
 
             cls.get = get
 
 
+def _program_called(frame):
+    """Whether the program asked for it: the first caller outside queues.py (get_nowait, say) is the program's."""
+    while frame is not None and _in_library(frame) and os.path.basename(frame.f_code.co_filename) == "queues.py":
+        frame = frame.f_back
+    return frame is not None and not _in_library(frame)
+
+
+def _snapshot():
+    """The value of every shared value this process knows, now: {id: repr}."""
+    found = {}
+    for key, obj in list(_shared.items()):
+        try:
+            found[key] = _short(type(obj).__mro__[1].value.__get__(obj))
+        except Exception:  # an array or a structure: no single value
+            pass
+    return found
+
+
 def _patch_sharedctypes(m):
-    """A synchronized Value: each read and write of .value, on the value named by its lock's id
-    (a write recorded before it is made)."""
-    prop = m.Synchronized.value
+    """Shared values: each made (or rebuilt in a child) as a subclass of its ctypes type whose
+    `value` records every read and write, on an id that survives pickling (it travels with the
+    shared memory's wrapper); `Value` wraps the same object, so every path to `.value` is seen."""
+    import ctypes
 
-    def name(self):
-        return self._lock.__dict__.get("_evidence_id") if hasattr(self._lock, "__dict__") else None
+    rebuild, kinds = m.rebuild_ctype, {}
 
-    def fget(self):
-        value = prop.fget(self)
-        record("shared_get", value_of=name(self), value=_short(value))
-        return value
+    def recording(base):
+        if base not in kinds:
+            descriptor = base.value
 
-    def fset(self, value):
-        record("shared_set", value_of=name(self), value=_short(value))
-        prop.fset(self, value)
+            class Shared(base):
+                @property
+                def value(self):
+                    got = descriptor.__get__(self)
+                    record("shared_get", value_of=self._wrapper._evidence_id, value=_short(got))
+                    return got
 
-    m.Synchronized.value = property(fget, fset, doc=prop.__doc__)
+                @value.setter
+                def value(self, new):
+                    record("shared_set", value_of=self._wrapper._evidence_id, value=_short(new))
+                    descriptor.__set__(self, new)
+
+            Shared.__name__ = Shared.__qualname__ = base.__name__
+            kinds[base] = Shared
+        return kinds[base]
+
+    def reduce_shared(obj):
+        m.assert_spawning(obj)
+        return m.rebuild_ctype, (type(obj).__mro__[1], obj._wrapper, None)  # the ctypes type itself: a child makes its own Shared
+
+    def rebuild_ctype(type_, wrapper, length):
+        if length is not None or not (isinstance(type_, type) and issubclass(type_, ctypes._SimpleCData)) or type_ in kinds.values():
+            return rebuild(type_, wrapper, length)
+        if "_evidence_id" not in wrapper.__dict__:  # made here: its id from now on (it travels with the wrapper)
+            wrapper._evidence_id = _new_id()
+        shared = recording(type_)
+        obj = rebuild(shared, wrapper, length)
+        m._ForkingPickler.register(shared, reduce_shared)  # after rebuild, which registers its own
+        _shared[wrapper._evidence_id] = obj
+        record("shared", value_of=wrapper._evidence_id, typecode=getattr(type_, "_type_", "?"))
+        return obj
+
+    # Pickled by reference (spawn), the name must lead back to this function in the child too.
+    rebuild_ctype.__module__, rebuild_ctype.__qualname__ = m.__name__, "rebuild_ctype"
+    m.rebuild_ctype = rebuild_ctype
 
 
 def _patch_pool(m):
     """Pools: the tasks each worker ran (the function, each call's arguments, recorded before it
     runs, then the results) and the results the main process received, each with the id of the
-    message that carried it, matched by (job, index)."""
+    message that carried it, matched by (job, index). In an `alter` run the results the program
+    gets are altered on the way."""
     worker, mapstar, starmapstar = m.worker, m.mapstar, m.starmapstar
     reraise = getattr(m, "_helper_reraises_exception", None)
 
@@ -508,8 +667,12 @@ def _patch_pool(m):
 
             def _set(self, i, obj, _original=cls.__dict__["_set"]):
                 ok, value = obj
+                msg = _take_received()
+                if ok and _c.ALTER in _intervene and _active:
+                    obj = (ok, _altered(value, msg))
+                    value = obj[1]
                 items = [_short(v) for v in value] if ok and isinstance(value, list) else None  # a chunk's results, one by one
-                record("pool_result", job=self._job, i=i, ok=bool(ok), value=_short(value), items=items, msg=_take_received())
+                record("pool_result", job=self._job, i=i, ok=bool(ok), value=_short(value), items=items, msg=msg)
                 return _original(self, i, obj)
 
             cls._set = _set
@@ -518,12 +681,11 @@ def _patch_pool(m):
 def _patch_context(m):
     """A start method the program chooses itself: set_start_method, or get_context(METHOD); not
     when multiprocessing does it (a spawned child taking its parent's method)."""
-    internal = {os.path.dirname(m.__file__)}
     own = _codes(m.DefaultContext.get_context, m.DefaultContext.set_start_method, m.BaseContext.get_context, m.BaseContext.set_start_method)
 
     def chose(method, via, force):
         frame = _caller(own)
-        if frame is None or os.path.dirname(frame.f_code.co_filename) in internal:
+        if frame is None or _in_library(frame):
             return
         record("chose", method=method, via=via, force=bool(force), where=f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}")
 
@@ -554,7 +716,7 @@ def _patch_context(m):
         package.get_context, package.set_start_method = m._default_context.get_context, m._default_context.set_start_method
 
 
-def _role(role):
+def _role_of(role):
     def patch(m):
         main = m.main
 
@@ -567,20 +729,41 @@ def _role(role):
     return patch
 
 
+def _start_method(m):
+    """The start method the run asks for (HARNESS_START_METHOD), as the interpreter's default: the
+    program may still choose its own (set_start_method, get_context), as it could on an
+    interpreter whose default this is. HARNESS_EMULATE: another platform's start methods, so that
+    the suite's platform-dependent branches run on Linux too (tox -e emulate-windows, emulate-macos).
+    Applied when multiprocessing is first imported, not before: a program's own module of that
+    name, beside it, is what a reader's `python FILE` imports, and so must the run."""
+    emulate, method = os.environ.get(_c.EMULATE), os.environ.get(_c.START_METHOD)
+    if emulate:
+        methods = {"win32": ["spawn"], "darwin": ["spawn", "fork", "forkserver"]}[emulate]
+        for name in list(m._concrete_contexts):
+            if name not in methods:
+                del m._concrete_contexts[name]  # set_start_method('fork') now fails as there
+        m._default_context._default_context = m._concrete_contexts["spawn"]
+        m.DefaultContext.get_all_start_methods = lambda _self: list(methods)
+    if method:
+        m._default_context._default_context = m._concrete_contexts[method]
+    _patch_context(m)
+
+
 _PATCHES = {
-    "multiprocessing.context": _patch_context,
+    "multiprocessing.context": _start_method,
     "multiprocessing.process": _patch_process,
     "multiprocessing.synchronize": _patch_synchronize,
     "multiprocessing.queues": _patch_queues,
     "multiprocessing.sharedctypes": _patch_sharedctypes,
     "multiprocessing.pool": _patch_pool,
-    "multiprocessing.forkserver": _role("forkserver"),
-    "multiprocessing.resource_tracker": _role("resource_tracker"),
+    "multiprocessing.forkserver": _role_of("forkserver"),
+    "multiprocessing.resource_tracker": _role_of("resource_tracker"),
 }
 
 
 class _PatchOnImport:
-    """A meta path finder that lets the normal finders load the module, then patches it."""
+    """A meta path finder that lets the normal finders load the module, then patches it: only the
+    standard library's multiprocessing (a program's own package of that name is left alone)."""
 
     @staticmethod
     def find_spec(name, path=None, target=None):  # noqa: ARG004 (the finder protocol)
@@ -590,7 +773,7 @@ class _PatchOnImport:
         import importlib.machinery
 
         spec = importlib.machinery.PathFinder.find_spec(name, path)
-        if spec is None or spec.loader is None:
+        if spec is None or spec.loader is None or not (spec.origin or "").startswith(_STDLIB):
             return spec
         exec_module = spec.loader.exec_module
 
@@ -603,15 +786,19 @@ class _PatchOnImport:
 
 
 def install():
-    if not _dir:
-        return
-    _hello()
-    _open()
+    """Set the start method on multiprocessing's import, and record this process where the run
+    asks for records (then True): the start-up hook calls it before any code of the program."""
+    sys.meta_path.insert(0, _PatchOnImport)
+    for name in _PATCHES:
+        if name in sys.modules:  # imported before us (by site, say): patch it now
+            _PATCHES[name](sys.modules[name])
+    _hello_channel()
+    if not _active:
+        return False
     record("start", ppid=os.getppid(), argv=list(getattr(sys, "orig_argv", sys.argv)), implementation=sys.implementation.name)
     if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_after_fork_in_child)
-    for name, patch in _PATCHES.items():
-        if name in sys.modules:  # imported before us (by site, say): patch it now
-            patch(sys.modules[name])
-    sys.meta_path.insert(0, _PatchOnImport)
+        # The record lock is held across the fork (a thread sending a record then cannot leave it
+        # taken in the child); looked up at each fork, as a child has a lock of its own.
+        os.register_at_fork(before=lambda: _lock.acquire(), after_in_parent=lambda: _lock.release(), after_in_child=_after_fork_in_child)
     _record_stdout()
+    return True
