@@ -13,12 +13,13 @@ import ast
 import itertools
 import re
 import signal
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harness.evidence import Evidence, Proc, Unaccounted
+from harness.inject import mp_contract as contract
 
 if TYPE_CHECKING:
     from harness.examples import Example
@@ -32,11 +33,13 @@ class ClaimBroken(Exception):
 @dataclass(frozen=True)
 class Check:
     """One word of the claims files' vocabulary: what it says, what makes its argument unusable,
-    and the check itself."""
+    the check itself, and what the harness perturbs to prove it (mp_contract.INTERVENTIONS): the
+    cell's second run, which must hold the claim too."""
 
     says: str  # for the README and the report, with {value} filled in
     invalid: Callable[[Any, dict], str | None]
     check: Callable[..., None]
+    interventions: tuple[str, ...] = ()
 
 
 def is_groups(value: Any, _table: dict | None = None) -> str | None:
@@ -224,7 +227,7 @@ TEXT_CHECKS = {
 
 def writer(ev: Evidence, writers: set[int], what: str) -> Proc:
     """The one child process that wrote `what`."""
-    procs = [ev.procs[pid] for pid in sorted(writers)]
+    procs = [ev.procs[pid] if pid in ev.procs else Proc(pid) for pid in sorted(writers)]
     if len(procs) != 1:
         raise ClaimBroken(f"{what} printed by {len(procs)} processes: {', '.join(p.label for p in procs)}")
     proc = procs[0]
@@ -246,9 +249,10 @@ def group_writers(ev: Evidence, stdout: bytes, groups: dict[str, str]) -> dict[s
 
 
 def one_child_each(ev: Evidence, stdout: bytes, groups: dict[str, str]) -> None:
+    """Each group printed by one child, and no two groups by the same one (every pair, not only neighbours)."""
     written = group_writers(ev, stdout, groups)
     procs = {name: writer(ev, written[name], f"the {name}") for name in groups}
-    for a, b in zip(groups, list(groups)[1:], strict=False):
+    for a, b in itertools.combinations(groups, 2):
         if procs[a] is procs[b]:
             raise ClaimBroken(f"the {a} and the {b} were printed by the same process, {procs[a].label}")
 
@@ -269,29 +273,69 @@ def at_once(ev: Evidence, stdout: bytes, groups: dict[str, str]) -> None:
 
 def printed_by(ev: Evidence, stdout: bytes, who: str) -> None:
     for text, writers, _ in ev.lines(stdout):
-        procs = [ev.procs[pid] for pid in sorted(writers)]
+        procs = [ev.procs[pid] if pid in ev.procs else Proc(pid) for pid in sorted(writers)]
         if who == "main" and writers != {ev.main_pid}:
             raise ClaimBroken(f"{shorten(text)!r} printed by {', '.join(p.label for p in procs)}, not by the main process")
 
 
-def from_queue(ev: Evidence, stdout: bytes, _value: bool) -> None:
-    """Each line main printed is a message main got from a multiprocessing queue before printing
-    it, and that message (by the id it carried, not by its value) was put by a child process."""
-    puts = {r["msg"]: r for r in ev.of("put")}
-    gets = [r for r in ev.of("get") if r["pid"] == ev.main_pid]
-    for text, writers, seg in ev.lines(stdout):
-        if ev.main_pid not in writers:
+def main_lines(ev: Evidence, stdout: bytes) -> list[tuple[bytes, list]]:
+    """Each line the main process printed: its bytes (newline and all) and the segments that made it."""
+    found, line, parts = [], b"", []
+    for seg in ev.segments(stdout):
+        if seg.pid != ev.main_pid:
             continue
-        before = [r for r in gets if r["seq"] < seg.seq]
-        matching = [r for r in before if r["text"] == text]
+        for piece in seg.data.splitlines(keepends=True):
+            line += piece
+            parts.append(seg)
+            if piece.endswith(b"\n"):
+                found.append((line, parts))
+                line, parts = b"", []
+    if line:
+        found.append((line, parts))
+    return found
+
+
+def carries(line: bytes, text: str, whole: bool) -> bool:
+    """Whether a printed line is the message's text, newline and all: print(message) adds a newline,
+    and a message that ends with one may be written as it is."""
+    printed = line.decode("utf-8", "backslashreplace").replace("\r\n", "\n")
+    if not whole:
+        return printed.startswith(text)
+    return printed in (text + "\n", text) or (text.endswith("\n") and printed == text)
+
+
+def from_queue(ev: Evidence, stdout: bytes, _value: bool) -> None:
+    """Each line main printed is a message main got from a multiprocessing queue before it wrote any
+    byte of that line, the line's bytes being the message's text (newline and all), and that
+    message (by the id it carried, not by its value) was put by a child process. In a run whose
+    messages were altered in transit (`alter`), the text is the altered one: a line main made
+    itself does not follow."""
+    puts = {r["msg"]: r for r in ev.of("put")}
+    gets = [r for r in ev.of("get") if r["pid"] == ev.main_pid]  # in main's own order
+    altered = {r["msg"]: r for r in ev.of("altered") if r["pid"] == ev.main_pid}
+    for line, parts in main_lines(ev, stdout):
+        first = min(seg.seq for seg in parts)
+        before = [r for r in gets if r["seq"] < first]
+        matching = [r for r in before if carries(line, r["text"], r.get("whole", True))]
+        shown = shorten(line.decode("utf-8", "backslashreplace"))
         if not matching:
+            later = [r for r in gets if r["seq"] > first and carries(line, r["text"], r.get("whole", True))]
+            if later:
+                raise ClaimBroken(f"the main process began printing {shown!r} before it got that message from the queue")
+            if altered and before:
+                was = altered.get(before[-1]["msg"])
+                if was:
+                    raise ClaimBroken(
+                        f"the main process printed {shown!r}, not the message it got ({was['now']}, altered in transit from {was['was']}): "
+                        "what it printed does not follow the message"
+                    )
             got = f"only {', '.join(r['value'] for r in before)}" if before else "nothing"
-            raise ClaimBroken(f"the main process printed {shorten(text)!r} but got {got} from a multiprocessing queue before it")
+            raise ClaimBroken(f"the main process printed {shown!r} but got {got} from a multiprocessing queue before it")
         got = matching[-1]
         put = puts.get(got["msg"])
         if put is None:
             raise ClaimBroken(f"the main process got {got['value']} from a queue, but no put of the run sent that message")
-        sender = ev.procs[put["pid"]]
+        sender = ev.procs.get(put["pid"])
         if sender not in ev.children:
             raise ClaimBroken(f"the main process got {got['value']} from a queue, but no child process put it there (put by: {sender.label})")
 
@@ -306,23 +350,33 @@ def names_writer(ev: Evidence, stdout: bytes, pattern: str) -> None:
             raise ClaimBroken(f"line {number} shows {shown_name[0].strip()} but was printed by {proc.label}")
 
 
-def under_one_lock(ev: Evidence, stdout: bytes, spec: dict) -> None:
-    """The lines matching `lines`, each printed by a child inside a hold of one multiprocessing lock
-    that every one of them held, `per_hold` consecutive lines of a writer in the same hold; and
-    that lock excluded: no two holds at once, each released by the process that acquired it, no
-    hold left open, and every read and write of a shared Value by a child made inside its hold."""
-    pattern, per_hold = spec["lines"], spec.get("per_hold", 1)
-    printed = []  # (line number, writer, the holds of each lock around the line)
+def printed_under_holds(ev: Evidence, stdout: bytes, pattern: str) -> list[tuple[int, Proc, dict]]:
+    """(line number, writer, {lock: the writer's hold around it}) of each line matching `pattern`."""
+    printed = []
+    holds_of = {}
     for number, (text, writers, seg) in enumerate(ev.lines(stdout), 1):
         if not re.match(pattern, text):
             continue
         proc = writer(ev, writers, f"line {number}")
-        around = {h.lock: h for h in ev.holds(pid=proc.pid) if h.first < seg.seq < h.last}
+        mine = holds_of.setdefault(proc.pid, ev.holds(pid=proc.pid))
+        around = {h.lock: h for h in mine if h.first < seg.seq < h.last}
         if not around:
             raise ClaimBroken(f"line {number} was printed by {proc.label} while it held no multiprocessing lock")
         printed.append((number, proc, around))
     if not printed:
         raise ClaimBroken(f"no line matches {pattern!r}")
+    return printed
+
+
+def under_one_lock(ev: Evidence, stdout: bytes, spec: dict) -> None:
+    """The lines matching `lines`, each printed by a child inside a hold of one multiprocessing lock
+    that every one of them held, `per_hold` consecutive lines of a writer in the same hold; and
+    that lock is a lock: it admits one holder (as it was made, and as its semaphore said at each
+    hold), no two holds at once (an acquire recorded once it succeeded, a release before it is
+    made: in the order the supervisor received them), each released by the process that acquired
+    it, no hold left open."""
+    pattern, per_hold = spec["lines"], spec.get("per_hold", 1)
+    printed = printed_under_holds(ev, stdout, pattern)
     shared = sorted(set.intersection(*(set(around) for *_, around in printed)))
     if not shared:
         raise ClaimBroken(
@@ -349,40 +403,113 @@ def excluded(ev: Evidence, lock: str, printed: list, per_hold: int) -> None:
             for number, proc, hold in group[1:]:
                 if hold is not group[0][2]:
                     raise ClaimBroken(f"line {number}: {proc.label} released the lock between line {group[0][0]} and this one")
+    holds = sorted(ev.holds(lock), key=lambda h: h.start)
+    kind = holds[0].kind
+    for hold in holds:
+        if hold.capacity not in (None, 1) or hold.excluded is False:
+            admits = f"admits {hold.capacity} holders at once" if hold.capacity not in (None, 1) else "let others in while it was held"
+            raise ClaimBroken(f"{kind} {lock}, which every worker held as it printed, {admits}: it is not a lock, it excluded nobody")
     for stray in ev.stray_releases():
         if lock in stray:
             raise ClaimBroken(f"{stray}: a lock anyone may release excludes nobody")
-    holds = sorted(ev.holds(lock), key=lambda h: h.start)
     for hold in holds:
         if hold.end is None:
             raise ClaimBroken(f"{ev.procs[hold.pid].label} acquired the lock and never released it")
     for a, b in itertools.pairwise(holds):
         if b.start < a.end:
             raise ClaimBroken(f"{ev.procs[b.pid].label} acquired the lock while {ev.procs[a.pid].label} held it: the lock excluded nobody")
-    held = {}
-    for hold in holds:
-        held.setdefault(hold.pid, []).append(hold)
-    for r in ev.of("shared_get", "shared_set"):
+
+
+def number(text: str) -> int | float | None:
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def shared_counter(ev: Evidence, _stdout: bytes, spec: dict) -> None:
+    """The history of the shared value the children changed, as a counter: from `start` to
+    start + `increments`, by exactly that many increments, each a read of v and the write of v + 1 by
+    one child inside one hold of the one lock that guards every child's access, and no other change
+    (no write by anyone else or outside a hold; between two holds the value as it was left, as the
+    holders saw it when they took and left the lock, whatever path a change could have taken)."""
+    start, increments = spec.get("start", 0), spec["increments"]
+    writes = [r for r in ev.of("shared_set") if ev.procs.get(r["pid"]) in ev.children]
+    if not writes:
+        raise ClaimBroken("no child process wrote a shared value: the counter was never incremented by a worker")
+    value = writes[0]["value_of"]
+    history = [r for r in ev.of("shared_get", "shared_set") if r["value_of"] == value]
+    guards = None
+    hold_of = {}
+    for r in history:
         proc = ev.procs[r["pid"]]
-        if proc in ev.children and not any(h.first < r["seq"] < h.last for h in held.get(proc.pid, [])):
-            what = "read" if r["e"] == "shared_get" else "wrote"
-            raise ClaimBroken(f"{proc.label} {what} the shared value ({r['value']}) outside its hold of the lock")
+        what = "read" if r["e"] == "shared_get" else "wrote"
+        if proc not in ev.children:
+            if r["e"] == "shared_set":
+                raise ClaimBroken(f"{proc.label} wrote {r['value']} to the shared value: only the workers' increments may change it")
+            continue
+        around = {h.lock: h for h in ev.holds(pid=proc.pid) if h.first < r["seq"] < h.last and h.excluded is not False}
+        if not around:
+            raise ClaimBroken(f"{proc.label} {what} the shared value ({r['value']}) outside any hold of a lock")
+        guards = set(around) if guards is None else guards & set(around)
+        hold_of[id(r)] = around
+    if not guards:
+        raise ClaimBroken("no one lock was held around every worker's access to the shared value: different locks guard it")
+    # A lock nested in another (a synchronized Value's own lock, taken around each access) guards
+    # each access but not the increment: the outermost guard, the one with the fewest holds, is the one.
+    problems = []
+    for lock in sorted(guards, key=lambda lock: (len(ev.holds(lock)), lock)):
+        try:
+            return increments_under(ev, lock, value, history, start, increments)
+        except ClaimBroken as broken:
+            problems.append(broken)
+    raise problems[0]
+
+
+def increments_under(ev: Evidence, lock: str, value: str, history: list[dict], start: int, increments: int) -> None:
+    holds = sorted(ev.holds(lock), key=lambda h: h.start)
+    done = 0
+    for hold in holds:
+        mine = [r for r in history if r["pid"] == hold.pid and hold.first < r["seq"] < hold.last]
+        read = None
+        for r in mine:
+            if r["e"] == "shared_get":
+                read = number(r["value"])
+            else:
+                if read is None or number(r["value"]) != read + 1:
+                    got = "without reading it in the same hold" if read is None else f"after reading {read} in the same hold"
+                    raise ClaimBroken(f"{ev.procs[hold.pid].label} wrote {r['value']} to the shared value {got}: not an increment under the lock")
+                read, done = number(r["value"]), done + 1
+    for a, b in itertools.pairwise(holds):
+        left, found = a.values_after.get(value), b.values.get(value)
+        if left is not None and found is not None and left != found:
+            raise ClaimBroken(
+                f"the shared value changed from {left} to {found} between {ev.procs[a.pid].label}'s hold of the lock and "
+                f"{ev.procs[b.pid].label}'s, by no recorded write"
+            )
+    first = next((h.values.get(value) for h in holds if h.values.get(value) is not None), None)
+    if first is not None and number(first) != start:
+        raise ClaimBroken(f"the shared value was {first} when the first worker took the lock, not {start}")
+    if done != increments:
+        raise ClaimBroken(f"{done} increment(s) of the shared value under the lock, not {increments}")
 
 
 def pool(ev: Evidence, stdout: bytes, spec: dict) -> None:
     """Each value main printed is `function` of the program's input at its place, computed in a
-    pool worker process and carried to main by the pool's own message from that worker."""
+    pool worker process and carried to main by the pool's own message from that worker, printed
+    after main received it; in a run whose results were altered in transit (`alter`), the values
+    main received are the altered ones, and the printed values must be them."""
     function, inputs = spec["function"], spec["inputs"]
-    printed = None
-    for text, writers, _ in ev.lines(stdout):
-        if writers == {ev.main_pid}:
-            try:
-                value = ast.literal_eval(text)
-            except (ValueError, SyntaxError, MemoryError, RecursionError):
-                continue
-            if isinstance(value, (list, tuple)) and len(value) == len(inputs):
-                printed = list(value)
-                break
+    printed, line_seq = None, None
+    for line, parts in main_lines(ev, stdout):
+        try:
+            value = ast.literal_eval(line.decode("utf-8", "replace").strip())
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            continue
+        if isinstance(value, (list, tuple)) and len(value) == len(inputs):
+            printed, line_seq = list(value), min(seg.seq for seg in parts)
+            break
     if printed is None:
         raise ClaimBroken(f"the main process printed no list of {len(inputs)} values")
     tasks = [r for r in ev.of("task") if r["func"] == function]
@@ -396,29 +523,34 @@ def pool(ev: Evidence, stdout: bytes, spec: dict) -> None:
             raise ClaimBroken(f"{function}{r['calls'][0] if r['calls'] else '()'} ran in {proc.label}, which is not a pool worker process")
     by_task = {(r["pid"], r["job"], r["i"]): r for r in tasks}
     puts = {r["msg"]: r for r in ev.of("put")}
-    delivered = []  # (call, result, worker) of each result main received from the worker that computed it
+    delivered = defaultdict(list)  # call -> [(result, worker, when main got it)] of each result main received from the worker that computed it
     for r in ev.of("pool_result"):
         if r["pid"] != ev.main_pid or not r["ok"] or r["msg"] not in puts:
             continue
         task = by_task.get((puts[r["msg"]]["pid"], r["job"], r["i"]))
         if task:
             results = r["items"] if task["chunk"] else [r["value"]]
-            delivered += [(call, result, ev.procs[task["pid"]]) for call, result in zip(task["calls"], results, strict=False)]
+            for call, result in zip(task["calls"], results or [], strict=False):
+                delivered[call].append((result, ev.procs[task["pid"]], r["seq"]))
     computed = {call for r in tasks for call in r["calls"]}
+    done = {(r["pid"], r["job"], r["i"]): r for r in ev.of("task_done")}
     for place, x in enumerate(inputs):
         call = repr((x,))
-        found = next((d for d in delivered if d[0] == call), None)
-        if found is None:
+        if not delivered[call]:
             if call in computed:
                 task = next(t for t in tasks if call in t["calls"])
-                done = next((r for r in ev.of("task_done") if (r["pid"], r["job"], r["i"]) == (task["pid"], task["job"], task["i"])), None)
-                result = f" ({done.get('result', done.get('error'))})" if done else ""
+                end = done.get((task["pid"], task["job"], task["i"]))
+                result = f" ({end.get('result', end.get('error'))})" if end else ""
                 raise ClaimBroken(f"the result of {function}{call}{result} never reached the main process through the pool")
             ran = ", ".join(sorted(computed))[:120]
             raise ClaimBroken(f"no pool worker computed {function}{call}: the workers ran {function} on {ran}, not on the program's inputs {inputs}")
-        delivered.remove(found)
-        if literal(found[1]) != printed[place]:
-            raise ClaimBroken(f"the main process printed {printed[place]!r} for {function}{call}, but {found[2].label} returned {found[1]}")
+        result, worker, when = delivered[call].pop(0)
+        if literal(result) != printed[place]:
+            raise ClaimBroken(
+                f"the main process printed {printed[place]!r} for {function}{call}, but the pool delivered {result} (from {worker.label})"
+            )
+        if when > line_seq:
+            raise ClaimBroken(f"the main process began printing the results before the pool delivered {function}{call}")
 
 
 def children(ev: Evidence, _stdout: bytes, count: int) -> None:
@@ -437,43 +569,76 @@ def is_one_of(*choices: str) -> Callable[[Any, dict], str | None]:
     return lambda v, _t: None if v in choices else f"one of {', '.join(choices)}"
 
 
+def is_count(v: Any, _t: dict) -> str | None:
+    return None if type(v) is int and v >= 0 else "a number"
+
+
 PREDICATES = {
     "printed_by": Check("every line printed by {raw}", is_one_of("main"), printed_by),
     "one_child_each": Check("{value}, each printed by one child process, a different one for each", is_groups, one_child_each),
-    "at_once": Check("the writers of {value} wrote at the same time: their writes interleave in the file", is_groups, at_once),
+    "at_once": Check(
+        "the writers of {value} wrote at the same time: their writes interleave in the file, also with each worker slowed in turn",
+        is_groups,
+        at_once,
+        interventions=(contract.SLOW,),
+    ),
     "from_queue": Check(
-        "each line main printed is a message a child process put on a multiprocessing queue, got by main before it printed it",
+        "each line main printed is a message a child process put on a multiprocessing queue, got by main before it printed any of it, "
+        "the line being the message's text; with the message altered in transit, the line follows it",
         lambda v, _t: None if v is True else "true",
         from_queue,
+        interventions=(contract.ALTER,),
     ),
     "names_writer": Check(
         "a line matching {value} was printed by the child whose identity it shows", lambda v, _t: is_regex(v, "identity"), names_writer
     ),
     "under_one_lock": Check(
-        "the lines matching {value[lines]} printed inside holds of one shared multiprocessing lock, {value[per_hold]} per hold, "
-        "the holds never overlapping, each released by its holder, the shared values read and written only inside them",
+        "the lines matching {value[lines]} printed inside holds of one shared multiprocessing lock, {value[per_hold]} per hold; the lock "
+        "admits one holder (as made, and its semaphore at every hold), the holds never overlap, each is released by its holder, "
+        "also with every hold stretched",
         lambda v, _t: (
             None
             if isinstance(v, dict)
             and set(v) <= {"lines", "per_hold"}
             and not is_regex(v.get("lines"))
-            and isinstance(v.get("per_hold", 1), int)
+            and type(v.get("per_hold", 1)) is int
             and v.get("per_hold", 1) > 0
             else "{ lines = 'regular expression', per_hold = N }"
         ),
         under_one_lock,
+        interventions=(contract.STRETCH,),
+    ),
+    "shared_counter": Check(
+        "the shared value goes from {value[start]} by {value[increments]} increments, each a read of v and the write of v + 1 by one worker "
+        "inside one hold of the lock that guards it, and changes in no other way, also with every hold stretched",
+        lambda v, _t: (
+            None
+            if isinstance(v, dict) and set(v) <= {"start", "increments"} and "increments" in v and all(type(x) is int for x in v.values())
+            else "{ start = 0, increments = N }"
+        ),
+        shared_counter,
+        interventions=(contract.STRETCH,),
     ),
     "pool": Check(
-        "main printed {value[function]} of each of {value[inputs]}, each computed in a pool worker process and sent to main by the pool",
+        "main printed {value[function]} of each of {value[inputs]}, each computed in a pool worker process and delivered to main by the pool "
+        "before main printed it; with the results altered in transit, the printed values follow them",
         lambda v, _t: (
             None
             if isinstance(v, dict) and set(v) == {"function", "inputs"} and isinstance(v["function"], str) and isinstance(v["inputs"], list)
             else "{ function = 'name', inputs = [...] }"
         ),
         pool,
+        interventions=(contract.ALTER,),
     ),
-    "children": Check("{raw} child process(es) ran, no more", lambda v, _t: None if isinstance(v, int) and v >= 0 else "a number", children),
+    "children": Check("{raw} child process(es) ran, no more", is_count, children),
 }
+
+
+def interventions(example: Example) -> tuple[str, ...]:
+    """What the harness perturbs in the second run of each cell of this example: what its claims on
+    the processes rest on (none: no second run)."""
+    wanted = {name for key in example.processes for name in PREDICATES[key].interventions}
+    return tuple(name for name in contract.INTERVENTIONS if name in wanted)
 
 
 # --- the general claims --------------------------------------------------------------------------
@@ -481,7 +646,9 @@ PREDICATES = {
 
 def check_started(ev: Evidence, expected: str, requested: str) -> None:
     """Every child process was started by multiprocessing with the expected start method, as the
-    parent that started it and as the child itself saw it; no process came from anywhere else."""
+    parent that started it and as the child itself saw it, and as the kernel saw it begin (Linux:
+    a fork, by its parent or by the fork server, or a fresh exec of spawn's command line); no
+    process came from anywhere else."""
     asked = requested if requested == expected else f"{requested} ({expected})"
     chose = {r["method"]: r for r in ev.chosen()}
     for proc in ev.children:
@@ -492,20 +659,46 @@ def check_started(ev: Evidence, expected: str, requested: str) -> None:
         if proc.own_view != expected and not (proc.ended_by and not proc.own_view):  # ended by its pool before it ran
             seen = proc.own_view or "nothing: it recorded no start of its own"
             raise ClaimBroken(f"requested {asked}, but {proc.label} was started by {seen} (as it saw it; its parent said {proc.method})")
+        began = kernel_beginning(ev, proc)
+        if began and began != expected:
+            raise ClaimBroken(f"requested {asked}, but {proc.label} began {began} (the kernel's account)")
     for proc in ev.unexplained:
         raise ClaimBroken(f"{proc.label} was not started by multiprocessing: {proc.origin}")
 
 
-# A Pool's worker ended by the Pool itself, or by multiprocessing's exit handler (daemonic workers
-# still alive at exit): how a Pool stops its workers. Nothing else is excused.
+def kernel_beginning(ev: Evidence, proc: Proc) -> str:
+    """How the kernel saw a child begin, in the words of a start method where it is one ("fork",
+    "forkserver", "spawn"), else in a few words; "" where the kernel said nothing."""
+    seen = ev.facts.kernel(proc.pid) if ev.facts.attested else {}
+    began, parent = seen.get("began"), seen.get("parent")
+    if not began:
+        return ""
+    if began == "exec":
+        argv = seen.get("argv") or ""
+        return "spawn" if "--multiprocessing-fork" in argv and "spawn_main" in argv else f"as another program ({argv[:80]})"
+    server = ev.procs.get(parent)
+    if server is not None and server.role == "forkserver":
+        argv = ev.facts.kernel(server.pid).get("argv") or ""
+        return "forkserver" if "multiprocessing.forkserver" in argv else f"as a fork of pid {parent}, which says it is a fork server but is not one"
+    if parent is not None and parent == proc.started_by:
+        return "fork"
+    return f"as a fork of pid {parent}" if parent is not None else ""
+
+
+# How multiprocessing ends the children it made itself: a Pool its workers (also through the exit
+# handler, for daemonic workers still alive at exit), a manager's clean-up its server (terminated
+# when it does not exit within a second). Excused only where the same part of multiprocessing
+# both started and ended the process; nothing else.
 ENDED_BY_MULTIPROCESSING = (-signal.SIGTERM, -getattr(signal, "SIGKILL", 9))
+EXCUSED = {"pool": ("pool", "exit"), "manager": ("manager", "exit")}
 
 
 def check_child_exits(ev: Evidence) -> None:
-    """Every child process exited with status 0 (a Pool's worker may be ended by the Pool), even with its stderr silenced."""
+    """Every child process exited with status 0 (a Pool's worker may be ended by the Pool, a
+    manager's server by its clean-up), even with its stderr silenced."""
     for proc in ev.children:
         code = proc.exit_status
-        if code == 0 or (proc.pool_worker and proc.ended_by in ("pool", "exit") and code in ENDED_BY_MULTIPROCESSING):
+        if code == 0 or (proc.ended_by in EXCUSED.get(proc.made_by, ()) and code in ENDED_BY_MULTIPROCESSING):
             continue
         if code is None:
             raise ClaimBroken(f"{proc.label} has no exit status: neither it nor its parent recorded one")
@@ -523,6 +716,7 @@ class Verdict:
     claim: str = ""  # which claim broke: see CLAIMS
     diagnosis: str = ""  # why, in one line
     note: str = ""  # a passed cell's remark: "fails as claimed"
+    intervened: bool = False  # the claim broke in the cell's twin, the run with its mechanism perturbed
 
 
 # Every claim a verdict can name, in the order they are checked.
@@ -585,7 +779,12 @@ def verdict(outcome: Outcome, example: Example) -> Verdict:
     for claim, check in (
         ("start_method", lambda: check_started(ev, outcome.method, run.method)),
         ("child_exit", lambda: check_child_exits(ev)),
-        ("output", lambda: [TEXT_CHECKS[name].check(outcome.stdout, value, example.text) for name, value in example.text.items()]),
+        # A run whose values were altered in transit prints them: its text is checked by the claims
+        # on the processes, which say which line carries which value.
+        (
+            "output",
+            lambda: [TEXT_CHECKS[name].check(outcome.stdout, value, example.text) for name, value in example.text.items() if not ev.of("altered")],
+        ),
         ("evidence", lambda: ev.segments(outcome.raw_stdout)),
         ("evidence", lambda: [PREDICATES[name].check(ev, outcome.raw_stdout, value) for name, value in example.processes.items()]),
     ):

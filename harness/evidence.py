@@ -87,6 +87,7 @@ class Proc:
     began: str = ""  # fork, forkserver (forked by the fork server) or spawn (exec'd by spawn_main's command)
     recorded: bool = False  # it wrote records of its own
     daemon: bool = False
+    made_by: str = ""  # what started it: the program, a pool (its workers), a manager (its server)
 
     @property
     def label(self) -> str:
@@ -183,7 +184,7 @@ class Evidence:
                     child.method, child.started_by = r["method"] or "", r["pid"]
                     child.name = child.name or r["name"]
                     child.target, child.pool_worker = r.get("target", child.target), bool(r.get("pool_worker"))
-                    child.daemon = bool(r.get("daemon"))
+                    child.daemon, child.made_by = bool(r.get("daemon")), r.get("by") or "program"
                 elif kind == "returncode":
                     child.returncode = r["code"]
                 else:

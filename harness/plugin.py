@@ -11,6 +11,7 @@ path). Loaded by the repository's root conftest.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -28,6 +29,7 @@ SHIPPED_EXAMPLES = ROOT / "examples"
 EXAMPLES = pytest.StashKey[dict]()  # {name: Example} of --examples-dir
 PYTHONS = pytest.StashKey[dict]()  # {name: interpreter} the matrix runs the examples under
 TIMEOUTS = pytest.StashKey[dict]()  # {example or "": seconds}
+TWINS = pytest.StashKey[dict]()  # {run: the same run with its example's interventions (claims.interventions)}
 DEFAULT_TIMEOUT = 60.0
 
 
@@ -226,17 +228,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Each run of the matrix writes its timeline as soon as it ends (a progress count for `tox -e all`)."""
-    folder: Path | None = session.config.option.trace_dir
-    if folder and not session.config.option.collectonly:
-        launcher.write_timelines(
-            session.config,
-            {
-                item.callspec.params["run"]: folder / f"{item.callspec.id}.json"
-                for item in session.items
-                if "matrix_run" in item.fixturenames and not item.get_closest_marker("skip")
-            },
-        )
+    """Each run whose example's claims rest on an intervention gets its twin, the same run with the
+    mechanism perturbed (claims.interventions), launched beside it; each run of the matrix writes
+    its timeline as soon as it ends (a progress count for `tox -e all`)."""
+    config = session.config
+    if config.option.collectonly:
+        return
+    twins = config.stash.setdefault(TWINS, {})
+    for item in session.items:
+        run = getattr(item, "callspec", None) and item.callspec.params.get("run")
+        if isinstance(run, Run) and run.twinned and not run.intervene and not item.get_closest_marker("skip") and run not in twins:
+            wanted = claims.interventions(run.spec) if run.spec is not None else ()
+            if wanted:
+                twins[run] = dataclasses.replace(run, intervene=wanted)
+    launcher.add(config, *twins.values())
+    folder: Path | None = config.option.trace_dir
+    if folder:
+        where = {}
+        for item in session.items:
+            if "matrix_run" in item.fixturenames and not item.get_closest_marker("skip"):
+                run = item.callspec.params["run"]
+                where[run] = folder / f"{item.callspec.id}.json"
+                if run in twins:
+                    where[twins[run]] = folder / f"{item.callspec.id}~{'+'.join(twins[run].intervene)}.json"
+        launcher.write_timelines(config, where)
 
 
 @pytest.fixture
@@ -266,9 +281,32 @@ def unjudged(exc: Exception) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def judged(request: pytest.FixtureRequest, outcome: Outcome) -> claims.Verdict:
-    """The run's verdict; for a cell of the matrix, recorded as data for the report."""
+def twin_outcome(request: pytest.FixtureRequest, run: Run) -> Outcome | None:
+    """The outcome of the run's twin (the same run with its mechanism perturbed), or None if it has none."""
+    twin = request.config.stash.get(TWINS, {}).get(run)
+    if twin is None:
+        return None
+    try:
+        return launcher.finished(request.config, twin)
+    except Exception as exc:
+        if "matrix_run" in request.fixturenames:
+            request.node.user_properties += unjudged(exc)
+        if not isinstance(exc, RunError):
+            raise
+        why = f"with {'+'.join(twin.intervene)}: {exc}"
+    pytest.fail(why, pytrace=False)
+
+
+@pytest.fixture
+def judged(request: pytest.FixtureRequest, outcome: Outcome, twin_outcome: Outcome | None) -> claims.Verdict:
+    """The run's verdict, and its twin's: a cell passes only if both hold the claims (the twin's
+    broken claim is named with what was perturbed); for a cell of the matrix, recorded as data for
+    the report."""
     verdict = claims.verdict(outcome, outcome.run.spec)
+    if twin_outcome is not None and verdict.status == "passed" and not verdict.note:
+        second = claims.verdict(twin_outcome, outcome.run.spec)
+        if second.status != "passed":
+            verdict = dataclasses.replace(second, diagnosis=f"with {'+'.join(twin_outcome.run.intervene)}: {second.diagnosis}", intervened=True)
     if "matrix_run" in request.fixturenames:
         trace = relative_trace(request.config, outcome.run)
         request.node.user_properties += [
@@ -282,6 +320,12 @@ def judged(request: pytest.FixtureRequest, outcome: Outcome) -> claims.Verdict:
             *([("trace", trace)] if trace else []),
             *launcher.unwritten_timeline(request.config, outcome.run),
         ]
+        if twin_outcome is not None:
+            twin_trace = relative_trace(request.config, twin_outcome.run)
+            request.node.user_properties += [
+                ("intervention", "+".join(twin_outcome.run.intervene)),
+                *([("intervened_trace", twin_trace)] if twin_trace else []),
+            ]
     return verdict
 
 

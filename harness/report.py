@@ -81,6 +81,8 @@ KNOWN = (
     "evidence",
     "trace",
     "warning",
+    "intervention",
+    "intervened_trace",
 )
 TRACE_LIMIT = 16 << 20  # bytes: a timeline larger than this is not read
 # Terminal control characters (NUL, ESC, CR, DEL, the C1 set with its CSI) are shown as \xNN, never
@@ -111,6 +113,8 @@ class Cell:
     source: str = ""  # the JUnit file
     warning: str = ""  # what the harness could not keep of a judged run (its timeline), one line
     note: str = ""  # a passed cell's remark: "fails as claimed: ..." (the claims file said it fails there)
+    intervention: str = ""  # what the cell's twin run perturbed ("alter", "stretch", "slow"): the cell holds for both runs
+    intervened_trace: str = ""  # the twin's timeline
 
 
 @dataclass
@@ -226,7 +230,11 @@ def check_cell(props: dict[str, str], own: dict[str, str], case) -> None:
             evidence = None
         if not isinstance(evidence, dict):
             raise ValueError(f"property evidence={quoted(props['evidence'])}: not a JSON object")
-    for name, shape, what in (("claim", r"[a-z_]*", "a claim's name"), ("observed_start_method", r"[a-z_+]*", "a start method")):
+    for name, shape, what in (
+        ("claim", r"[a-z_]*", "a claim's name"),
+        ("observed_start_method", r"[a-z_+]*", "a start method"),
+        ("intervention", r"[a-z+]*", "an intervention"),
+    ):
         if not re.fullmatch(shape, props.get(name, "")):
             raise ValueError(f"property {name}={quoted(props[name])}: not {what}")
 
@@ -244,9 +252,12 @@ def judge(case, props: dict[str, str], source: Path) -> Cell:
         source=str(source),
         seconds=float(props["seconds"]) if "seconds" in props else None,
         evidence=json.loads(props.get("evidence") or "{}"),
+        intervention=props.get("intervention", ""),
     )
     if props.get("trace"):
         cell.trace = str(source.parent / props["trace"])
+    if props.get("intervened_trace"):
+        cell.intervened_trace = str(source.parent / props["intervened_trace"])
     results = case.result
     if results:
         result = results[0]
@@ -337,6 +348,8 @@ def cell_words(cell: Cell, method: str, shout: bool = False) -> str:
         words += f" ({cell.observed_start_method})"
     if cell.status == "passed" and cell.note:
         words += f": {visible(cell.note)}"
+    if cell.status == "passed" and cell.intervention:
+        words += f", +{cell.intervention}"  # and so did its twin, with the mechanism perturbed
     return words.upper() if shout and (cell.status in BAD or cell.status == "not_run") else words
 
 
@@ -452,19 +465,20 @@ details pre { max-width: 60em; max-height: 20em; overflow: auto; background: #ff
 """ + "".join(f".{s.name} {{ background: {s.colour}; }}\n" for s in STATUSES.values())  # the colour is the outcome: no icon font needed
 
 
-def timeline(cell: Cell) -> str:
-    """The cell's run drawn as SVG, from its trace file; a note saying why when that file is not at
-    hand or is not one the report reads."""
-    if not cell.trace:
+def timeline(cell: Cell, path: str = "") -> str:
+    """The cell's run (or its twin's: `path`) drawn as SVG, from its trace file; a note saying why
+    when that file is not at hand or is not one the report reads."""
+    path = path or cell.trace
+    if not path:
         return ""
     try:
-        trace = read_trace(Path(cell.trace), Path(cell.source).parent)
+        trace = read_trace(Path(path), Path(cell.source).parent)
         try:
             drawing = svg(trace)
         except Exception:  # any shape a damaged file may have: it is not a timeline, the page still is
             raise ValueError("not a timeline") from None
     except ValueError as why:
-        return f'<p class="diagnosis">timeline not available: {html.escape(cell.trace)} ({html.escape(str(why))})</p>'
+        return f'<p class="diagnosis">timeline not available: {html.escape(path)} ({html.escape(str(why))})</p>'
     return drawing
 
 
@@ -529,6 +543,10 @@ def to_html(matrix: Matrix, timelines: set[str] = frozenset()) -> str:
                 if cell.trace and (cell.status in BAD or "all" in timelines or f"{example}-{method}" in timelines):
                     drawings.append((f"{example} under {method} on {column.title}: {cell_words(cell, method)}", timeline(cell)))
                     body += f' <a href="#timeline-{len(drawings)}">timeline</a>'  # drawn below the table
+                    if cell.intervened_trace:  # its twin, beside it
+                        drawn = timeline(cell, cell.intervened_trace)
+                        drawings.append((f"{example} under {method} on {column.title}, with {cell.intervention}", drawn))
+                        body += f' <a href="#timeline-{len(drawings)}">with {e(cell.intervention)}</a>'
                 title = e(f"{example} {method} on {column.title}")
                 out.append(f'<td class="{cell.status}" title="{title}">{body}</td>')
             out.append("</tr>")

@@ -77,6 +77,7 @@ class Run:
     nice: int = 0
     first: bool = False  # started before the session's other runs, which wait for its workers to get going
     intervene: tuple[str, ...] = ()  # what the harness perturbs in this run (mp_contract.INTERVENTIONS)
+    twinned: bool = True  # judged with its twin too: the same run with its example's interventions (plugin.TWINS)
 
     @property
     def id(self) -> str:

@@ -105,7 +105,8 @@ class Records:
         return self.records[-1]
 
     def child(self, parent: int, pid: int, name: str, method: str = "spawn", how: str = "spawn", pool_worker: bool = False):
-        self(parent, "started", child=pid, name=name, method=method, daemon=False, target="__main__.worker", pool_worker=pool_worker)
+        by = "pool" if pool_worker else "program"
+        self(parent, "started", child=pid, name=name, method=method, daemon=False, target="__main__.worker", pool_worker=pool_worker, by=by)
         self(pid, "bootstrap", name=name, identity=[int(name.rsplit("-", 1)[1])], how=how, ppid=parent, target="__main__.worker")
 
     def ended(self, parent: int, pid: int, code: int = 0):
@@ -295,24 +296,22 @@ def test_start_method_seen_from_both_sides(parent_saw, child_saw, reason):
             check_started(rec.evidence(), "spawn", "spawn")
 
 
-def lock_run(*, release_between=False, overlap=False, unreleased=False, read_outside=False) -> tuple[Evidence, bytes]:
+def lock_run(*, release_between=False, overlap=False, unreleased=False, capacity=1, excluded=True) -> tuple[Evidence, bytes]:
     """03_lock's records: five workers, each printing its pair inside a hold of lock L."""
     rec = Records()
     for n, pid in enumerate(range(2, 7), 1):
         rec.child(1, pid, f"Process-{n}")
     for n, pid in enumerate(range(2, 7), 1):
-        if read_outside and n == 3:
-            rec(pid, "shared_get", value_of="V", value=str(n - 1))
-        rec(pid, "acquire", lock="L", kind="Lock")
+        rec(pid, "acquire", lock="L", kind="Lock", capacity=capacity, excluded=excluded, values={"V": str(n - 1)})
         rec.write(pid, f"Process-Process-{n}:1 entered critical section\n".encode())
         if release_between:
-            rec(pid, "release", lock="L", kind="Lock")
-            rec(pid, "acquire", lock="L", kind="Lock")
+            rec(pid, "release", lock="L", kind="Lock", values={"V": str(n - 1)})
+            rec(pid, "acquire", lock="L", kind="Lock", capacity=capacity, excluded=excluded, values={"V": str(n - 1)})
         rec(pid, "shared_get", value_of="V", value=str(n - 1))
         rec(pid, "shared_set", value_of="V", value=str(n))
         rec.write(pid, f"Process-Process-{n}:1 modified counter: {n - 1} -> {n}\n".encode())
         if not (unreleased and n == 5):
-            rec(pid, "release", lock="L", kind="Lock")
+            rec(pid, "release", lock="L", kind="Lock", values={"V": str(n)})
     if overlap:  # worker 2 took the lock while worker 1 held it: only made-up records can say so
         second = next(r for r in rec.records if r["pid"] == 3 and r["e"] == "acquire")
         first_release = next(r for r in rec.records if r["pid"] == 2 and r["e"] == "release")
@@ -335,14 +334,86 @@ def test_each_pair_is_printed_within_one_hold_of_the_lock():
 @pytest.mark.parametrize(
     ("broken", "reason"),
     [
-        ("overlap", r"^Process-2 \(pid 3\) acquired the lock while Process-1 \(pid 2\) held it: the lock excluded nobody$"),
-        ("unreleased", r"^Process-5 \(pid 6\) acquired the lock and never released it$"),
-        ("read_outside", r"^Process-3 \(pid 4\) read the shared value \(2\) outside its hold of the lock$"),
+        ({"overlap": True}, r"^Process-2 \(pid 3\) acquired the lock while Process-1 \(pid 2\) held it: the lock excluded nobody$"),
+        ({"unreleased": True}, r"^Process-5 \(pid 6\) acquired the lock and never released it$"),
+        ({"capacity": 5}, r"^Lock L, which every worker held as it printed, admits 5 holders at once: it is not a lock, it excluded nobody$"),
+        ({"excluded": False}, r"^Lock L, which every worker held as it printed, let others in while it was held: it is not a lock"),
     ],
 )
-def test_the_lock_excluded_and_guarded_the_counter(broken, reason):
+def test_the_lock_is_a_lock_and_excluded(broken, reason):
+    """A lock admits one holder (as it was made, and its semaphore at each hold), its holds never
+    overlap, each is released by its holder."""
     with pytest.raises(ClaimBroken, match=reason):
-        holds("under_one_lock", *lock_run(**{broken: True}), LOCKED)
+        holds("under_one_lock", *lock_run(**broken), LOCKED)
+
+
+COUNTER = {"start": 0, "increments": 5}
+HELD = {"lock": "L", "kind": "Lock", "capacity": 1, "excluded": True}
+
+
+def counter_run(edit=None) -> tuple[Evidence, bytes]:
+    """03_lock's records, edited: each (pid, event) -> the records to put in its place."""
+    ev, stdout = lock_run()
+    records = ev.records
+    for r in records:
+        for key in ("seq", "at", "order"):
+            r.pop(key, None)
+    if edit:
+        records = [new for r in records for new in edit(r)]
+    return Evidence(records, Facts(main_pid=1)), stdout
+
+
+def test_the_counter_is_incremented_only_by_workers_under_the_lock():
+    holds("shared_counter", *counter_run(), COUNTER)
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        # the lost update the Lock example exists to show: read in one hold, written in a second hold
+        (
+            lambda r: (
+                [
+                    r,
+                    {**r, **HELD, "e": "release", "values": {"V": r["value"]}},
+                    {**r, **HELD, "e": "acquire", "values": {"V": r["value"]}},
+                ]
+                if r["e"] == "shared_get" and r["pid"] == 3
+                else [r]
+            ),
+            r"^Process-2 \(pid 3\) wrote 2 to the shared value without reading it in the same hold: not an increment under the lock$",
+        ),
+        # the workers read; main increments, outside any lock
+        (
+            lambda r: [{**r, "pid": 1}] if r["e"] == "shared_set" and r["pid"] == 4 else [r],
+            r"^the main process \(pid 1\) wrote 3 to the shared value: only the workers' increments may change it$",
+        ),
+        # a worker reads the counter before taking the lock
+        (
+            lambda r: [{**r, "e": "shared_get", "value_of": "V", "value": "2", "lock": None}, r] if r["e"] == "acquire" and r["pid"] == 4 else [r],
+            r"^Process-3 \(pid 4\) read the shared value \(2\) outside any hold of a lock$",
+        ),
+        # a write by no recorded path between two holds (the raw memory, say)
+        (
+            lambda r: [{**r, "values": {"V": "7"}}] if r["e"] == "acquire" and r["pid"] == 5 else [r],
+            r"^the shared value changed from 3 to 7 between Process-3 \(pid 4\)'s hold of the lock and Process-4 \(pid 5\)'s, by no recorded write$",
+        ),
+        # one worker does not increment
+        (
+            lambda r: [] if r["e"] == "shared_set" and r["pid"] == 6 else [r],
+            r"^4 increment\(s\) of the shared value under the lock, not 5$",
+        ),
+        # a write of another value than read + 1
+        (
+            lambda r: [{**r, "value": "9"}] if r["e"] == "shared_set" and r["pid"] == 2 else [r],
+            r"^Process-1 \(pid 2\) wrote 9 to the shared value after reading 0 in the same hold: not an increment under the lock$",
+        ),
+    ],
+    ids=["read-and-write-in-two-holds", "main-increments", "read-before-the-lock", "changed-between-holds", "one-increment-missing", "not-plus-one"],
+)
+def test_a_counter_history_that_is_not_five_increments_under_the_lock_fails(edit, reason):
+    with pytest.raises(ClaimBroken, match=reason):
+        holds("shared_counter", *counter_run(edit), COUNTER)
 
 
 def queue_run(put_by: int, forged_value: bool = False) -> tuple[Records, bytes]:
@@ -372,7 +443,40 @@ def test_the_get_must_come_before_the_write():
     get = next(r for r in rec.records if r["e"] == "get")
     rec.records.remove(get)
     rec.records.append(get)  # main printed first, got the message afterwards
-    with pytest.raises(ClaimBroken, match="got nothing from a multiprocessing queue before it"):
+    with pytest.raises(ClaimBroken, match=r"^the main process began printing 'Hello, world!\\n' before it got that message from the queue$"):
+        holds("from_queue", rec.evidence(), stdout, True)
+
+
+def test_every_byte_of_the_line_comes_after_the_get_and_is_the_message_newline_and_all():
+    rec, stdout = queue_run(put_by=2)
+    write = next(r for r in rec.records if r["e"] == "write")
+    get = next(r for r in rec.records if r["e"] == "get")
+    head = {**write, "data": b"Hello, ", "t": get["t"] - 1}
+    tail = {**write, "data": b"world!\n"}
+    rec.records = [head if r is write else r for r in rec.records]
+    rec.records.insert(rec.records.index(get) + 1, tail)
+    rec.records = [r for r in rec.records if not (r["e"] == "write" and r["data"] == b"Hello, world!\n")]
+    rec.records.sort(key=lambda r: r["t"])
+    with pytest.raises(ClaimBroken, match=r"^the main process began printing 'Hello, world!\\n' before it got that message from the queue$"):
+        holds("from_queue", rec.evidence(), stdout, True)
+    # A message that carries its own newline, written as it is: the bytes are the message's.
+    rec, _ = queue_run(put_by=2)
+    for r in rec.records:
+        if r["e"] in ("put", "get"):
+            r["text"], r["value"] = "Hello, world!\n", "'Hello, world!\\n'"
+    holds("from_queue", rec.evidence(), b"Hello, world!\n", True)
+
+
+def test_a_line_that_does_not_follow_the_altered_message_fails():
+    """In an `alter` run main got 'Hello, world!~abc' (altered in transit): printing the original text
+    is printing a copy of its own."""
+    rec, stdout = queue_run(put_by=2)
+    get = next(r for r in rec.records if r["e"] == "get")
+    get["text"], get["value"] = "Hello, world!~abc", "'Hello, world!~abc'"
+    rec.records.insert(rec.records.index(get), {**get, "e": "altered", "was": "'Hello, world!'", "now": "'Hello, world!~abc'"})
+    with pytest.raises(
+        ClaimBroken, match=r"^the main process printed 'Hello, world!\\n', not the message it got \('Hello, world!~abc', altered in transit"
+    ):
         holds("from_queue", rec.evidence(), stdout, True)
 
 

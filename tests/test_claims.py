@@ -1,13 +1,15 @@
 """The claims, checked for each example under each start method (`test_claims[03_lock-spawn]`):
-every program of --examples-dir, with the claims file beside it, or the general claims alone."""
+every program of --examples-dir, with the claims file beside it, or the general claims alone; where
+its claims rest on a mechanism, also in the run's twin, with that mechanism perturbed."""
 
 import pytest
 
 from harness.claims import evidence, headline
 
 
-def test_claims(matrix_run, outcome, judged):
+def test_claims(matrix_run, outcome, twin_outcome, judged):
     if judged.status == "not_available":
         pytest.skip(judged.diagnosis)  # recorded as n/a: the program chose another start method itself
     if judged.status != "passed":
-        pytest.fail(f"{headline(outcome)}: {judged.diagnosis}\n{evidence(outcome)}", pytrace=False)
+        shown = twin_outcome if judged.intervened else outcome
+        pytest.fail(f"{headline(shown)}: {judged.diagnosis}\n{evidence(shown)}", pytrace=False)

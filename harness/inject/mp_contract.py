@@ -38,7 +38,7 @@ RECORD_FIELDS = {
     "start": ("ppid", "argv"),  # a process began (a fresh interpreter)
     "forked": ("ppid",),  # a process began as a fork of its parent
     "role": ("role",),  # forkserver, resource_tracker
-    "started": ("child", "name", "method", "target", "pool_worker"),  # the parent started a Process
+    "started": ("child", "name", "method", "target", "pool_worker", "by"),  # the parent started a Process; by: program, pool, manager
     "bootstrap": ("name", "identity", "how", "ppid", "target"),  # the child runs its Process
     "exit": ("code",),  # the child's Process returned this exit code
     "returncode": ("child", "code"),  # the parent saw its child exit with this code
@@ -47,7 +47,14 @@ RECORD_FIELDS = {
     "wrote": ("count",),  # the write before wrote only `count` bytes
     "write_failed": (),
     "put": ("queue", "kind", "msg", "value", "text"),  # a message put on a queue (msg travels inside it)
-    "get": ("queue", "kind", "msg", "value", "text"),  # a message got from a queue (msg: the put it came from)
+    "get": (
+        "queue",
+        "kind",
+        "msg",
+        "value",
+        "text",
+        "whole",
+    ),  # a message got from a queue (msg: the put it came from; text: str() of it, whole or its head)
     "acquire_begin": ("lock", "kind"),  # a lock's acquire was called
     "acquire": ("lock", "kind", "capacity", "excluded", "values"),  # it succeeded; excluded: no one else could hold it now
     "release": ("lock", "kind", "values"),  # about to release it; values: the shared values now

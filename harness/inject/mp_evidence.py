@@ -158,6 +158,9 @@ def _short(value, show=repr):
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+TEXT_KEPT = 4096  # characters of a message's text kept in its record (what a claim compares printed lines with)
+
+
 def _qualified(func):
     return f"{getattr(func, '__module__', None) or '?'}.{getattr(func, '__qualname__', None) or repr(func)}"
 
@@ -315,6 +318,10 @@ def _patch_process(m):
         popen = self._popen
         _watch_popen(type(popen))
         pool = sys.modules.get("multiprocessing.pool")
+        makers = _makers()
+        frame = _caller(_codes(_start), depth=2)
+        while frame is not None and frame.f_code not in makers and _in_library(frame):
+            frame = frame.f_back
         record(
             "started",
             child=popen.pid,
@@ -323,6 +330,7 @@ def _patch_process(m):
             daemon=bool(self.daemon),
             target=_qualified(target),
             pool_worker=pool is not None and target is getattr(pool, "worker", None),
+            by=makers.get(frame.f_code, "program") if frame is not None else "program",
         )
 
     def _bootstrap(self, *args, **kwargs):
@@ -335,6 +343,18 @@ def _patch_process(m):
         return code
 
     base.start, base._bootstrap = _start, _bootstrap
+
+
+def _makers():
+    """Code of multiprocessing's own ways to start a child: a Pool starting its workers, a manager
+    starting its server."""
+    pool, managers = sys.modules.get("multiprocessing.pool"), sys.modules.get("multiprocessing.managers")
+    found = {}
+    if pool is not None:
+        found.update(dict.fromkeys(_codes(getattr(pool.Pool, "_repopulate_pool_static", None), pool.Pool._repopulate_pool), "pool"))
+    if managers is not None:
+        found.update(dict.fromkeys(_codes(managers.BaseManager.start), "manager"))
+    return found
 
 
 def _enders():
@@ -509,13 +529,18 @@ def _patch_queues(m):
     `alter` run, what the program gets is altered on the way (not what multiprocessing gets)."""
 
     def note(event, queue, obj, msg):
+        try:
+            text = str(obj)
+        except Exception as exc:  # a value whose str fails still went through the queue
+            text = f"<str failed: {type(exc).__name__}>"
         record(
             event,
             queue=(getattr(queue._rlock, "_evidence", None) or ("?",))[0],
             kind=type(queue).__name__,
             msg=msg,
             value=_short(obj),
-            text=_short(obj, str),
+            text=text[:TEXT_KEPT],
+            whole=len(text) <= TEXT_KEPT,  # else its head only
         )
 
     for cls in (m.Queue, m.JoinableQueue, m.SimpleQueue):
