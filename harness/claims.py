@@ -435,10 +435,15 @@ def shared_counter(ev: Evidence, _stdout: bytes, spec: dict) -> None:
     (no write by anyone else or outside a hold; between two holds the value as it was left, as the
     holders saw it when they took and left the lock, whatever path a change could have taken)."""
     start, increments = spec.get("start", 0), spec["increments"]
-    writes = [r for r in ev.of("shared_set") if ev.procs.get(r["pid"]) in ev.children]
-    if not writes:
-        raise ClaimBroken("no child process wrote a shared value: the counter was never incremented by a worker")
-    value = writes[0]["value_of"]
+    for r in ev.of("shared_set"):
+        proc = ev.procs[r["pid"]]
+        if proc not in ev.children:
+            raise ClaimBroken(f"{proc.label} wrote {r['value']} to the shared value: only the workers' increments may change it")
+    writes = ev.of("shared_set")
+    changed = [key for h in ev.holds() if ev.procs.get(h.pid) in ev.children for key, now in h.values_after.items() if h.values.get(key) != now]
+    if not writes and not changed:
+        raise ClaimBroken("no child process changed a shared value: the counter was never incremented by a worker")
+    value = writes[0]["value_of"] if writes else changed[0]
     history = [r for r in ev.of("shared_get", "shared_set") if r["value_of"] == value]
     guards = None
     hold_of = {}
@@ -468,11 +473,21 @@ def shared_counter(ev: Evidence, _stdout: bytes, spec: dict) -> None:
 
 
 def increments_under(ev: Evidence, lock: str, value: str, history: list[dict], start: int, increments: int) -> None:
+    """The counter's history under one lock: each hold changes the value by one increment or not at
+    all (as the holder saw it when it took and left the lock: a change by any path), a recorded write
+    follows a recorded read of one less in the same hold, and between holds the value stays."""
     holds = sorted(ev.holds(lock), key=lambda h: h.start)
+    for a, b in itertools.pairwise(holds):
+        left, found = a.values_after.get(value), b.values.get(value)
+        if left is not None and found is not None and left != found:
+            raise ClaimBroken(
+                f"the shared value changed from {left} to {found} between {ev.procs[a.pid].label}'s hold of the lock and "
+                f"{ev.procs[b.pid].label}'s, outside the lock"
+            )
     done = 0
     for hold in holds:
         mine = [r for r in history if r["pid"] == hold.pid and hold.first < r["seq"] < hold.last]
-        read = None
+        read, written = None, 0
         for r in mine:
             if r["e"] == "shared_get":
                 read = number(r["value"])
@@ -480,14 +495,16 @@ def increments_under(ev: Evidence, lock: str, value: str, history: list[dict], s
                 if read is None or number(r["value"]) != read + 1:
                     got = "without reading it in the same hold" if read is None else f"after reading {read} in the same hold"
                     raise ClaimBroken(f"{ev.procs[hold.pid].label} wrote {r['value']} to the shared value {got}: not an increment under the lock")
-                read, done = number(r["value"]), done + 1
-    for a, b in itertools.pairwise(holds):
-        left, found = a.values_after.get(value), b.values.get(value)
-        if left is not None and found is not None and left != found:
-            raise ClaimBroken(
-                f"the shared value changed from {left} to {found} between {ev.procs[a.pid].label}'s hold of the lock and "
-                f"{ev.procs[b.pid].label}'s, by no recorded write"
-            )
+                read, written = number(r["value"]), written + 1
+        took, left = number(hold.values.get(value, "")), number(hold.values_after.get(value, ""))
+        if took is None or left is None:  # no snapshot (a lock the program did not make): the recorded writes
+            done += written
+            continue
+        if left - took not in (0, 1) or written > 1:
+            raise ClaimBroken(f"the shared value went from {took} to {left} during {ev.procs[hold.pid].label}'s hold of the lock: not one increment")
+        if left - took == 0 and written:
+            raise ClaimBroken(f"{ev.procs[hold.pid].label} wrote {read} to the shared value, but it was {left} again when it released the lock")
+        done += left - took  # by a recorded write, or by a path no record shows: inside the hold either way
     first = next((h.values.get(value) for h in holds if h.values.get(value) is not None), None)
     if first is not None and number(first) != start:
         raise ClaimBroken(f"the shared value was {first} when the first worker took the lock, not {start}")

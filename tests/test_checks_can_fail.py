@@ -11,6 +11,7 @@ only the evidence of what the processes did can reject them.
 from __future__ import annotations
 
 import re
+import sys
 import uuid
 from dataclasses import dataclass
 
@@ -48,6 +49,7 @@ class Copy:
     # a line on stderr the general claims reject, as a reader running with warnings on would see it.
     forks_from_a_thread: bool = False
     cpython_only: bool = False  # needs CPython's reference counting (a ResourceWarning at exit), which PyPy does not have
+    linux_only: bool = False  # needs /proc, or a socket as the run's stdout (the supervisor on Linux)
 
     def source(self) -> str:
         text = (SHIPPED_EXAMPLES / f"{self.example}.py").read_text(encoding="utf-8")
@@ -120,7 +122,8 @@ FORGE_CHILD_02 = (
     me, fake = os.getpid(), 4194301
     msg = f'{me}.{next(hook._ids) - 1}'
     how = __import__('multiprocessing').get_start_method()
-    forge(me, {'e': 'started', 'child': fake, 'name': 'Process-1', 'method': how, 'daemon': False, 'target': '__main__.worker', 'pool_worker': False},
+    forge(me, {'e': 'started', 'child': fake, 'name': 'Process-1', 'method': how, 'daemon': False, 'target': '__main__.worker', 'pool_worker': False,
+               'by': 'program'},
           {'e': 'returncode', 'child': fake, 'code': 0})
     forge(fake, {'e': 'start', 'ppid': me, 'argv': []},
           {'e': 'bootstrap', 'name': 'Process-1', 'identity': [1], 'how': how, 'ppid': me, 'target': '__main__.worker'},
@@ -165,6 +168,77 @@ class Process(Process):
         return LookAlike(process_obj)
 
 def main():
+"""
+# A Process whose "Popen" forks, then runs the child as spawn does (spawn's own spawn_main, fed the
+# pickled process through a pipe): the child's stack and the parent's record both say spawn; only
+# the kernel knows it began as a fork, never an exec.
+FORKED_AS_SPAWNED_02 = """import os, sys
+from multiprocessing import reduction, spawn
+from multiprocessing.context import set_spawning_popen
+
+class Forked:
+    method = 'spawn'
+    def __init__(self, process_obj):
+        self.returncode = None
+        prep = spawn.get_preparation_data(process_obj._name)
+        child_r, parent_w = os.pipe()
+        self.sentinel, done = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(parent_w)
+            try:
+                STARTER
+            except SystemExit as exc:
+                os._exit(exc.code or 0)
+            os._exit(0)
+        os.close(child_r)
+        os.close(done)
+        set_spawning_popen(self)
+        try:
+            with open(parent_w, 'wb') as f:
+                reduction.dump(prep, f)
+                reduction.dump(process_obj, f)
+        finally:
+            set_spawning_popen(None)
+    def duplicate_for_child(self, fd):
+        return fd
+    def DupFd(self, fd):  # the child inherits every descriptor: a fork
+        from multiprocessing.popen_spawn_posix import _DupFd
+        return _DupFd(fd)
+    def poll(self, flag=os.WNOHANG):
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, flag)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+    def wait(self, timeout=None):
+        return self.poll(0)
+    def close(self):
+        os.close(self.sentinel)
+
+class Process(Process):
+    @staticmethod
+    def _Popen(process_obj):
+        return Forked(process_obj)
+
+def main():
+"""
+FORKED_AS_SERVED_02 = FORKED_AS_SPAWNED_02.replace("method = 'spawn'", "method = 'forkserver'").replace(
+    "STARTER",
+    "from multiprocessing import forkserver, resource_tracker\n"
+    "                os._exit(forkserver._serve_one(child_r, [os.dup(2), resource_tracker._resource_tracker._fd], [], {}) or 0)",
+)
+FORKED_AS_SPAWNED_02 = FORKED_AS_SPAWNED_02.replace("STARTER", "sys.argv[1:] = ['--multiprocessing-fork']\n                spawn.spawn_main(child_r)")
+# A grandchild forked through libc (so no at-fork hook sees it) that blanks its command line, the
+# way an exiting process's reads, and outlives main.
+HIDDEN_GRANDCHILD = """    import ctypes, os, time
+    if ctypes.PyDLL(None).fork() == 0:  # PyDLL: the call keeps the GIL, which the child then holds
+        with open('/proc/self/stat', 'rb') as f:
+            fields = f.read().rsplit(b')', 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])
+        ctypes.memset(start, 0, end - start)
+        time.sleep(5)
+        os._exit(0)
 """
 MAIN_PRINTS_01 = """if __name__ == '__main__':
     for i, letter in zip(range(10), 'abcdefghij'):
@@ -418,7 +492,7 @@ BROKEN = [
         "02-main-prints-without-queue",
         "02_queue",
         (("    print(q.get())\n", "    print('Hello, world!')\n"),),
-        r"^the main process printed 'Hello, world!' but got nothing from a multiprocessing queue before it$",
+        r"^the main process printed 'Hello, world!\\n' but got nothing from a multiprocessing queue before it$",
         "evidence",
     ),
     Copy(
@@ -652,7 +726,8 @@ BROKEN = [
             ("    with lock:", "    current_value = shared_counter.value\n    with lock:"),
             ("        current_value = shared_counter.value\n", ""),
         ),
-        r"^Process-1 \(pid \d+\) read the shared value \(0\) outside its hold of the lock$",
+        # read inside the shared Value's own lock only, written inside the article's lock: not one hold for both
+        r"^Process-1 \(pid \d+\) wrote 1 to the shared value without reading it in the same hold: not an increment under the lock$",
         "evidence",
     ),
     Copy(
@@ -730,6 +805,152 @@ BROKEN = [
         r"|^\d+\.log holds records of pid \d+: a process's records name it$",
         "records",
     ),
+    # --- the whole run as a specification, proven by intervention (issue: claims as specifications):
+    # each copy prints the article's text and touches nothing of the harness; what it lacks is the
+    # mechanism, which the history of the run or the run's twin (the mechanism perturbed) shows.
+    Copy(
+        "03-read-and-write-in-two-holds",  # the lost-update race the Lock example exists to show
+        "03_lock",
+        (
+            ONE_AFTER_ANOTHER_03,
+            ("    with lock:\n        print(", "    with lock:\n        current_value = shared_counter.value\n    with lock:\n        print("),
+            ("        current_value = shared_counter.value\n        time.sleep", "        time.sleep"),
+        ),
+        r"^Process-\d \(pid \d+\) wrote 1 to the shared value without reading it in the same hold: not an increment under the lock$",
+        "evidence",
+    ),
+    Copy(
+        "03-main-increments",  # the workers only read and print; main makes every increment, outside any lock
+        "03_lock",
+        (
+            ("        p.start()\n", "        p.start()\n        p.join()\n        counter.value += 1\n"),
+            ("        shared_counter.value = current_value + 1\n", ""),
+            ("{current_value} -> {shared_counter.value}", "{current_value} -> {current_value + 1}"),
+        ),
+        r"^the main process \(pid \d+\) wrote 1 to the shared value: only the workers' increments may change it$",
+        "evidence",
+    ),
+    Copy(
+        "03-semaphore-as-the-lock",  # nothing is excluded; the holds just happen not to overlap
+        "03_lock",
+        (
+            ONE_AFTER_ANOTHER_03,
+            ("import Process, Lock, Value", "import Process, Semaphore, Value"),
+            ("process_lock = Lock()", "process_lock = Semaphore(5)"),
+        ),
+        r"^Semaphore [\d.]+, which every worker held as it printed, admits 5 holders at once: it is not a lock, it excluded nobody$",
+        "evidence",
+    ),
+    Copy(
+        "02-line-begun-before-the-get",  # main prints the text before the queue exists, and only the line's end after the get
+        "02_queue",
+        (
+            ("    q = Queue()\n", "    print('Hello, world!', end='', flush=True)\n    q = Queue()\n"),
+            ("    print(q.get())\n", "    q.get()\n    print()\n"),
+        ),
+        r"^the main process began printing 'Hello, world!\\n' before it got that message from the queue$",
+        "evidence",
+    ),
+    Copy(
+        "02-main-prints-its-own-copy",  # it gets the message, and prints an equal text of its own
+        "02_queue",
+        (("    print(q.get())\n", "    q.get()\n    print('Hello, world!')\n"),),
+        r"^with alter: the main process printed 'Hello, world!\\n', not the message it got "
+        r"\('Hello, world!~[0-9a-f]+', altered in transit from 'Hello, world!'\)",
+        "evidence",
+    ),
+    Copy(
+        "02-message-checked-then-own-copy-printed",
+        "02_queue",
+        (("    print(q.get())\n", "    message = q.get()\n    print('Hello, world!' if message.startswith('Hello') else message)\n"),),
+        r"^with alter: the main process printed 'Hello, world!\\n', not the message it got",
+        "evidence",
+    ),
+    Copy(
+        "02-message-from-its-parts",  # the child sends part of the text; main adds the rest
+        "02_queue",
+        (("q.put('Hello, world!')", "q.put('Hello')"), ("    print(q.get())\n", "    print(q.get() + ', world!')\n")),
+        r"^the main process printed 'Hello, world!\\n' but got only 'Hello' from a multiprocessing queue before it$",
+        "evidence",
+    ),
+    Copy(
+        "04-main-prints-its-own-squares-beside-the-pool",  # the pool computes them; main prints what it computed itself
+        "04_pool",
+        (
+            (
+                "        print(p.map(square, [1, 2, 3, 4, 5]))",
+                "        p.map(square, [1, 2, 3, 4, 5])\n        print([x * x for x in [1, 2, 3, 4, 5]])",
+            ),
+        ),
+        r"^with alter: the main process printed 1 for square\(1,\), but the pool delivered \d+ \(from \w+PoolWorker-\d \(pid \d+\)\)$",
+        "evidence",
+    ),
+    Copy(
+        "04-printed-before-the-pool-delivered",
+        "04_pool",
+        (("        print(p.map(square, [1, 2, 3, 4, 5]))", "        print([1, 4, 9, 16, 25])\n        p.map(square, [1, 2, 3, 4, 5])"),),
+        r"^the main process began printing the results before the pool delivered square\(1,\)$",
+        "evidence",
+    ),
+    # --- facts the program cannot write (issue: testimony the program cannot write)
+    Copy(
+        "02-forked-child-that-calls-itself-spawned",  # forked, then runs spawn's own spawn_main: its stack says spawn
+        "02_queue",
+        (("def main():\n", FORKED_AS_SPAWNED_02),),
+        r"^requested spawn, but Process-1 \(pid \d+\) began fork \(the kernel's account\)$",
+        "start_method",
+        method="spawn",
+        needs="fork",
+        posix_only=True,
+        needs_facts=True,
+    ),
+    Copy(
+        "02-no-fork-server",  # forked by main, then runs the fork server's own _serve_one: its stack says forkserver
+        "02_queue",
+        (("def main():\n", FORKED_AS_SERVED_02),),
+        r"^requested forkserver, but Process-1 \(pid \d+\) began fork \(the kernel's account\)$",
+        "start_method",
+        method="forkserver",
+        needs="forkserver",
+        posix_only=True,
+        needs_facts=True,
+    ),
+    Copy(
+        "02-grandchild-without-a-command-line",  # forked through libc (no at-fork hook), blanks its command line, outlives main
+        "02_queue",
+        (("    q.put('Hello, world!')\n", f"{HIDDEN_GRANDCHILD}    q.put('Hello, world!')\n"),),
+        r"^1 process\(es\) still running after the main process exited: pid \d+: ",
+        "leftovers",
+        linux_only=True,
+    ),
+    Copy(
+        "02-takes-back-its-output",  # prints a line, then truncates stdout and writes the article's text
+        "02_queue",
+        (
+            (
+                "    print(q.get())\n",
+                "    print('debug: waiting', flush=True)\n    import os\n"
+                "    try:\n        os.ftruncate(1, 0); os.lseek(1, 0, 0)\n    except OSError:\n        pass\n    print(q.get())\n",
+            ),
+        ),
+        r"^stdout is 'debug: waiting\\nHello, world!\\n', expected exactly 'Hello, world!\\n'$",
+        "output",
+        linux_only=True,
+    ),
+    Copy(
+        "02-drops-its-own-write-records",  # patches the hook in its own memory: its writes go unrecorded
+        "02_queue",
+        (
+            (
+                "    print(q.get())\n",
+                "    import sys\n    hook = sys.modules['mp_evidence']\n    original = hook.record\n"
+                "    hook.record = lambda event, **f: None if event == 'write' else original(event, **f)\n    print(q.get())\n",
+            ),
+        ),
+        r"^stdout from byte 0 \('Hello, world!\\n'\) was written by "
+        r"(the main process \(pid \d+\) but not through its sys.stdout|no process of the run through its sys.stdout)$",
+        "evidence",
+    ),
 ]
 
 # Each copy changes what the claims do not care about; variations that do not touch each other
@@ -796,6 +1017,52 @@ EQUIVALENT = [
     Copy("04-one-task-per-worker", "04_pool", (("Pool(5)", "Pool(5, maxtasksperchild=1)"),), forks_from_a_thread=True),
     Copy("04-starmap", "04_pool", (("p.map(square, [1, 2, 3, 4, 5])", "p.starmap(square, [(x,) for x in [1, 2, 3, 4, 5]])"),)),
     Copy("04-imap-unordered-sorted", "04_pool", (("p.map(square, [1, 2, 3, 4, 5])", "sorted(p.imap_unordered(square, [1, 2, 3, 4, 5]))"),)),
+    Copy(
+        "02-own-newline-written-as-is-process-subclass-close-join-thread",
+        "02_queue",
+        (
+            (
+                "def worker(q):\n    q.put('Hello, world!')\n",
+                "class Worker(Process):\n    def __init__(self, q):\n        super().__init__()\n"
+                "        self.q = q\n\n    def run(self):\n        self.q.put('Hello, world!\\n')\n"
+                "        self.q.close()\n        self.q.join_thread()\n",
+            ),
+            ("    p = Process(target=worker, args=(q,))\n", "    p = Worker(q)\n"),
+            ("    print(q.get())\n", "    import sys\n    sys.stdout.write(q.get())\n    q.close()\n    q.join_thread()\n"),
+        ),
+    ),
+    Copy(
+        "03-barrier-before-the-lock-increment-through-get-obj",
+        "03_lock",
+        (
+            ("def worker(lock, shared_counter):", "def worker(lock, shared_counter, barrier):"),
+            ("    with lock:\n", "    barrier.wait()\n    with lock:\n"),
+            ("shared_counter.value = current_value + 1", "shared_counter.get_obj().value = current_value + 1"),
+            ("import Process, Lock, Value", "import Process, Lock, Value, Barrier"),
+            ("    processes = []\n", "    processes = []\n    barrier = Barrier(5)\n"),
+            ("args=(process_lock, counter)", "args=(process_lock, counter, barrier)"),
+        ),
+    ),
+    Copy(
+        "03-bounded-semaphore-of-one",
+        "03_lock",
+        (("import Process, Lock, Value", "import Process, BoundedSemaphore, Value"), ("process_lock = Lock()", "process_lock = BoundedSemaphore(1)")),
+    ),
+    Copy(
+        "04-imap-with-a-chunk-size",
+        "04_pool",
+        (("print(p.map(square, [1, 2, 3, 4, 5]))", "print(list(p.imap(square, [1, 2, 3, 4, 5], chunksize=2)))"),),
+    ),
+    Copy(
+        "04-map-async-with-a-callback",
+        "04_pool",
+        (
+            (
+                "print(p.map(square, [1, 2, 3, 4, 5]))",
+                "results = []\n        p.map_async(square, [1, 2, 3, 4, 5], callback=results.extend).wait()\n        print(results)",
+            ),
+        ),
+    ),
 ]
 
 # The main process prints at once, then its workers print forever: killed at its timeout, the run
@@ -833,6 +1100,8 @@ def params(config, copies, methods=None) -> list:
             marks = [pytest.mark.skip(reason=why)] if why else []
             if copy.posix_only and PLATFORM == "win32":
                 marks.append(pytest.mark.skip(reason="needs the resource tracker or an empty environment: not on Windows"))
+            if copy.linux_only and (sys.platform != "linux" or CONTAINMENT == "tree"):
+                marks.append(pytest.mark.skip(reason="needs /proc and the supervisor's sockets (Linux)"))
             if copy.cpython_only and not interpreter_info(run.python)["name"].startswith("CPython"):
                 marks.append(pytest.mark.skip(reason="PyPy has no reference counting: an unclosed pool gives no ResourceWarning at exit"))
             found.append(pytest.param(run, copy, id=copy.id if methods is None else f"{copy.id}-{method}", marks=marks))

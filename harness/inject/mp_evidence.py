@@ -129,11 +129,11 @@ def _hello_channel():
 
 
 def _after_fork_in_child():
-    global _main_thread, _n, _sent, _lock, _fd, _role, _writes, _active
+    global _main_thread, _n, _sent, _lock, _fd, _role, _writes, _active, _marker
     _main_thread = get_ident()
     _lock = allocate_lock()  # another thread may have held it at the fork
     _received.clear()
-    _n = _sent = _writes = 0
+    _n = _sent = _writes = _marker = 0
     _role = ""
     if _sock is not None:  # the inherited socket: the kernel names this process as the sender
         _active = True
@@ -296,10 +296,15 @@ def _alter(value, marker):
     return value
 
 
+_marker = 0  # this process's: one for every value it alters, so that altered values keep their order
+
+
 def _altered(value, msg):
     """The value an `alter` run hands the program instead of what was sent, recorded."""
-    marker = 1_000_000 + int.from_bytes(os.urandom(3), "big")
-    now = _alter(value, marker)
+    global _marker
+    if not _marker:
+        _marker = 1_000_000 + int.from_bytes(os.urandom(3), "big")  # made here, now: nothing the program could know in advance
+    now = _alter(value, _marker)
     if now is not value and now != value:
         record("altered", msg=msg, was=_short(value), now=_short(now))
     return now
