@@ -1,0 +1,12 @@
+from multiprocessing import Process, Queue
+
+def f(q):
+    pass
+
+if __name__ == '__main__':
+    q = Queue()
+    p = Process(target=f, args=(q,))
+    p.start()
+    q.put([42, None, 'hello'])
+    print(q.get())    # prints "[42, None, 'hello']"
+    p.join()
