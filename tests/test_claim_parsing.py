@@ -5,6 +5,7 @@ holds of one lock at once with no stray release, a clock that says the workers n
 write that never reached stdout, a record in the name of a process that never existed)."""
 
 import json
+import signal
 
 import pytest
 
@@ -633,6 +634,27 @@ def test_output_written_after_the_main_process_exited_breaks_the_claims():
     assert verdict(outcome(None), general).status == "passed"  # not observed (no supervisor: Windows)
     late = verdict(outcome(14), general)
     assert (late.claim, late.diagnosis) == ("lifetime", "5 byte(s) written to stdout after the main process exited: 'late\\n'")
+
+
+@pytest.mark.parametrize(
+    ("made_by", "ended_by", "excused"),
+    [("pool", "pool", True), ("pool", "exit", True), ("manager", "manager", True), ("manager", "exit", True),
+     ("manager", "program", False), ("program", "manager", False), ("program", "pool", False), ("pool", "manager", False)],
+)  # fmt: skip
+def test_multiprocessing_ending_what_it_started_is_excused_and_nothing_else(made_by, ended_by, excused):
+    """A manager's clean-up terminates its server when it does not exit within a second (under load:
+    issue 24's false alarm); a Pool terminates its workers. Each is excused only for the processes that
+    part of multiprocessing started itself."""
+    rec = Records()
+    rec.child(1, 2, "SyncManager-1")
+    rec.records[-2]["by"] = made_by
+    rec(1, "terminate", child=2, kill=False, by=ended_by)
+    rec(1, "returncode", child=2, code=-signal.SIGTERM)
+    if excused:
+        check_child_exits(rec.evidence())
+    else:
+        with pytest.raises(ClaimBroken, match=rf"^SyncManager-1 \(pid 2\) was killed by signal {signal.SIGTERM:d} \(terminated by "):
+            check_child_exits(rec.evidence())
 
 
 def test_children_counts_the_processes_multiprocessing_started():

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-import signal
 import sys
 
 import pytest
@@ -46,13 +44,6 @@ FINDINGS = {
     # from 3.12, -X dev shows os.fork()'s warning about forking a process with threads.
     ("mp_workers", "fork", (3, 12)): ("stderr", "DeprecationWarning: This process (pid="),
 }
-
-# A harness false alarm, not a finding (issue 24, item 3): on exit, a manager's finalizer
-# (multiprocessing.managers.BaseManager._finalize_manager) asks its server process to shut down,
-# waits one second, then terminates it; under load the server takes longer, and child_exit blames
-# the program. Such a cell is shown as an expected failure of the harness, by its exact diagnosis,
-# never as passed; the day the harness excuses it, this goes.
-MANAGER_FALSE_ALARM = re.compile(rf"\w*Manager-\d+ \(pid \d+\) was killed by signal {signal.SIGTERM:d} \(terminated by the program\)")
 
 RUN = Job(matrix_session("-q", f"--examples-dir={CORPUS}", f"--junitxml={JUNIT}"))
 early("tutorials_matrix", RUN)
@@ -110,17 +101,13 @@ def expected(program: str, method: str) -> tuple[str, str, str]:
 def test_each_cell_has_the_verdict_its_claims_file_states(tutorials_matrix, program):
     (column,) = tutorials_matrix.columns
     assert program in tutorials_matrix.examples, f"{program} has no row in {JUNIT}"
-    wrong, false_alarms = [], []
+    wrong = []
     for method in METHODS:
         cell = tutorials_matrix.cell(column, program, method)
         status, claim, words = expected(program, method)
         said = cell.note if status == "passed" else cell.diagnosis
-        if status == "passed" and (cell.status, cell.claim) == ("failed", "child_exit") and MANAGER_FALSE_ALARM.fullmatch(cell.diagnosis):
-            false_alarms.append(f"{method}: {cell.diagnosis}")
-        elif cell.status != status or (claim and cell.claim != claim) or words not in said:
+        if cell.status != status or (claim and cell.claim != claim) or words not in said:
             wrong.append(f"{method}: {cell.status} {cell.claim} {cell.diagnosis or cell.note!r}; expected {status} {claim} {words!r}")
         if status == "passed" and method == "default" and program in CHOOSES_SPAWN:
             assert cell.observed_start_method == "spawn", cell
     assert not wrong, f"{program}:\n" + "\n".join(wrong)
-    if false_alarms:
-        pytest.xfail(f"the harness's false alarm on a manager's clean-up: {'; '.join(false_alarms)}")
