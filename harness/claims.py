@@ -10,6 +10,7 @@ claim rests on". `verdict()` gives the first broken claim of a run. Nothing here
 from __future__ import annotations
 
 import ast
+import bisect
 import itertools
 import re
 import signal
@@ -311,17 +312,26 @@ def from_queue(ev: Evidence, stdout: bytes, _value: bool) -> None:
     messages were altered in transit (`alter`), the text is the altered one: a line main made
     itself does not follow."""
     puts = {r["msg"]: r for r in ev.of("put")}
-    gets = [r for r in ev.of("get") if r["pid"] == ev.main_pid]  # in main's own order
+    gets = sorted((r for r in ev.of("get") if r["pid"] == ev.main_pid), key=lambda r: r["seq"])  # in main's own order
     altered = {r["msg"]: r for r in ev.of("altered") if r["pid"] == ev.main_pid}
+    by_text = defaultdict(list)  # a message's text -> the gets of it, in order
+    for r in gets:
+        by_text[r["text"]].append(r)
+    heads = [r for r in gets if not r.get("whole", True)]  # messages too long to keep whole: their heads
+    taken = 0  # gets before the line being checked: lines come in main's order too
     for line, parts in main_lines(ev, stdout):
         first = min(seg.seq for seg in parts)
-        before = [r for r in gets if r["seq"] < first]
-        matching = [r for r in before if carries(line, r["text"], r.get("whole", True))]
+        while taken < len(gets) and gets[taken]["seq"] < first:
+            taken += 1
         shown = shorten(line.decode("utf-8", "backslashreplace"))
+        text = line.decode("utf-8", "backslashreplace").replace("\r\n", "\n")
+        candidates = [*by_text.get(text.removesuffix("\n"), ()), *by_text.get(text, ())]
+        candidates += heads
+        matching = [r for r in candidates if r["seq"] < first and carries(line, r["text"], r.get("whole", True))]
         if not matching:
-            later = [r for r in gets if r["seq"] > first and carries(line, r["text"], r.get("whole", True))]
-            if later:
+            if any(carries(line, r["text"], r.get("whole", True)) for r in candidates):
                 raise ClaimBroken(f"the main process began printing {shown!r} before it got that message from the queue")
+            before = gets[:taken]
             if altered and before:
                 was = altered.get(before[-1]["msg"])
                 if was:
@@ -329,9 +339,9 @@ def from_queue(ev: Evidence, stdout: bytes, _value: bool) -> None:
                         f"the main process printed {shown!r}, not the message it got ({was['now']}, altered in transit from {was['was']}): "
                         "what it printed does not follow the message"
                     )
-            got = f"only {', '.join(r['value'] for r in before)}" if before else "nothing"
+            got = f"only {', '.join(r['value'] for r in before[-3:])}" if before else "nothing"
             raise ClaimBroken(f"the main process printed {shown!r} but got {got} from a multiprocessing queue before it")
-        got = matching[-1]
+        got = max(matching, key=lambda r: r["seq"])
         put = puts.get(got["msg"])
         if put is None:
             raise ClaimBroken(f"the main process got {got['value']} from a queue, but no put of the run sent that message")
@@ -353,13 +363,11 @@ def names_writer(ev: Evidence, stdout: bytes, pattern: str) -> None:
 def printed_under_holds(ev: Evidence, stdout: bytes, pattern: str) -> list[tuple[int, Proc, dict]]:
     """(line number, writer, {lock: the writer's hold around it}) of each line matching `pattern`."""
     printed = []
-    holds_of = {}
     for number, (text, writers, seg) in enumerate(ev.lines(stdout), 1):
         if not re.match(pattern, text):
             continue
         proc = writer(ev, writers, f"line {number}")
-        mine = holds_of.setdefault(proc.pid, ev.holds(pid=proc.pid))
-        around = {h.lock: h for h in mine if h.first < seg.seq < h.last}
+        around = {h.lock: h for h in ev.holds_around(proc.pid, seg.seq)}
         if not around:
             raise ClaimBroken(f"line {number} was printed by {proc.label} while it held no multiprocessing lock")
         printed.append((number, proc, around))
@@ -454,7 +462,7 @@ def shared_counter(ev: Evidence, _stdout: bytes, spec: dict) -> None:
             if r["e"] == "shared_set":
                 raise ClaimBroken(f"{proc.label} wrote {r['value']} to the shared value: only the workers' increments may change it")
             continue
-        around = {h.lock: h for h in ev.holds(pid=proc.pid) if h.first < r["seq"] < h.last and h.excluded is not False}
+        around = {h.lock: h for h in ev.holds_around(proc.pid, r["seq"]) if h.excluded is not False}
         if not around:
             raise ClaimBroken(f"{proc.label} {what} the shared value ({r['value']}) outside any hold of a lock")
         guards = set(around) if guards is None else guards & set(around)
@@ -484,9 +492,14 @@ def increments_under(ev: Evidence, lock: str, value: str, history: list[dict], s
                 f"the shared value changed from {left} to {found} between {ev.procs[a.pid].label}'s hold of the lock and "
                 f"{ev.procs[b.pid].label}'s, outside the lock"
             )
+    by_pid = defaultdict(list)  # each process's accesses, in its own order
+    for r in history:
+        by_pid[r["pid"]].append(r)
+    places = {pid: [r["seq"] for r in own] for pid, own in by_pid.items()}
     done = 0
     for hold in holds:
-        mine = [r for r in history if r["pid"] == hold.pid and hold.first < r["seq"] < hold.last]
+        own, at = by_pid[hold.pid], places.get(hold.pid, [])
+        mine = own[bisect.bisect_right(at, hold.first) : bisect.bisect_left(at, hold.last)]
         read, written = None, 0
         for r in mine:
             if r["e"] == "shared_get":

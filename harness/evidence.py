@@ -22,6 +22,7 @@ Standard library only: the report reads traces without the harness's dependencie
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import json
@@ -36,6 +37,7 @@ EVENTS_SHOWN = 10_000  # records drawn in a timeline at most: the first and the 
 # Where the search for the writes that make stdout gives up: far above what matching the recorded
 # clock order needs (one step per write), far below what a pathological input could ask for.
 SEARCH_STEPS_PER_WRITE = 8
+MAX_OPEN = 64  # holds open at once in one process that a claim looks at
 
 
 class Unaccounted(Exception):
@@ -352,6 +354,36 @@ class Evidence:
 
     def stray_releases(self) -> list[str]:
         return self._holds[1]
+
+    @functools.cached_property
+    def _open_holds(self) -> dict[int, tuple[list[int], list[tuple[Hold, ...]]]]:
+        """Each process's holds open between its records: (the record numbers where that changes, the
+        holds open just after each). At most MAX_OPEN at once are kept: more is a run the lock claims
+        reject anyway (holds never released), and must not cost memory on the way."""
+        found = {}
+        by_pid: dict[int, list[tuple[int, int, Hold]]] = defaultdict(list)
+        for hold in self.holds():
+            by_pid[hold.pid].append((hold.first, 1, hold))
+            if hold.last != float("inf"):
+                by_pid[hold.pid].append((int(hold.last), 0, hold))
+        for pid, changes in by_pid.items():
+            changes.sort(key=lambda c: (c[0], c[1]))
+            points, states, now = [], [], []
+            for place, opening, hold in changes:
+                now = [*now, hold][-MAX_OPEN:] if opening else [h for h in now if h is not hold]
+                if points and points[-1] == place:
+                    states[-1] = tuple(now)
+                else:
+                    points.append(place)
+                    states.append(tuple(now))
+            found[pid] = (points, states)
+        return found
+
+    def holds_around(self, pid: int, seq: int) -> list[Hold]:
+        """The holds of a process open at its record number `seq` (its acquire before, its release after)."""
+        points, states = self._open_holds.get(pid, ([], []))
+        k = bisect.bisect_left(points, seq) - 1  # the last change strictly before seq
+        return [h for h in states[k] if h.first < seq < h.last] if k >= 0 else []
 
     # --- stdout -----------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import signal
 import pytest
 
 from harness import examples
-from harness.claims import PREDICATES, TEXT_CHECKS, ClaimBroken, check_child_exits, check_started, verdict
+from harness.claims import PREDICATES, TEXT_CHECKS, ClaimBroken, carries, check_child_exits, check_started, verdict
 from harness.evidence import EVENTS_SHOWN, SEARCH_STEPS_PER_WRITE, Evidence, Facts, Unaccounted, parse
 from harness.plugin import SHIPPED_EXAMPLES
 
@@ -680,3 +680,32 @@ def test_a_process_whose_records_overflowed_cannot_be_judged():
         "records",
         "pid 2 did more than its records can hold (the hook's LOG_LIMIT): the run cannot be judged",
     )
+
+
+def test_the_claims_on_messages_and_locks_do_work_linear_in_the_run(monkeypatch):
+    """15,000 lines, each a message main got, each printed under a hold of one lock: the line is
+    compared with the messages of its own text only (not with every message before it), and a line's
+    holds are found among the holds open then (not among all of its writer's holds)."""
+    rec, n = Records(), 15_000
+    rec(1, "start", ppid=0, argv=["python", "x.py"])
+    rec.child(1, 2, "Process-1")
+    for k in range(n):
+        rec(2, "put", queue="1.1", kind="Queue", msg=f"2.{k}", value=repr(f"m{k}"), text=f"m{k}")
+        rec(1, "get", queue="1.1", kind="Queue", msg=f"2.{k}", value=repr(f"m{k}"), text=f"m{k}")
+        rec.write(1, f"m{k}\n".encode())
+    compared = []
+    monkeypatch.setattr("harness.claims.carries", lambda line, text, whole, real=carries: compared.append(1) or real(line, text, whole))
+    holds("from_queue", rec.evidence(), rec.stdout(), True)
+    assert len(compared) <= 3 * n
+    rec = Records()
+    for k in range(n):
+        rec(2, "acquire", lock="L", kind="Lock", capacity=1, excluded=True, values={})
+        rec.write(2, f"Process-Process-1:1 line {k}\n".encode())
+        rec(2, "release", lock="L", kind="Lock", values={})
+    rec.records[:0] = [{"e": "started", "pid": 1, "t": 0, "child": 2, "name": "Process-1", "method": "fork", "target": "t", "pool_worker": False}]
+    ev = rec.evidence()
+    looked = []
+    real = Evidence.holds_around
+    monkeypatch.setattr(Evidence, "holds_around", lambda self, pid, seq: looked.append(len(real(self, pid, seq))) or real(self, pid, seq))
+    holds("under_one_lock", ev, rec.stdout(), {"lines": "Process", "per_hold": 1})
+    assert len(looked) == n and sum(looked) == n
