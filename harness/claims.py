@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ast
 import bisect
+import errno
 import itertools
+import os
 import re
 import signal
 from collections import Counter, defaultdict
@@ -754,6 +756,7 @@ CLAIMS = {
     "timeout": "no run past its timeout",
     "output_limit": "stdout and stderr each within the output limit",
     "leftovers": "no process left once the main process has exited",
+    "resources": "the machine gave the run the processes, threads and memory it asked for (else it is not judged)",
     "exit_status": "exit status 0 (or the failure the claims file claims)",
     "stderr": "nothing on stderr under -X dev",
     "records": "the records agree with each other and with what the harness saw",
@@ -779,6 +782,9 @@ def verdict(outcome: Outcome, example: Example) -> Verdict:
         return Verdict(
             "failed", "leftovers", f"{len(outcome.leftovers)} process(es) still running after the main process exited: {outcome.leftovers[0]}"
         )
+    exhausted = exhaustion(outcome)
+    if exhausted:
+        return Verdict("error", "resources", exhausted)
     claimed_failure = example.fails.get(outcome.method)
     if claimed_failure is not None:  # it must fail, with that line on stderr (a child's traceback counts)
         if outcome.returncode == 0 and not outcome.stderr:
@@ -823,6 +829,22 @@ def verdict(outcome: Outcome, example: Example) -> Verdict:
         except (ClaimBroken, Unaccounted) as broken:
             return Verdict("failed", claim, str(broken))
     return Verdict("passed")
+
+
+# What a process says when the machine refused it a process, a thread or memory (the platform's own
+# words for EAGAIN and ENOMEM, and Python's).
+EXHAUSTED = (os.strerror(errno.EAGAIN), os.strerror(errno.ENOMEM), "can't start new thread", "MemoryError")
+
+
+def exhaustion(outcome: Outcome) -> str:
+    """Why a run that failed for want of processes, threads or memory cannot be judged, when they
+    were not its own (no cgroups of its own: another run beside it may have taken them); or ""."""
+    if outcome.bounded or (outcome.returncode == 0 and not outcome.stderr):
+        return ""
+    found = next((words for words in EXHAUSTED if words in outcome.stderr), "")
+    if not found:
+        return ""
+    return f"the machine refused it a process, a thread or memory ({found}), and nothing bounded what the runs beside it took: not judged"
 
 
 def chosen_elsewhere(outcome: Outcome) -> str | None:

@@ -103,6 +103,7 @@ class Outcome:
     stderr_size: int = 0
     output_limit: int = OUTPUT_LIMIT
     stopped: str = ""  # why the harness stopped the run: timeout, output_limit, records_limit; or ""
+    bounded: bool = False  # the run had processes and memory of its own (the supervisor's cgroups): exhausting them was its doing
 
     @property
     def timed_out(self) -> bool:
@@ -284,6 +285,7 @@ def execute(run: Run) -> Outcome:
         stdout_size=report.get("stdout_size", len(seen.stdout)),
         stderr_size=report.get("stderr_size", len(seen.stderr)),
         stopped=report.get("stopped") or ("timeout" if report["returncode"] is None else ""),
+        bounded=bool(report.get("bounded")),
     )
 
 

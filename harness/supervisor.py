@@ -433,6 +433,83 @@ def first_look(pid: int) -> dict:
     return {"parent": parent, "argv": argv, "began": began}
 
 
+# Each run's own bounds where the kernel gives them (root, cgroup v1: here and in CI): so many
+# processes (a fork bomb fails its own run, not the runs beside it) and so much memory.
+RUN_PIDS, RUN_MEMORY = 1024, 1 << 30
+FILE_SIZE = 1 << 30  # bytes a run's process may write to one file (RLIMIT_FSIZE): a full disk is every run's problem
+
+
+class Bounds:
+    """The run's own cgroups (v1 pids and memory, under the supervisor's own), entered by the supervisor
+    before it starts the main process, so that everything the run starts is in them; or none where
+    they cannot be made (not root, cgroup v2, macOS): then `made` is False."""
+
+    LIMITS = (("pids", "pids.max", RUN_PIDS), ("memory", "memory.limit_in_bytes", RUN_MEMORY))
+
+    def __init__(self, name: str):
+        self.places = []  # (the run's cgroup, the one it is made in)
+        for (_, limit, value), (folder, parent) in zip(self.LIMITS, self.where(name), strict=False):
+            try:
+                os.mkdir(folder)
+            except OSError:
+                break
+            self.places.append((folder, parent))
+            try:
+                with open(f"{folder}/{limit}", "w", encoding="ascii") as f:
+                    f.write(str(value))
+                with open(f"{folder}/cgroup.procs", "w", encoding="ascii") as f:
+                    f.write(str(os.getpid()))
+            except OSError:
+                break
+        else:
+            if len(self.places) == len(self.LIMITS):
+                return
+        self.leave()  # not all of them: none
+
+    @classmethod
+    def where(cls, name: str) -> list[tuple[str, str]]:
+        """(the run's cgroup, the one it is made in) for each controller: under this process's own."""
+        try:
+            with open("/proc/self/cgroup", encoding="ascii") as f:
+                mine = dict(line.strip().split(":", 2)[1:] for line in f if line.count(":") >= 2)
+        except OSError:
+            return []
+        parents = [f"/sys/fs/cgroup/{controller}{mine.get(controller, '/')}".rstrip("/") for controller, _, _ in cls.LIMITS]
+        return [(f"{parent}/{name}", parent) for parent in parents]
+
+    @property
+    def made(self) -> bool:
+        return bool(self.places)
+
+    def leave(self) -> None:
+        """Back to the supervisor's own cgroups, and the run's removed (they must be empty: the run is over)."""
+        for _, parent in self.places:
+            try:
+                with open(f"{parent}/cgroup.procs", "w", encoding="ascii") as f:
+                    f.write(str(os.getpid()))
+            except OSError:
+                pass
+        self.remove_folders([folder for folder, _ in self.places])
+        self.places = []
+
+    @classmethod
+    def remove(cls, name: str) -> None:
+        """The warden's clean-up of a supervisor it killed (it started in the same cgroups)."""
+        cls.remove_folders([folder for folder, _ in cls.where(name) if os.path.isdir(folder)])
+
+    @staticmethod
+    def remove_folders(folders: list[str]) -> None:
+        for folder in folders:
+            for _ in range(50):  # a process killed a moment ago may still be counted
+                try:
+                    os.rmdir(folder)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+
+
 def exit_code(status: int | None) -> int | None:
     """A wait status as subprocess shows it: the exit status, or -N when killed by signal N."""
     if status is None:
@@ -525,6 +602,7 @@ def warden(args: Options, supervisor: int, subreaper: bool, deathsig: bool) -> i
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)  # nothing may interrupt the clean-up
     Tree(subreaper, os.environ.get(contract.RUN_MARKER)).stop(1.0)
+    Bounds.remove(f"harness-{os.environ.get(contract.RUN_MARKER) or supervisor}")
     send(args.report, [(contract.FRAME_REPORT, -1, to_json({"supervisor": how}).encode())])
     return 0
 
@@ -589,7 +667,7 @@ def main() -> int:
         stopping.append("runner gone")
 
     main_pid, returncode, at_main_exit, leftovers = None, None, None, []
-    channels = None
+    channels = bounds = None
     try:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, runner_gone)
@@ -609,6 +687,11 @@ def main() -> int:
             env[contract.EVIDENCE] = args.evidence
         if args.nice:
             os.nice(args.nice)  # inherited by every process of the example
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core dumps on the machine's disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE, FILE_SIZE))
+        bounds = Bounds(f"harness-{marker or os.getpid()}") if linux else None
         try:
             main_pid = spawn(args.command, env, {1: channels.out["theirs"].fileno(), 2: channels.err["theirs"].fileno()})
         except OSError as exc:
@@ -673,6 +756,8 @@ def main() -> int:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)  # nothing may interrupt the clean-up
         tree.stop(1.0)
+        if bounds is not None:
+            bounds.leave()
         return 1  # nobody is waiting for a report
     # The last of the output and records: everything is dead, so the streams end.
     end = time.monotonic() + 1.0
@@ -682,6 +767,9 @@ def main() -> int:
         time.sleep(0.005)
     channels.drain_all()
     tree.reap()
+    bounded = bounds is not None and bounds.made
+    if bounds is not None:
+        bounds.leave()
     processes = None
     if channels.events is not None:  # exit statuses: the kernel's wait status, as the reaper would see it
         processes = channels.processes
@@ -708,6 +796,7 @@ def main() -> int:
         "lost": channels.lost,
         "adopter": os.getpid(),  # the subreaper: an orphan's parent from then on
         "subreaper": subreaper,
+        "bounded": bounded,
     }
     frames = list(channels.frames)
     frames += [(contract.FRAME_STDOUT, pid, bytes(data)) for pid, data in channels.out["chunks"]]

@@ -5,6 +5,7 @@ empty environment in a new session, is in tests/test_checks_can_fail.py: `02-esc
 
 from __future__ import annotations
 
+import errno
 import html
 import json
 import os
@@ -25,7 +26,7 @@ from harness.cells import md_escape
 from harness.claims import evidence, verdict
 from harness.launcher import LAUNCHED, finished
 from harness.plugin import ROOT, SHIPPED_EXAMPLES, make_run
-from harness.runner import SETTLE, RunError, members, supervisor_command
+from harness.runner import CONTAINMENT, SETTLE, RunError, members, supervisor_command
 from sessions import Job, early, matrix_session
 
 
@@ -303,3 +304,37 @@ def test_a_stopped_stress_run_leaves_nothing_running(tmp_path):
     finally:
         for proc in alive([stress, *children]):
             proc.kill()
+
+
+# Forks until the kernel refuses, at most 3000 times (each child sleeps a moment, then exits), and
+# says how many it got on stderr, then exits 3 if it was refused.
+FORK_BOMB = """import os, sys, time
+got = 0
+try:
+    for _ in range(3000):
+        if os.fork() == 0:
+            time.sleep(2)
+            os._exit(0)
+        got += 1
+except OSError as exc:
+    print(f'forks: {got}: {exc.strerror}', file=sys.stderr)
+    sys.exit(3)
+print(f'forks: {got}', file=sys.stderr)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux" or CONTAINMENT != "subreaper", reason="a run's own cgroups: Linux, as root")
+def test_a_fork_bomb_exhausts_its_own_run_not_the_machine():
+    """Where the supervisor can give a run cgroups of its own (root, cgroup v1: here and in CI), a run
+    that forks without end is refused its 1025th process, far below the machine's limit: the runs
+    beside it keep theirs. Where it cannot, the run forks on; the README says so."""
+    from harness.runner import Run, execute
+    from harness.supervisor import RUN_PIDS, Bounds
+
+    if not Bounds.where("probe") or os.geteuid() != 0:
+        pytest.skip("no cgroup v1 to bound a run with (not root): the runs share the machine's processes")
+    done = execute(Run("fork_bomb", "fork", sys.executable, source=FORK_BOMB, timeout=60))
+    got = int(re.search(r"forks: (\d+)", done.stderr)[1])
+    assert (done.returncode, done.bounded) == (3, True), done.stderr
+    assert got < RUN_PIDS and os.strerror(errno.EAGAIN) in done.stderr, done.stderr
+    assert not members(done.marker), "processes of the run survived it"

@@ -97,6 +97,7 @@ REPORT_KEYS = (
     "lost",  # records the supervisor could not keep: why, or ""
     "adopter",  # the supervisor's pid: an orphan's parent from then on
     "subreaper",
+    "bounded",  # the run had processes and memory of its own (cgroups): exhausting them was its own doing
 )
 PROCESS_KEYS = (
     "parent",  # its parent when the kernel first saw it
