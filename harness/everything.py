@@ -87,15 +87,12 @@ def main(argv: list[str]) -> int:
         parts["containers"] = subprocess.Popen(["docker", "compose", "up"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     outputs = {}
     readers = {name: _drain(proc, outputs.setdefault(name, [])) for name, proc in parts.items()}
-    started, shown = time.monotonic(), ""
+    progress = Progress(expected, sys.stdout)
     while any(proc.poll() is None for proc in parts.values()):
-        done = {"local": len(list((LOCAL / "traces" / "local").glob("*.json"))), "containers": len(list(CONTAINERS.glob("traces/*/*.json")))}
-        line = ", ".join(f"{name} {done[name]}/{expected[name]}" for name in parts)
-        if line != shown:  # a cell finished (each writes its timeline as it ends)
-            print(f"\rcells done: {line} ({time.monotonic() - started:.0f} s)", end="", flush=True)
-            shown = line
+        # Each cell writes its timeline as it ends.
+        progress.show({"local": len(list((LOCAL / "traces" / "local").glob("*.json"))), "containers": len(list(CONTAINERS.glob("traces/*/*.json")))})
         time.sleep(0.5)
-    print()
+    progress.end()
     for reader in readers.values():
         reader.join()
     if parts.get("containers"):
@@ -106,6 +103,34 @@ def main(argv: list[str]) -> int:
     paths = [str(LOCAL / "junit.local.xml")] + ([str(CONTAINERS)] if "containers" in parts else [])
     status = report.main([*paths, "--expect", ",".join(local + names), *argv])
     return status or (1 if broken else 0)
+
+
+class Progress:
+    """How many cells each part has done: on a terminal one line rewritten in place; in a file or a
+    CI log (no carriage returns there) a line of its own at each quarter of a part, and at its end."""
+
+    def __init__(self, expected: dict[str, int], out):
+        self.expected, self.out, self.started = expected, out, time.monotonic()
+        self.terminal = out.isatty()
+        self.shown, self.marks = "", {}
+
+    def show(self, done: dict[str, int]) -> None:
+        line = ", ".join(f"{name} {done[name]}/{total}" for name, total in self.expected.items())
+        if line == self.shown:
+            return
+        self.shown = line
+        text = f"cells done: {line} ({time.monotonic() - self.started:.0f} s)"
+        if self.terminal:
+            print(f"\r{text}", end="", file=self.out, flush=True)
+            return
+        marks = {name: 4 * min(done[name], total) // max(total, 1) for name, total in self.expected.items()}
+        if marks != self.marks:
+            self.marks = marks
+            print(text, file=self.out, flush=True)
+
+    def end(self) -> None:
+        if self.terminal:
+            print(file=self.out)
 
 
 def _drain(proc: subprocess.Popen, into: list[str]):

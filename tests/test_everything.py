@@ -1,6 +1,7 @@
 """`tox -e all` (harness/everything.py) without a Docker engine: it says, in one line, why the
 containers are skipped, and runs the local part. (With an engine, .ci/run and the benchmark run it.)"""
 
+import io
 import shutil
 
 import pytest
@@ -17,3 +18,30 @@ def test_no_docker_command(monkeypatch, tmp_path):
 def test_no_engine(monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     assert everything.docker_missing() == "no Docker engine reachable (docker info failed)"
+
+
+class Log(io.StringIO):
+    def __init__(self, terminal: bool):
+        super().__init__()
+        self.terminal = terminal
+
+    def isatty(self) -> bool:
+        return self.terminal
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_progress_is_a_line_rewritten_on_a_terminal_and_milestone_lines_in_a_log(terminal):
+    """`tox -e all > log` and CI logs get no carriage return: a line at each quarter of a part."""
+    log = Log(terminal)
+    progress = everything.Progress({"local": 64, "containers": 80}, log)
+    for n in range(81):
+        progress.show({"local": min(n, 64), "containers": n})
+    progress.end()
+    text = log.getvalue()
+    if terminal:
+        assert text.count("\r") == 81 and text.endswith("\n")
+    else:
+        assert "\r" not in text
+        lines = text.splitlines()
+        assert lines[0].startswith("cells done: local 0/64, containers 0/80") and lines[-1].startswith("cells done: local 64/64, containers 80/80")
+        assert 5 <= len(lines) <= 9

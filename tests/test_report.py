@@ -178,7 +178,7 @@ def test_cli_writes_every_output_and_fails(results, tmp_path):
 
     markdown = out["md"].read_text(encoding="utf-8")
     assert f"| {INFO['name']}<br>{PLATFORM}<br><sub>default-spawn, forkserver</sub> | 3.99<br>no results file |" in markdown
-    assert f"| **03_lock**<br>{SHIPPED['03_lock'].claim} | default | ✅ passed ({INFO['default']}) | ❔ not run |" in markdown
+    assert f"| **03_lock**<br>{SHIPPED['03_lock'].claim} | default | ✅ passed ({INFO['default']}), +stretch | ❔ not run |" in markdown
     assert f"|  | spawn | ❌ failed: stdout is '{WRONG}\\\\n', expected exactly 'Hello, world!\\\\n' | ❔ not run |" in markdown
     assert f"| ⏱️ timed out after {TIMEOUT} s; its processes were killed |" in markdown
     assert "|  | fork | ❔ not run | ❔ not run |" in markdown
@@ -187,7 +187,8 @@ def test_cli_writes_every_output_and_fails(results, tmp_path):
     assert "<details><summary>output</summary><pre>--- stdout (" in page and f"{WRONG}\n--- stderr (0 bytes) ---\n&lt;empty&gt;" in page
     assert not re.search(r"\bsrc=|\bhref=\"[^#]|@import|url\(", page), "the page must load nothing"
     # every failed or timed-out cell has its run's timeline drawn below the table, one lane per process
-    bad = sum(c["status"] in ("failed", "timed_out") for c in data["cells"])
+    # (and its twin's beside it, the run with the mechanism perturbed, where it had one)
+    bad = sum(1 + bool(c["intervened_trace"]) for c in data["cells"] if c["status"] in ("failed", "timed_out"))
     assert page.count('<svg class="timeline"') == bad > 0
     assert "the main process (pid" in page and "<title>stdout" in page
 
@@ -433,7 +434,8 @@ def test_timeline_on_request(results, tmp_path):
     """--timeline draws the named cells' runs too (all of them with `all`), passed ones included."""
     page = tmp_path / "matrix.html"
     assert report(results, "--html", page, "--timeline", "03_lock-spawn").returncode == 1
-    assert re.search(r'<h3 id="timeline-\d+">03_lock under spawn on .*: passed</h3><svg', page.read_text(encoding="utf-8"))
+    assert re.search(r'<h3 id="timeline-\d+">03_lock under spawn on .*: passed, \+stretch</h3><svg', page.read_text(encoding="utf-8"))
+    assert re.search(r'<h3 id="timeline-\d+">03_lock under spawn on .*, with stretch</h3><svg', page.read_text(encoding="utf-8"))  # its twin
     assert report(results, "--html", page, "--timeline", "all").returncode == 1
     drawn = page.read_text(encoding="utf-8").count('<svg class="timeline"')
     assert drawn == sum(1 for f in results.glob("traces/*/*.json"))
