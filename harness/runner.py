@@ -430,9 +430,30 @@ def decode(data: bytes) -> str:
     return data.decode("utf-8", errors="backslashreplace").replace("\r\n", "\n")
 
 
+@dataclass(frozen=True)
+class Member:
+    """A live process of a run, found in /proc: Linux needs no psutil (Debian packages none for PyPy)."""
+
+    pid: int
+
+    def cmdline(self) -> list[str]:
+        try:
+            return Path(f"/proc/{self.pid}/cmdline").read_bytes().decode("utf-8", "backslashreplace").split("\0")[:-1]
+        except OSError:
+            return []
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass  # gone already
+
+
 def members(token: str) -> list:
     """The live processes that carry a run's marker: what the runner kills when its supervisor could
-    not, and what a test can check survived a run."""
+    not, and what a test can check survived a run (each with its pid, cmdline() and kill())."""
+    if sys.platform == "linux":  # /proc itself, whatever platform is emulated
+        return [Member(pid) for pid in marked_in_proc(f"{RUN_MARKER}={token}".encode())]
     import psutil
 
     found = []
@@ -442,4 +463,21 @@ def members(token: str) -> list:
                 found.append(proc)
         except (psutil.Error, OSError):
             pass  # gone, a zombie, or another user's
+    return found
+
+
+def marked_in_proc(marker: bytes) -> list[int]:
+    """The pids of the live processes (not zombies) whose environment holds `marker` (NAME=VALUE)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker not in Path(entry.path, "environ").read_bytes().split(b"\0"):
+                continue
+            stat = Path(entry.path, "stat").read_bytes()
+        except OSError:
+            continue  # gone, or another user's
+        if stat[stat.rindex(b")") + 2 :][:1] != b"Z":  # "pid (comm) state ...": comm may hold ")"
+            found.append(int(entry.name))
     return found

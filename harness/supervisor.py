@@ -148,7 +148,7 @@ class Tree:
             # waiting for the children to be gone needs no scan of /proc (milliseconds each on a
             # busy machine); only what is left then is looked at, and named.
             while self.reap() and (left := deadline - time.monotonic()) > 0:
-                signal.sigtimedwait([signal.SIGCHLD], left)  # blocked by main(): pending until taken here
+                wait_for_signal(signal.SIGCHLD, left)  # blocked by main(): pending until taken here
         while True:
             alive = {pid: cmd for pid, cmd in self.members().items() if which(cmd)}
             if not alive or time.monotonic() >= deadline:
@@ -321,6 +321,42 @@ def warden(args: Options, supervisor: int, subreaper: bool, deathsig: bool) -> i
     return 0
 
 
+def spawn(command: list[str], defaults: tuple[int, ...]) -> int:
+    """Start the main process, with the signals `defaults` back to SIG_DFL (the supervisor ignores
+    them), and return its pid; OSError if it cannot be started. PyPy has no os.posix_spawnp: there
+    the supervisor forks and execs, and the child sends the exec's errno back on a pipe that closes
+    on exec, so that a missing program is the same one-line error."""
+    if hasattr(os, "posix_spawnp"):
+        return os.posix_spawnp(command[0], command, os.environ, setsigdef=defaults)
+    failed_r, failed_w = os.pipe()  # not inherited through exec (PEP 446)
+    pid = os.fork()
+    if pid == 0:
+        try:  # nothing but the exec runs here; the child ends with os._exit whatever happens
+            for sig in defaults:
+                signal.signal(sig, signal.SIG_DFL)
+            os.execvpe(command[0], command, os.environ)
+        except OSError as exc:
+            os.write(failed_w, str(exc.errno).encode())
+        finally:
+            os._exit(127)
+    os.close(failed_w)
+    with open(failed_r, "rb") as pipe:
+        failed = pipe.read()  # nothing (EOF at the exec) when the program started
+    if failed:
+        os.waitpid(pid, 0)
+        raise OSError(int(failed), os.strerror(int(failed)))
+    return pid
+
+
+def wait_for_signal(sig: int, seconds: float) -> None:
+    """Wait for a blocked signal to be pending, at most `seconds`, and take it (PyPy has no
+    sigtimedwait: it polls)."""
+    if hasattr(signal, "sigtimedwait"):
+        signal.sigtimedwait([sig], seconds)
+    else:
+        time.sleep(min(seconds, 0.01))
+
+
 def wait_child(pid: int, seconds: float) -> int | None:
     """The wait status of a child that ends within `seconds`, else None (stopped, or still going)."""
     deadline = time.monotonic() + seconds
@@ -388,7 +424,7 @@ def main() -> int:
         try:
             # SIGPIPE and SIGXFSZ as subprocess does; the terminal's stops, which the supervisor ignores
             defaults = (signal.SIGPIPE, signal.SIGXFSZ, *TERMINAL_STOPS)
-            main_pid = os.posix_spawnp(args.command[0], args.command, os.environ, setsigdef=defaults)
+            main_pid = spawn(args.command, defaults)
         except OSError as exc:
             print(f"supervisor: cannot start {args.command[0]}: {exc.strerror}", file=sys.stderr)
             return 2
