@@ -239,6 +239,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def harness_interpreter(record_testsuite_property) -> None:
+    """The interpreter of the harness itself (pytest, the launcher, each run's supervisor), in the
+    JUnit file: the examples' interpreter is each cell's, and the two may differ (--python)."""
+    record_testsuite_property("harness", f"{interpreter_info(sys.executable)['name']} ({sys.executable})")
+
+
 @pytest.fixture
 def matrix_run() -> None:
     """Requested by a test to be parametrized over the interpreter x example x start-method matrix;
