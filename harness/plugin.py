@@ -29,6 +29,7 @@ EXAMPLES = pytest.StashKey[dict]()  # {name: Example} of --examples-dir
 PYTHONS = pytest.StashKey[dict]()  # {name: interpreter} the matrix runs the examples under
 TIMEOUTS = pytest.StashKey[dict]()  # {example or "": seconds}
 DEFAULT_TIMEOUT = 60.0
+STDERR_HEADING = "--- the end of the run's stderr ---"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -261,15 +262,16 @@ def outcome(request: pytest.FixtureRequest, run: Run) -> Outcome:
             request.node.user_properties += unjudged(exc)
         if not isinstance(exc, RunError):
             raise  # a bug of the harness: its traceback helps
-        why = str(exc)
-    pytest.fail(why, pytrace=False)  # what the run did, said in one line
+        why = str(exc) + (f"\n{STDERR_HEADING}\n{exc.stderr}" if exc.stderr else "")
+    pytest.fail(why, pytrace=False)  # what the run did, said in one line (then the end of its stderr)
 
 
 def unjudged(exc: Exception) -> list[tuple[str, str]]:
     """The properties of a cell the harness could not judge: status error, and why in one line."""
     lines = str(exc).strip().splitlines() or [""]
     why = lines[0] if isinstance(exc, RunError) else f"{type(exc).__name__}: {lines[0]}".rstrip(": ")
-    return [("status", STATUSES["error"].name), ("diagnosis", why)]
+    stderr = exc.stderr if isinstance(exc, RunError) else ""
+    return [("status", STATUSES["error"].name), ("diagnosis", why), *([("stderr", stderr)] if stderr else [])]
 
 
 @pytest.fixture

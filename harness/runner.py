@@ -51,6 +51,8 @@ SETTLE = 0.0
 # head and tail (KEPT bytes each) are read, kept and shown.
 OUTPUT_LIMIT = 4 << 20
 KEPT = 32 << 10
+# Lines of a run's stderr that go with an error of its cell (its supervisor's traceback, say).
+STDERR_TAIL = 20
 
 __all__ = ["InterpreterError", "Outcome", "Run", "RunError", "execute", "interpreter_info", "stop_all"]
 
@@ -254,7 +256,11 @@ def execute(run: Run) -> Outcome:
             stdout_file = os.fstat(out.fileno())
             # The job object needs Windows itself: under emulate-windows the subreaper stands in for it.
             contain = contained_windows if sys.platform == "win32" else supervised
-            report = contain(run, command, env, out, err, script.parent, Path(tmp, "report"), token)
+            try:
+                report = contain(run, command, env, out, err, script.parent, Path(tmp, "report"), token)
+            except RunError as exc:
+                exc.stderr = stderr_tail(err_path)
+                raise
         RECORDS.pop(run, None)
         (raw_stdout, stdout_size), (raw_stderr, stderr_size) = bounded(out_path), bounded(err_path)
         facts = Facts(
@@ -290,6 +296,17 @@ def bounded(path: Path) -> tuple[bytes, int]:
         f.seek(size - KEPT)
         tail = f.read(KEPT)
     return head + f"\n[... {size - 2 * KEPT} bytes not shown ...]\n".encode() + tail, size
+
+
+def stderr_tail(path: Path, lines: int = STDERR_TAIL) -> str:
+    """The last `lines` lines of a run's stderr, from its last 4 KiB at most (decoded as the run's
+    output is); a line cut by that limit is left out."""
+    with open(path, "rb") as f:
+        start = max(0, f.seek(0, os.SEEK_END) - 4096)
+        f.seek(start)
+        text = decode(f.read())
+    kept = text.splitlines()[1 if start else 0 :]
+    return "\n".join(kept[-lines:])
 
 
 def main_command(info: dict, script: Path, env: dict, platform: str = PLATFORM) -> tuple[list[str], dict]:
@@ -375,7 +392,11 @@ def signal_name(number: int) -> str:
 
 
 class RunError(RuntimeError):
-    """The harness could not judge a run; the message says why, in one line."""
+    """The harness could not judge a run; the message says why, in one line. `stderr`: the last lines
+    of the run's stderr, which is also its supervisor's (a traceback of its own), kept here because
+    the run's folder is removed with the file."""
+
+    stderr = ""
 
 
 def read_report(run: Run, path: Path, returncode: int | None) -> dict:
