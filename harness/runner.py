@@ -47,6 +47,7 @@ CONTAINMENT = {"linux": "subreaper", "win32": "job"}.get(PLATFORM, "tree")
 # exited: none, as the README says (a correct program has joined its children; one the kernel is
 # ending is gone already). The fork server and resource tracker get the run's grace.
 SETTLE = 0.0
+SPAWN_CHILD = "--multiprocessing-fork"  # the last argument of a spawn child's command line (multiprocessing.spawn)
 # Bytes a run may print to stdout, and to stderr; beyond it, a failure of its own, and only the
 # head and tail (KEPT bytes each) are read, kept and shown.
 OUTPUT_LIMIT = 4 << 20
@@ -311,11 +312,14 @@ def stderr_tail(path: Path, lines: int = STDERR_TAIL) -> str:
 
 def main_command(info: dict, script: Path, env: dict, platform: str = PLATFORM) -> tuple[list[str], dict]:
     """The main process's command line, `python -X dev EXAMPLE.py`, and its environment. On Windows
-    a venv's python.exe is a launcher that starts the base interpreter as a process of its own, out
-    of the runner's sight: the run starts the base interpreter itself, told which venv it is, as
-    multiprocessing's spawn does there (popen_spawn_win32: sys._base_executable, __PYVENV_LAUNCHER__)."""
+    a CPython venv's python.exe is a launcher that starts the base interpreter as a process of its
+    own, out of the runner's sight: the run starts the base interpreter itself, told which venv it
+    is, as multiprocessing's spawn does there (popen_spawn_win32: sys._base_executable,
+    __PYVENV_LAUNCHER__). A PyPy venv's python.exe is a copy of the interpreter, not a launcher, and
+    PyPy ignores __PYVENV_LAUNCHER__ (its popen_spawn_win32 sets WINENV = False): it is started as it is."""
     python, base = info["executable"], info["base_executable"]
-    if platform == "win32" and ntpath.normcase(python) != ntpath.normcase(base):
+    cpython = info["name"].startswith("CPython ")
+    if platform == "win32" and cpython and ntpath.normcase(python) != ntpath.normcase(base):
         return [base, "-X", "dev", str(script)], {**env, "__PYVENV_LAUNCHER__": python}
     return [python, "-X", "dev", str(script)], env
 
@@ -426,7 +430,10 @@ def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, toke
     from harness import winjob
 
     started = time.monotonic()
-    flags = 0 if not run.nice else winjob.BELOW_NORMAL_PRIORITY_CLASS if run.nice <= 10 else winjob.IDLE_PRIORITY_CLASS
+    # Any lower priority is the below-normal class: Windows' idle class (nice 15's neighbour) gets no
+    # CPU at all while anything else wants it, and a busy runner always has something.
+    flags = winjob.BELOW_NORMAL_PRIORITY_CLASS if run.nice > 0 else 0
+    records = Path(env[EVIDENCE_DIR]) if env and EVIDENCE_DIR in env else None
     with job or winjob.Job() as job:
         main = job.start(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env, creationflags=flags)
         ACTIVE[token] = (run, main, main.kill)  # the job is killed once its wait below returns
@@ -438,12 +445,48 @@ def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, toke
             deadline = time.monotonic() + SETTLE
             while job.pids() and time.monotonic() < deadline:
                 time.sleep(0.02)
-            leftovers = [f"pid {pid}: {name}" for pid, name in job.describe()]
+            left = job.describe()
+            starting = still_starting(left, records)
+            late = {pid: command for pid, command in left.items() if pid not in starting}
+            if starting and not late:  # only spawn children still starting: the run's grace, as the supervisor gives them
+                deadline = time.monotonic() + run.grace
+                while job.pids() and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                late = job.describe()
+                ran = [pid for pid in starting if ran_its_process(pid, records)]
+                late.update({pid: f"ran its Process after the main process had exited: {left[pid]}" for pid in ran})
+            leftovers = [f"pid {pid}: {command[:200]}" for pid, command in late.items()]
         finally:
             del ACTIVE[token]
             job.kill()
             reap(main, winjob.KILLED_WITHIN)  # killed with the job: gone at once
     return {"returncode": returncode, "leftovers": leftovers, "main_pid": main.pid, "seconds": time.monotonic() - started}
+
+
+def still_starting(members: dict[int, str], records: Path | None) -> set[int]:
+    """The spawn children among `members` (pid: command line) that no process of the run recorded
+    starting: their parent died while it started them, so they never ran the program. Windows
+    creates a spawn child before it pickles the process object (popen_spawn_win32), so a target that
+    cannot be pickled leaves one, still starting, when main dies of it: it gets the run's grace to
+    end, as the fork server and resource tracker do (the supervisor's rule too, supervisor.py)."""
+    spawned = {pid for pid, command in members.items() if command.endswith(SPAWN_CHILD)}
+    if spawned and records is not None:
+        for path in records.glob("*.log"):
+            for line in path.read_bytes().splitlines():
+                try:
+                    if b'"e":"started"' in line:
+                        spawned.discard(json.loads(line).get("child"))
+                except (ValueError, AttributeError):
+                    pass  # not a record
+    return spawned
+
+
+def ran_its_process(pid: int, records: Path | None) -> bool:
+    """Whether the process recorded running its Process (BaseProcess._bootstrap)."""
+    try:
+        return records is not None and b'"e":"bootstrap"' in (records / f"{pid}.log").read_bytes()
+    except OSError:
+        return False
 
 
 def decode(data: bytes) -> str:

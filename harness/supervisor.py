@@ -60,6 +60,7 @@ TERMINAL_STOPS = (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
 MARKER = "HARNESS_RUN_ID"
 EXITING = "<exiting>"  # what a process that is exiting is called (PF_EXITING, or an empty command line)
 PF_EXITING = 0x4  # /proc/PID/stat's flags: the process is in exit()
+SPAWN_CHILD = "--multiprocessing-fork"  # the last argument of a spawn child's command line (multiprocessing.spawn)
 
 
 class Stop(Exception):
@@ -321,6 +322,37 @@ def warden(args: Options, supervisor: int, subreaper: bool, deathsig: bool) -> i
     return 0
 
 
+def still_starting(members: dict[int, str]) -> dict[int, str]:
+    """The spawn children among `members` that no process of the run recorded starting (their
+    "started" records, inject/mp_evidence.py): their parent died starting them, so they never ran the
+    program. Windows creates a spawn child before it pickles the process object (popen_spawn_win32),
+    so a target that cannot be pickled leaves one, still starting, when main dies of it; emulate-windows
+    does the same (inject/emulate_win32.py). A runner.contained_windows rule, read here from the run's
+    records as files (HARNESS_EVIDENCE); bytes, not json (the supervisor's start-up cost)."""
+    spawned = {pid: cmd for pid, cmd in members.items() if cmd.endswith(SPAWN_CHILD)}
+    folder = os.environ.get("HARNESS_EVIDENCE")
+    if not spawned or not folder:
+        return {}
+    for entry in os.scandir(folder):
+        try:
+            with open(entry.path, "rb") as f:
+                for line in f:
+                    if b'"e":"started"' in line and b'"child":' in line:
+                        spawned.pop(int(line.split(b'"child":', 1)[1].split(b",", 1)[0]), None)
+        except (OSError, ValueError):
+            pass
+    return spawned
+
+
+def ran_its_process(pid: int) -> bool:
+    """Whether the process recorded running its Process (BaseProcess._bootstrap)."""
+    try:
+        with open(os.path.join(os.environ.get("HARNESS_EVIDENCE", ""), f"{pid}.log"), "rb") as f:
+            return b'"e":"bootstrap"' in f.read()
+    except OSError:
+        return False
+
+
 def spawn(command: list[str], defaults: tuple[int, ...]) -> int:
     """Start the main process, with the signals `defaults` back to SIG_DFL (the supervisor ignores
     them), and return its pid; OSError if it cannot be started. PyPy has no os.posix_spawnp: there
@@ -442,8 +474,11 @@ def main() -> int:
         # loaded machine can take seconds. It is gone as far as the run is concerned.
         running = lambda cmd: cmd != EXITING  # noqa: E731
         late = tree.wait_gone(args.settle, lambda cmd: running(cmd) and not any(helper in cmd for helper in HELPERS))
+        starting = still_starting(late)  # they get the grace, as the helpers do
+        late = {pid: cmd for pid, cmd in late.items() if pid not in starting}
         if not late:  # the example's own processes are gone: the helpers may finish their work
             late = tree.wait_gone(args.grace, running)
+            late.update({pid: f"ran its Process after the main process had exited: {cmd}" for pid, cmd in starting.items() if ran_its_process(pid)})
         outcome = {
             "returncode": returncode,
             "leftovers": [f"pid {pid}: {cmd[:200]}" for pid, cmd in sorted(late.items())],

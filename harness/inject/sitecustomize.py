@@ -33,6 +33,8 @@ if _emulate:
     _context._default_context._default_context = _context._concrete_contexts["spawn"]
     _context.DefaultContext.get_all_start_methods = lambda _self: list(_methods)
     sys.modules["multiprocessing"].get_all_start_methods = _context._default_context.get_all_start_methods
+    if _emulate == "win32":  # and Windows' order of creating a spawn child: win32_spawn.py
+        import win32_spawn  # noqa: F401
 
 # The start method the run asks for, as the interpreter's default: the program may still choose
 # its own (set_start_method, get_context), as it could on an interpreter whose default this is.
