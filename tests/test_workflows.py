@@ -372,6 +372,21 @@ def test_everything_installs_the_tox_that_tox_ini_requires():
     assert sum(len(TOX_REQUIREMENT.findall(text)) for text in texts.values()) >= 5  # the check found the installs
 
 
+def ci_run_problems(text: str) -> list[str]:
+    """.ci/run runs the harness itself, not only the examples, on every local Python CI's jobs give it
+    to (`tox -m pythons`: each Python's env runs pytest and the supervisors on that Python) and the
+    selftest as CI runs it (`tox -e selftest`, on .python-version-default's Python)."""
+    commands = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    wanted = {"tox -m pythons": "the harness on each local Python", "tox -e selftest": "the selftest on CI's Python"}
+    return [f".ci/run does not run {what} ({command})" for command, what in wanted.items() if not any(c.split() == command.split() for c in commands)]
+
+
+def test_ci_run_runs_the_harness_on_every_python_ci_gives_it():
+    text = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert ci_run_problems(text) == []
+    assert ci_run_problems(text.replace("\ntox -m pythons\n", "\n")) == [".ci/run does not run the harness on each local Python (tox -m pythons)"]
+
+
 def test_badges():
     assert badge_problems((ROOT / "README.md").read_text(encoding="utf-8")) == []
 
@@ -696,9 +711,11 @@ def test_the_summary_page_check_finds_a_heading_the_table_overwrote(tmp_path):
     """_containers.yml as it was: the heading written in the step whose --markdown then overwrote its file."""
     text = (WORKFLOWS / "_containers.yml").read_text(encoding="utf-8")
     dating = re.search(r"      - name: Date the summary page\n.*?\n        run: \|\n          (echo [^\n]*)\n\n", text, re.S)
-    table = "      - name: Summary table (example x start method x target)\n        if: ${{ !cancelled() }}\n        run: |\n"
-    assert dating and table in text, "update this test"
-    merged = text.replace(dating[0], "").replace(table, table.replace("        run: |\n", f"        env:\n          EVENT: x\n        run: |\n          {dating[1]}\n"))
+    table = "      - name: Summary table (example x start method x target)\n        if: ${{ !cancelled() }}\n"
+    assert dating and f"{table}        run: |\n" in text, "update this test"
+    merged = text.replace(dating[0], "").replace(
+        f"{table}        run: |\n", f"{table}        env:\n          EVENT: x\n        run: |\n          {dating[1]}\n"
+    )
     (tmp_path / "copy").mkdir()
     copy = tmp_path / "copy" / "_containers.yml"
     copy.write_text(merged, encoding="utf-8")
