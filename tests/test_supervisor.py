@@ -76,14 +76,17 @@ def test_the_stops_it_restores_are_the_ones_the_supervisor_ignores():
 @pytest.mark.skipif(sys.platform != "linux", reason="psutil is what finds them elsewhere")
 def test_the_processes_of_a_run_are_found_without_psutil_on_linux(monkeypatch):
     token = uuid.uuid4().hex
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], env={**os.environ, RUN_MARKER: token})
+    code = "import time; print('going', flush=True); time.sleep(600)"
+    process = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, RUN_MARKER: token}, stdout=subprocess.PIPE)
     try:
+        assert process.stdout.readline() == b"going\n"  # past its exec: its environment is its own
         monkeypatch.setitem(sys.modules, "psutil", None)  # import psutil raises ImportError, as on PyPy in Debian
         found = members(token)
-        assert [(p.pid, p.cmdline()[1:]) for p in found] == [(process.pid, ["-c", "import time; time.sleep(600)"])]
+        assert [(p.pid, p.cmdline()[1:]) for p in found] == [(process.pid, ["-c", code])]
         found[0].kill()
         assert process.wait(timeout=60) == -signal.SIGKILL
         assert members(token) == []
     finally:
         process.kill()
         process.wait()
+        process.stdout.close()
