@@ -96,7 +96,7 @@ class Tree:
         children = self.reap()
         if self.subreaper:
             return self._proc_tree() if children else {}
-        import psutil  # not needed on Linux; the tox envs and containers have it
+        import psutil  # not needed on Linux (the containers have none); the tox envs have it
 
         found = {}
         procs = {p.pid: p for p in psutil.Process(self.me).children(recursive=True)}
