@@ -31,6 +31,7 @@ PYTHONS = pytest.StashKey[dict]()  # {name: interpreter} the matrix runs the exa
 TIMEOUTS = pytest.StashKey[dict]()  # {example or "": seconds}
 TWINS = pytest.StashKey[dict]()  # {run: the same run with its example's interventions (claims.interventions)}
 DEFAULT_TIMEOUT = 60.0
+STDERR_HEADING = "--- the end of the run's stderr ---"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -254,6 +255,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         launcher.write_timelines(config, where)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def harness_interpreter(record_testsuite_property) -> None:
+    """The interpreter of the harness itself (pytest, the launcher, each run's supervisor), in the
+    JUnit file: the examples' interpreter is each cell's, and the two may differ (--python)."""
+    record_testsuite_property("harness", f"{interpreter_info(sys.executable)['name']} ({sys.executable})")
+
+
 @pytest.fixture
 def matrix_run() -> None:
     """Requested by a test to be parametrized over the interpreter x example x start-method matrix;
@@ -269,15 +277,16 @@ def outcome(request: pytest.FixtureRequest, run: Run) -> Outcome:
             request.node.user_properties += unjudged(exc)
         if not isinstance(exc, RunError):
             raise  # a bug of the harness: its traceback helps
-        why = str(exc)
-    pytest.fail(why, pytrace=False)  # what the run did, said in one line
+        why = str(exc) + (f"\n{STDERR_HEADING}\n{exc.stderr}" if exc.stderr else "")
+    pytest.fail(why, pytrace=False)  # what the run did, said in one line (then the end of its stderr)
 
 
 def unjudged(exc: Exception) -> list[tuple[str, str]]:
     """The properties of a cell the harness could not judge: status error, and why in one line."""
     lines = str(exc).strip().splitlines() or [""]
     why = lines[0] if isinstance(exc, RunError) else f"{type(exc).__name__}: {lines[0]}".rstrip(": ")
-    return [("status", STATUSES["error"].name), ("diagnosis", why)]
+    stderr = exc.stderr if isinstance(exc, RunError) else ""
+    return [("status", STATUSES["error"].name), ("diagnosis", why), *([("stderr", stderr)] if stderr else [])]
 
 
 @pytest.fixture

@@ -83,7 +83,10 @@ KNOWN = (
     "warning",
     "intervention",
     "intervened_trace",
+    "stderr",
 )
+STDERR_LABEL = "the end of the run's stderr"  # an unjudged run's (Cell.stderr)
+MULTILINE = ("stderr",)  # the properties that keep their lines
 TRACE_LIMIT = 16 << 20  # bytes: a timeline larger than this is not read
 # Terminal control characters (NUL, ESC, CR, DEL, the C1 set with its CSI) are shown as \xNN, never
 # sent raw: a report may be printed on a terminal, and its files read on one. Newlines and tabs are
@@ -115,6 +118,7 @@ class Cell:
     note: str = ""  # a passed cell's remark: "fails as claimed: ..." (the claims file said it fails there)
     intervention: str = ""  # what the cell's twin run perturbed ("alter", "stretch", "slow"): the cell holds for both runs
     intervened_trace: str = ""  # the twin's timeline
+    stderr: str = ""  # an unjudged run's: the last lines of its stderr, which is its supervisor's too (a traceback of its own)
 
 
 @dataclass
@@ -193,7 +197,7 @@ def load(path: Path) -> JUnitXml:
 
 
 def properties(element) -> dict[str, str]:
-    return {visible(p.name or ""): visible(p.value or "") for p in element.properties()}
+    return {visible(p.name or ""): visible(p.value or "", lines=p.name in MULTILINE) for p in element.properties()}
 
 
 def quoted(value: str) -> str:
@@ -247,6 +251,7 @@ def judge(case, props: dict[str, str], source: Path) -> Cell:
         diagnosis=props.get("diagnosis", ""),
         warning=props.get("warning", ""),
         note=props.get("note", ""),
+        stderr=props.get("stderr", ""),
         claim=props.get("claim", ""),
         observed_start_method=props.get("observed_start_method", ""),
         source=str(source),
@@ -265,7 +270,10 @@ def judge(case, props: dict[str, str], source: Path) -> Cell:
         first = message.split("\n", 1)[0].strip()
         text = visible(result.text or "", lines=True)
         # The failure's text is the headline, then the evidence (claims.evidence): keep the evidence.
+        # An unjudged run's text is its one line and the end of its stderr, which `stderr` holds.
         cell.output = text.split("\n", 1)[1] if "\n" in text and text.startswith(first) else text
+        if cell.stderr and isinstance(result, JUnitError):
+            cell.output = ""
         for extra, label in ((case.system_out, "captured stdout"), (case.system_err, "captured stderr")):
             if extra:
                 cell.output += f"\n--- {label} ---\n{visible(extra, lines=True)}"
@@ -360,6 +368,7 @@ def noted(cell: Cell) -> bool:
 
 def to_text(matrix: Matrix) -> str:
     notes: list[str] = []
+    numbered = 0
     header = [["example", "method", *(c.interpreter for c in matrix.columns)], ["", "", *(c.platform or "(no file)" for c in matrix.columns)]]
     rows = []
     for example in matrix.examples:
@@ -369,8 +378,10 @@ def to_text(matrix: Matrix) -> str:
                 cell = matrix.cell(column, example, method)
                 words = cell_words(cell, method, shout=True)
                 if noted(cell) or cell.warning:
-                    notes.append(f"[{len(notes) + 1}] {example} {method}, {column.title}: {cell.diagnosis if noted(cell) else cell.warning}")
-                    words += f" [{len(notes)}]"
+                    numbered += 1
+                    notes.append(f"[{numbered}] {example} {method}, {column.title}: {cell.diagnosis if noted(cell) else cell.warning}")
+                    notes += [f"    {STDERR_LABEL}:", *(f"    | {line}" for line in cell.stderr.splitlines())] if cell.stderr else []
+                    words += f" [{numbered}]"
                 row.append(words)
             rows.append(row)
     widths = [max(len(r[i]) for r in header + rows) for i in range(len(header[0]))]
@@ -416,6 +427,10 @@ def to_markdown(matrix: Matrix) -> str:
                 row.append(words)
             lines.append("| " + " | ".join(row) + " |")
     lines += ["", " · ".join(f"{STATUSES[s].icon} {STATUSES[s].text}: {STATUSES[s].legend}" for s in matrix.totals())]
+    for column, example, method, cell in matrix.all_cells():
+        if cell.stderr:  # below the table: a cell of it holds one line
+            fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", cell.stderr)), default=0))
+            lines += ["", f"**{md_escape(example)} {method}, {md_escape(column.title)}**: {STDERR_LABEL}", "", fence, cell.stderr, fence]
     return "\n".join(lines) + "\n"
 
 
@@ -540,6 +555,8 @@ def to_html(matrix: Matrix, timelines: set[str] = frozenset()) -> str:
                         body += f'<span class="diagnosis">{e(said)}</span>'
                 if cell.output:
                     body += f"<details><summary>output</summary><pre>{e(cell.output)}</pre></details>"
+                if cell.stderr:
+                    body += f"<details><summary>{e(STDERR_LABEL)}</summary><pre>{e(cell.stderr)}</pre></details>"
                 if cell.trace and (cell.status in BAD or "all" in timelines or f"{example}-{method}" in timelines):
                     drawings.append((f"{example} under {method} on {column.title}: {cell_words(cell, method)}", timeline(cell)))
                     body += f' <a href="#timeline-{len(drawings)}">timeline</a>'  # drawn below the table

@@ -11,6 +11,12 @@ when the session did not finish.
 - A second session given the same file while the first holds it is refused, naming the holder.
 - `writable(folder)`: whether a file can be written there (the timelines' folder).
 Standard library only.
+
+The lock's semantics are the platform's. POSIX's flock locks the whole file and is advisory: the
+holder's line stays readable. Windows' locks (msvcrt.locking) lock a range of bytes and are
+mandatory: no other process can read a locked byte. So on Windows the lock is one byte far past
+the holder's line (LOCKED_BYTE), and emulate-windows takes that branch with fcntl's byte-range locks
+and refuses, as Windows would, to read bytes another process has locked.
 """
 
 from __future__ import annotations
@@ -21,6 +27,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from harness.platforms import PLATFORM
+
+LOCKED_BYTE = 1 << 30  # Windows: the one byte locked, far past the holder's line, which another session reads
+HOLDER_LINE = 200  # bytes of the holder's line read back
 
 
 class Unusable(Exception):
@@ -34,17 +45,38 @@ def lock_path(junit: Path) -> Path:
 def try_lock(fd: int) -> bool:
     """Lock the open file for as long as this process lives; False if another process holds it."""
     try:
-        if sys.platform == "win32":
-            import msvcrt
-
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        else:
+        if PLATFORM != "win32":
             import fcntl
 
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        elif sys.platform == "win32":  # msvcrt locks from the file's position
+            import msvcrt
+
+            os.lseek(fd, LOCKED_BYTE, os.SEEK_SET)
+            try:
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            finally:
+                os.lseek(fd, 0, os.SEEK_SET)
+        else:  # emulated: a byte-range lock on the same byte
+            import fcntl
+
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, LOCKED_BYTE)
     except (BlockingIOError, PermissionError):
         return False
     return True
+
+
+def holder(fd: int) -> str:
+    """The line the session holding the lock wrote at the start of the file, or 'unknown'."""
+    try:
+        if PLATFORM == "win32" and sys.platform != "win32":
+            import fcntl
+
+            # Emulated Windows: a read of bytes another process has locked fails, as ReadFile does there.
+            fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, HOLDER_LINE, 0)
+        return os.read(fd, HOLDER_LINE).decode("utf-8", "replace").strip() or "unknown"
+    except OSError:
+        return "unknown"
 
 
 def claim(junit: Path) -> int:
@@ -57,12 +89,9 @@ def claim(junit: Path) -> int:
     except OSError as exc:
         raise Unusable(f"cannot write there ({exc.strerror})") from None
     if not try_lock(fd):
-        try:
-            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "unknown"
-        except OSError:
-            holder = "unknown"
+        who = holder(fd)
         os.close(fd)
-        raise Unusable(f"another session is writing it ({holder}); wait for it to end, or give another file")
+        raise Unusable(f"another session is writing it ({who}); wait for it to end, or give another file")
     try:
         os.chmod(lock, 0o666)  # not masked by the umask: the next session may be another user (containers)
     except OSError:

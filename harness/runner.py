@@ -47,12 +47,15 @@ CONTAINMENT = {"linux": "subreaper", "win32": "job"}.get(PLATFORM, "tree")
 # exited: none, as the README says (a correct program has joined its children; one the kernel is
 # ending is gone already). The fork server and resource tracker get the run's grace.
 SETTLE = 0.0
+SPAWN_CHILD = "--multiprocessing-fork"  # the last argument of a spawn child's command line (multiprocessing.spawn)
 # Bytes a run may print to stdout, and to stderr: the supervisor stops the run there (a failure of
 # its own); on Windows, where the output is a file, only its head and tail (KEPT bytes each) are read.
 OUTPUT_LIMIT = 4 << 20
 KEPT = 32 << 10
 # Bytes the runner reads from a supervisor at most: every record and all the output a run may keep.
 REPORT_LIMIT = (64 << 20) + 2 * OUTPUT_LIMIT + (1 << 20)
+# Lines of a run's stderr that go with an error of its cell (its supervisor's traceback, say).
+STDERR_TAIL = 20
 
 __all__ = ["InterpreterError", "Outcome", "Run", "RunError", "execute", "interpreter_info", "stop_all"]
 
@@ -318,13 +321,27 @@ def bounded(path: Path) -> tuple[bytes, int]:
     return head + f"\n[... {size - 2 * KEPT} bytes not shown ...]\n".encode() + tail, size
 
 
+def stderr_tail(path: Path, lines: int = STDERR_TAIL) -> str:
+    """The last `lines` lines of a run's stderr, from its last 4 KiB at most (decoded as the run's
+    output is); a line cut by that limit is left out."""
+    with open(path, "rb") as f:
+        start = max(0, f.seek(0, os.SEEK_END) - 4096)
+        f.seek(start)
+        text = decode(f.read())
+    kept = text.splitlines()[1 if start else 0 :]
+    return "\n".join(kept[-lines:])
+
+
 def main_command(info: dict, script: Path, env: dict, platform: str = PLATFORM) -> tuple[list[str], dict]:
     """The main process's command line, `python -X dev EXAMPLE.py`, and its environment. On Windows
-    a venv's python.exe is a launcher that starts the base interpreter as a process of its own, out
-    of the runner's sight: the run starts the base interpreter itself, told which venv it is, as
-    multiprocessing's spawn does there (popen_spawn_win32: sys._base_executable, __PYVENV_LAUNCHER__)."""
+    a CPython venv's python.exe is a launcher that starts the base interpreter as a process of its
+    own, out of the runner's sight: the run starts the base interpreter itself, told which venv it
+    is, as multiprocessing's spawn does there (popen_spawn_win32: sys._base_executable,
+    __PYVENV_LAUNCHER__). A PyPy venv's python.exe is a copy of the interpreter, not a launcher, and
+    PyPy ignores __PYVENV_LAUNCHER__ (its popen_spawn_win32 sets WINENV = False): it is started as it is."""
     python, base = info["executable"], info["base_executable"]
-    if platform == "win32" and ntpath.normcase(python) != ntpath.normcase(base):
+    cpython = info["name"].startswith("CPython ")
+    if platform == "win32" and cpython and ntpath.normcase(python) != ntpath.normcase(base):
         return [base, "-X", "dev", str(script)], {**env, "__PYVENV_LAUNCHER__": python}
     return [python, "-X", "dev", str(script)], env
 
@@ -366,12 +383,15 @@ def supervised(run: Run, command, env, cwd, tmp: Path, token: str) -> Seen:
     ACTIVE[token] = (run, supervisor, lambda: supervisor.send_signal(signal.SIGTERM))  # it kills its run, then exits
     try:
         received = await_supervisor(run, supervisor, token, reading)
+        seen = frames(run, received, supervisor.returncode, errors)
+    except RunError as exc:
+        exc.stderr = stderr_tail(errors)  # the supervisor's own (a traceback): the run's folder goes with it
+        raise
     finally:
         del ACTIVE[token]
         RECORDS.pop(run, None)
         GOING.discard(id(run))
         os.close(reading)
-    seen = frames(run, received, supervisor.returncode, errors)
     if evidence:
         seen.records = read_folder(evidence)
     return seen
@@ -438,7 +458,11 @@ def signal_name(number: int) -> str:
 
 
 class RunError(RuntimeError):
-    """The harness could not judge a run; the message says why, in one line."""
+    """The harness could not judge a run; the message says why, in one line. `stderr`: the last lines
+    of the run's stderr, which is also its supervisor's (a traceback of its own), kept here because
+    the run's folder is removed with the file."""
+
+    stderr = ""
 
 
 GOING_FRAME = f"{contract.FRAME_GOING} -1 0\n".encode()
@@ -510,7 +534,11 @@ def in_a_job(run: Run, command, env, cwd, tmp: Path, token: str) -> Seen:
     # append mode keeps each line-buffered write of concurrent processes whole.
     with open(out_path, "ab") as out, open(err_path, "ab") as err:
         stdout_file = os.fstat(out.fileno())
-        report = contained_windows(run, command, env, out, err, cwd, tmp / "report", token)
+        try:
+            report = contained_windows(run, command, env, out, err, cwd, tmp / "report", token)
+        except RunError as exc:
+            exc.stderr = stderr_tail(err_path)
+            raise
     (stdout, stdout_size), (stderr, stderr_size) = bounded(out_path), bounded(err_path)
     report.update(stdout_id=[stdout_file.st_dev, stdout_file.st_ino], stdout_size=stdout_size, stderr_size=stderr_size)
     if report["returncode"] is None:
@@ -527,7 +555,10 @@ def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, toke
     from harness import winjob
 
     started = time.monotonic()
-    flags = 0 if not run.nice else winjob.BELOW_NORMAL_PRIORITY_CLASS if run.nice <= 10 else winjob.IDLE_PRIORITY_CLASS
+    # Any lower priority is the below-normal class: Windows' idle class (nice 15's neighbour) gets no
+    # CPU at all while anything else wants it, and a busy runner always has something.
+    flags = winjob.BELOW_NORMAL_PRIORITY_CLASS if run.nice > 0 else 0
+    records = Path(env[contract.EVIDENCE]) if env and contract.EVIDENCE in env else None
     with job or winjob.Job() as job:
         main = job.start(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env, creationflags=flags)
         ACTIVE[token] = (run, main, main.kill)  # the job is killed once its wait below returns
@@ -539,7 +570,17 @@ def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, toke
             deadline = time.monotonic() + SETTLE
             while job.pids() and time.monotonic() < deadline:
                 time.sleep(0.02)
-            leftovers = [f"pid {pid}: {name}" for pid, name in job.describe()]
+            left = job.describe()
+            starting = still_starting(left, records)
+            late = {pid: command for pid, command in left.items() if pid not in starting}
+            if starting and not late:  # only spawn children still starting: the run's grace, as the supervisor gives them
+                deadline = time.monotonic() + run.grace
+                while job.pids() and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                late = job.describe()
+                ran = [pid for pid in starting if ran_its_process(pid, records)]
+                late.update({pid: f"ran its Process after the main process had exited: {left[pid]}" for pid in ran})
+            leftovers = [f"pid {pid}: {command[:200]}" for pid, command in late.items()]
         finally:
             del ACTIVE[token]
             job.kill()
@@ -547,14 +588,61 @@ def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, toke
     return {"returncode": returncode, "leftovers": leftovers, "main_pid": main.pid, "seconds": time.monotonic() - started}
 
 
+def still_starting(members: dict[int, str], records: Path | None) -> set[int]:
+    """The spawn children among `members` (pid: command line) that no process of the run recorded
+    starting: their parent died while it started them, so they never ran the program. Windows
+    creates a spawn child before it pickles the process object (popen_spawn_win32), so a target that
+    cannot be pickled leaves one, still starting, when main dies of it: it gets the run's grace to
+    end, as the fork server and resource tracker do (the supervisor's rule too, supervisor.py)."""
+    spawned = {pid for pid, command in members.items() if command.endswith(SPAWN_CHILD)}
+    if spawned and records is not None:
+        for path in records.glob("*.log"):
+            for line in path.read_bytes().splitlines():
+                try:
+                    if b'"e":"started"' in line:
+                        spawned.discard(json.loads(line).get("child"))
+                except (ValueError, AttributeError):
+                    pass  # not a record
+    return spawned
+
+
+def ran_its_process(pid: int, records: Path | None) -> bool:
+    """Whether the process recorded running its Process (BaseProcess._bootstrap)."""
+    try:
+        return records is not None and b'"e":"bootstrap"' in (records / f"{pid}.log").read_bytes()
+    except OSError:
+        return False
+
+
 def decode(data: bytes) -> str:
     # Universal newlines: Windows writes CRLF.
     return data.decode("utf-8", errors="backslashreplace").replace("\r\n", "\n")
 
 
+@dataclass(frozen=True)
+class Member:
+    """A live process of a run, found in /proc: Linux needs no psutil (Debian packages none for PyPy)."""
+
+    pid: int
+
+    def cmdline(self) -> list[str]:
+        try:
+            return Path(f"/proc/{self.pid}/cmdline").read_bytes().decode("utf-8", "backslashreplace").split("\0")[:-1]
+        except OSError:
+            return []
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass  # gone already
+
+
 def members(token: str) -> list:
     """The live processes that carry a run's marker: what the runner kills when its supervisor could
-    not, and what a test can check survived a run."""
+    not, and what a test can check survived a run (each with its pid, cmdline() and kill())."""
+    if sys.platform == "linux":  # /proc itself, whatever platform is emulated
+        return [Member(pid) for pid in marked_in_proc(f"{RUN_MARKER}={token}".encode())]
     import psutil
 
     found = []
@@ -564,4 +652,21 @@ def members(token: str) -> list:
                 found.append(proc)
         except (psutil.Error, OSError):
             pass  # gone, a zombie, or another user's
+    return found
+
+
+def marked_in_proc(marker: bytes) -> list[int]:
+    """The pids of the live processes (not zombies) whose environment holds `marker` (NAME=VALUE)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker not in Path(entry.path, "environ").read_bytes().split(b"\0"):
+                continue
+            stat = Path(entry.path, "stat").read_bytes()
+        except OSError:
+            continue  # gone, or another user's
+        if stat[stat.rindex(b")") + 2 :][:1] != b"Z":  # "pid (comm) state ...": comm may hold ")"
+            found.append(int(entry.name))
     return found

@@ -54,6 +54,7 @@ import mp_contract as contract  # (its folder first: -I leaves the script's fold
 
 TRACKER = "multiprocessing.resource_tracker"
 HELPERS = (TRACKER, "multiprocessing.forkserver")  # they outlive a correct main process briefly
+SPAWN_CHILD = "--multiprocessing-fork"  # the last argument of a spawn child's command line (multiprocessing.spawn)
 TICK = 0.2  # seconds between checks of the deadline and of the runner while waiting
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36  # <linux/prctl.h>
 TERMINAL_STOPS = (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
@@ -524,10 +525,10 @@ def spawn(command: list[str], env: dict, fds: dict[int, int]) -> int:
     """Start the main process with `fds` as its descriptors (1, 2) and default dispositions for the
     signals subprocess restores and the terminal's stops (which the supervisor ignores)."""
     defaults = (signal.SIGPIPE, signal.SIGXFSZ, *TERMINAL_STOPS)
-    actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in fds.items()]
     if hasattr(os, "posix_spawnp"):
+        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in fds.items()]
         return os.posix_spawnp(command[0], command, env, file_actions=actions, setsigdef=defaults)
-    # PyPy has no posix_spawnp: fork and exec, reporting a failed exec through a pipe.
+    # PyPy has no posix_spawnp (nor POSIX_SPAWN_DUP2): fork and exec, a failed exec told through a pipe.
     failed, tell = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -666,7 +667,7 @@ def main() -> int:
     def runner_gone(*_) -> None:
         stopping.append("runner gone")
 
-    main_pid, returncode, at_main_exit, leftovers = None, None, None, []
+    main_pid, returncode, at_main_exit, leftovers, starting = None, None, None, [], {}
     channels = bounds = None
     try:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -734,16 +735,23 @@ def main() -> int:
                 why = channels.drain_all()
                 at_main_exit = channels.out["size"]
                 late = own_processes_alive(tree, channels, main_pid)
+                starting = still_starting(late, channels, args.evidence)  # they get the grace, as the helpers do
+                late = {pid: cmd for pid, cmd in late.items() if pid not in starting}
                 if late:
                     leftovers = late
                     break
                 helpers_until = time.monotonic() + args.grace
             if returncode is not None:
                 alive = tree.members()
-                if not alive:
+                ran = {
+                    pid: f"ran its Process after the main process had exited: {cmd}"
+                    for pid, cmd in starting.items()
+                    if ran_its_process(pid, channels, args.evidence)
+                }
+                if not alive and not ran:
                     break
-                if time.monotonic() >= helpers_until:
-                    leftovers = alive
+                if time.monotonic() >= helpers_until or ran:
+                    leftovers = {**alive, **ran}
                     break
             if time.monotonic() >= deadline:
                 why = "timeout"
@@ -804,6 +812,43 @@ def main() -> int:
     frames.append((contract.FRAME_REPORT, -1, to_json(report).encode()))
     send(args.report, frames)
     return 0
+
+
+def still_starting(members: dict[int, str], channels: Channels, evidence: str) -> dict[int, str]:
+    """The spawn children among `members` that no process of the run recorded starting (no "started"
+    record names them): their parent died starting them, so they never ran the program. Windows
+    creates a spawn child before it pickles the process object (popen_spawn_win32), so a target that
+    cannot be pickled leaves one, still starting, when main dies of it (emulate-windows does the
+    same: inject/win32_spawn.py). Read as bytes, not JSON (the supervisor's start-up cost)."""
+    spawned = {pid: cmd for pid, cmd in members.items() if cmd.endswith(SPAWN_CHILD)}
+    if spawned:
+        for line in record_lines(channels, evidence):
+            if b'"e":"started"' in line and b'"child":' in line:
+                try:
+                    spawned.pop(int(line.split(b'"child":', 1)[1].split(b",", 1)[0].split(b"}", 1)[0]), None)
+                except ValueError:
+                    pass
+    return spawned
+
+
+def ran_its_process(pid: int, channels: Channels, evidence: str) -> bool:
+    """Whether the process recorded running its Process (BaseProcess._bootstrap)."""
+    return any(b'"e":"bootstrap"' in line and f'"pid":{pid},'.encode() in line for line in record_lines(channels, evidence, pid))
+
+
+def record_lines(channels: Channels, evidence: str, pid: int | None = None) -> list[bytes]:
+    """The records received so far (of one process, if given): on the socket, or in the files (tree mode)."""
+    if not evidence:
+        return [data for _, sender, data in channels.frames if pid is None or sender == pid]
+    found = []
+    for entry in os.scandir(evidence):
+        if pid is None or entry.name == f"{pid}.log":
+            try:
+                with open(entry.path, "rb") as f:
+                    found += f.read(contract.LOG_LIMIT).splitlines()
+            except OSError:
+                pass
+    return found
 
 
 def own_processes_alive(tree: Tree, channels: Channels, main_pid: int) -> dict[int, str]:

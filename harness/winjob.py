@@ -33,7 +33,6 @@ JobObjectExtendedLimitInformation = 9
 # Process creation flags (subprocess has them on Windows only).
 CREATE_SUSPENDED = 0x4
 BELOW_NORMAL_PRIORITY_CLASS = 0x4000
-IDLE_PRIORITY_CLASS = 0x40
 TH32CS_SNAPTHREAD = 0x4
 THREAD_SUSPEND_RESUME = 0x2
 INVALID_HANDLE_VALUE = ctypes.c_void_p(-1).value
@@ -186,13 +185,14 @@ class Job:
         )
         return [int(listing.ProcessIdList[i]) for i in range(listing.NumberOfProcessIdsInList)]
 
-    def describe(self) -> list[tuple[int, str]]:
+    def describe(self) -> dict[int, str]:
+        """{pid: command line, on one line} of the job's live processes."""
         import psutil
 
-        found = []
+        found = {}
         for pid in self.pids():
             try:
-                found.append((pid, " ".join(" ".join(psutil.Process(pid).cmdline()).split())[:200] or "<exiting>"))
+                found[pid] = " ".join(" ".join(psutil.Process(pid).cmdline()).split()) or "<exiting>"
             except psutil.Error:
                 pass  # exited between the listing and the look
         return found

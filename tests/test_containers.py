@@ -121,15 +121,17 @@ def assert_nothing_left(project: str) -> None:
 
 
 def junit_cells(path: Path) -> tuple[dict, list[dict]]:
+    """The suite's attributes and properties, and each test case's properties and result."""
     root = ET.parse(path).getroot()
     suite = root if root.tag == "testsuite" else root.find("testsuite")
+    attributes = {**suite.attrib, **{p.get("name"): p.get("value") for p in suite.findall("properties/property")}}
     cells = []
     for case in suite.iter("testcase"):
         cell = {p.get("name"): p.get("value") for p in case.iter("property")}
         cell["name"] = case.get("name")
         cell["result"] = next((child.tag for child in case if child.tag in ("failure", "error", "skipped")), "passed")
         cells.append(cell)
-    return suite.attrib, cells
+    return attributes, cells
 
 
 # --- no engine ---
@@ -193,6 +195,9 @@ def test_target_ran_every_cell(matrix, target):
     assert {c["interpreter"].startswith(implementation) for c in cells} == {True}, (
         f"{target} ran the examples under {sorted({c['interpreter'] for c in cells})}"
     )
+    # The harness itself (pytest and every run's supervisor) on the same interpreter, PyPy's too:
+    # as CI's jobs run it, each Python's tox env on that Python.
+    assert suite.get("harness", "").startswith(implementation), f"{target} ran the harness under {suite.get('harness')}"
 
 
 # --- faults: each gives a non-zero exit naming the target, and leaves nothing behind ---

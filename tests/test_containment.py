@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,8 @@ from harness import examples
 from harness.cells import md_escape
 from harness.claims import evidence, verdict
 from harness.launcher import LAUNCHED, finished
-from harness.plugin import ROOT, SHIPPED_EXAMPLES, make_run
+from harness.plugin import ROOT, SHIPPED_EXAMPLES, STDERR_HEADING, make_run
+from harness.report import STDERR_LABEL
 from harness.runner import CONTAINMENT, SETTLE, RunError, members, supervisor_command
 from sessions import Job, early, matrix_session
 
@@ -107,14 +109,29 @@ SCRATCH = Path(tempfile.gettempdir()) / f"containment-{uuid.uuid4().hex[:8]}"
 # emulation) has sabotaged runs of its own, which are not ours to find or kill.
 SABOTAGE_PROBE = SCRATCH.name
 HANG = "    import time\n    time.sleep(600)\n"
+# What main-kills-it says on stderr first: the end of the run's stderr goes with the cell's error.
+SAID = "main: about to kill my supervisor"
+
+
+def by_signal(how: str, name: str) -> str:
+    """How the warden says the supervisor ended, with the platform's number for the signal: SIGSTOP
+    is 19 on Linux, 17 on macOS (Windows has neither signal, nor these tests)."""
+    number = getattr(signal, name, None)
+    return f"was {how} by signal {'?' if number is None else int(number)} ({name})"
+
+
 SABOTAGE = {
     # (the edits to 02_queue.py, how the supervisor ended: the cell's one line says so)
     "main-kills-it": (
         (
             ("    q.put('Hello, world!')\n", HANG),
-            ("    p.start()\n", "    p.start()\n    import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)\n"),
+            (
+                "    p.start()\n",
+                "    p.start()\n    import os, signal, sys\n"
+                f"    print({SAID!r}, file=sys.stderr, flush=True)\n    os.kill(os.getppid(), signal.SIGKILL)\n",
+            ),
         ),
-        "was killed by signal 9 (SIGKILL)",
+        by_signal("killed", "SIGKILL"),
     ),
     "a-child-kills-it": (
         (
@@ -124,14 +141,14 @@ SABOTAGE = {
             ),
             ("args=(q,)", "args=(q, __import__('os').getppid())"),
         ),
-        "was killed by signal 9 (SIGKILL)",
+        by_signal("killed", "SIGKILL"),
     ),
     "main-stops-it": (
         (
             ("    q.put('Hello, world!')\n", HANG),
             ("    p.start()\n", "    p.start()\n    import os, signal\n    os.kill(os.getppid(), signal.SIGSTOP)\n"),
         ),
-        "was stopped by signal 19 (SIGSTOP)",
+        by_signal("stopped", "SIGSTOP"),
     ),
 }
 
@@ -196,6 +213,8 @@ def test_a_run_that_takes_its_supervisor_down_is_one_line_and_leaves_nothing(sab
     line = line_of(name)
     assert f"\n{line}\n" in done.stdout and "Traceback" not in done.stdout + done.stderr, done.stdout
     assert f"ERROR tests/test_claims.py::test_claims[{name.replace('-', '_')}-spawn] - Failed: {line}" in done.stdout, done.stdout
+    if name == "main-kills-it":  # then the end of the run's stderr, which the run's folder took with it
+        assert f"\n{line}\n{STDERR_HEADING}\n{SAID}\n" in done.stdout, done.stdout
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="Windows has no supervisor: the runner holds the job object")
@@ -226,6 +245,12 @@ def test_a_cell_that_could_not_be_judged_is_an_error_in_every_form_of_the_report
     for name, line in lines.items():
         assert f"| 💥 error: {md_escape(line)} |" in markdown
         assert f'<td class="error" title="{name} spawn on ' in page and f'error<span class="diagnosis">{html.escape(line)}</span>' in page
+    # The end of the run's stderr goes with its error, in every form: a supervisor's traceback would be there.
+    said = {c["example"]: c["stderr"] for c in cells}
+    assert said["main_kills_it"].startswith(f"{SAID}\n") or said["main_kills_it"] == SAID, said
+    assert re.search(rf"^\[\d\] main_kills_it spawn, .*\n    {re.escape(STDERR_LABEL)}:\n    \| {SAID}$", done.stdout, re.M), done.stdout
+    assert re.search(rf"^\*\*main\\_kills\\_it spawn, .*\*\*: {re.escape(STDERR_LABEL)}\n\n```\n{SAID}\n", markdown, re.M), markdown
+    assert f"<summary>{html.escape(STDERR_LABEL)}</summary><pre>{SAID}" in page
 
 
 # The warden and the supervisor both stopped (the warden first, so that it cannot act), as the main

@@ -3,6 +3,7 @@ targets and `tox -e all`): a session's fast runs wait until every session's slow
 and nothing in the folder can keep them waiting for good (the gate opens after GATE seconds
 whatever it says)."""
 
+import errno
 import os
 import time
 
@@ -56,7 +57,7 @@ def test_a_file_of_another_user_is_made_fresh(tmp_path, monkeypatch):
 
     def touch(path, *args, **kwargs):
         if path.exists() and path.name == "target.started":
-            raise PermissionError(1, "Operation not permitted")
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
         return real_touch(path, *args, **kwargs)
 
     monkeypatch.setattr(type(tmp_path), "touch", touch)

@@ -47,13 +47,24 @@ def test_the_exit_status_is_the_commands():
     assert platforms(sys.executable, "-c", "raise SystemExit(3)", emulate="darwin").returncode == 3
 
 
+def cannot_run(program: str) -> str:
+    """What this platform says when `program` cannot be started: the same error, provoked here
+    (Linux's strerror says "No such file or directory", Windows "The system cannot find the file
+    specified")."""
+    try:
+        subprocess.run([program], check=False)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    raise AssertionError(f"{program} ran")
+
+
 @pytest.mark.parametrize(
     ("command", "emulate", "message"),
     [
         ([sys.executable, "-V"], None, "harness.platforms: HARNESS_EMULATE is not set: there is no platform to emulate\n"),
         ([sys.executable, "-V"], "beos", "harness.platforms: HARNESS_EMULATE=beos: the harness emulates win32 or darwin\n"),
         ([], "darwin", "harness.platforms: usage: python -m harness.platforms COMMAND...\n"),
-        (["/nonexistent/python"], "darwin", "harness.platforms: cannot run /nonexistent/python: No such file or directory\n"),
+        (["/nonexistent/python"], "darwin", f"harness.platforms: cannot run /nonexistent/python: {cannot_run('/nonexistent/python')}\n"),
     ],
     ids=["not-emulating", "unknown-platform", "no-command", "missing-command"],
 )

@@ -26,7 +26,7 @@ from harness import examples
 from harness.examples import START_METHODS
 from harness.launcher import finished
 from harness.plugin import ROOT, SHIPPED_EXAMPLES
-from harness.report import build, find_files, main
+from harness.report import STDERR_LABEL, build, find_files, main
 from harness.runner import interpreter_info, platform_label
 from sessions import Job, early, matrix_session, once
 
@@ -246,6 +246,26 @@ def test_a_test_that_could_not_run_is_an_error(tmp_path):
     cell = matrix.cell(matrix.columns[0], "04_pool", "spawn")
     assert (cell.status, cell.diagnosis, cell.output) == ("error", 'failed on setup with "InterpreterError: boom"', "Traceback ...")
     assert not matrix.ok
+
+
+def test_the_end_of_an_unjudged_runs_stderr_is_in_every_form(tmp_path):
+    """An error cell's `stderr` property (its supervisor's traceback, say: the run's folder is gone)
+    is in the text, Markdown, JSON and HTML forms, its lines kept, its control characters escaped,
+    and in Markdown in a code block that its own backticks cannot close."""
+    stderr = "Traceback (most recent call last):\n  ```\x9b2J\nAttributeError: module 'os' has no attribute 'posix_spawnp'"
+    line = "the supervisor of 04_pool-spawn exited 1 without a report (see the run's stderr): the run's processes were killed, and it was not judged"
+    error = f'<error message="failed on setup with &quot;Failed: {line}&quot;">{html.escape(line)}&#10;{html.escape(stderr)}</error>'
+    file = tmp_path / "junit.a.xml"
+    file.write_text(suite(case("04_pool", "spawn", error, status="error", diagnosis=line, stderr=stderr)).replace("\n", "&#10;"), encoding="utf-8")
+    out = {kind: tmp_path / f"matrix.{kind}" for kind in ("md", "html", "json")}
+    done = report(file, "--markdown", out["md"], "--html", out["html"], "--json", out["json"])
+    assert done.returncode == 1, done.stdout + done.stderr
+    shown = stderr.replace("\x9b", "\\x9b")
+    assert f"{STDERR_LABEL}:\n" + "".join(f"    | {part}\n" for part in shown.splitlines()) in done.stdout, done.stdout
+    assert f"\n````\n{shown}\n````\n" in out["md"].read_text(encoding="utf-8")
+    (cell,) = [c for c in json.loads(out["json"].read_text(encoding="utf-8"))["cells"] if c["status"] == "error"]
+    assert (cell["diagnosis"], cell["stderr"], cell["output"]) == (line, shown, "")
+    assert f"<summary>{html.escape(STDERR_LABEL)}</summary><pre>{html.escape(shown)}</pre>" in out["html"].read_text(encoding="utf-8")
 
 
 def test_a_cell_is_read_from_its_properties_not_its_wording(tmp_path):

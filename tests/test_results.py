@@ -7,7 +7,10 @@ no orchestration with the session's runs); the sessions a test must interrupt ru
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +24,7 @@ import pytest
 
 from harness import results
 from harness.launcher import finished
+from harness.platforms import PLATFORM
 from harness.plugin import ROOT, SHIPPED_EXAMPLES
 from sessions import Job, early, matrix_session, once
 
@@ -136,7 +140,7 @@ UNUSABLE_SESSIONS = {
         f"--trace-dir {A_FILE / 'traces'}: cannot write there ({A_FILE} is not a folder)",
     ),
 }
-for kind, why in (("read-only", "Read-only file system"), ("full", "No space left on device")):
+for kind, why in (("read-only", os.strerror(errno.EROFS)), ("full", os.strerror(errno.ENOSPC))):
     UNUSABLE_SESSIONS[kind] = (("--junitxml", f"{MOUNTED / 'junit.x.xml'}"), f"--junitxml {MOUNTED / 'junit.x.xml'}: cannot write there ({why})")
 # The mounted folders need a process of their own (in its namespaces); the others are sessions run
 # in this process (pytester: the same code path, ~10 ms instead of an interpreter's start-up).
@@ -197,7 +201,35 @@ def hanging_session(folder: Path, token: str) -> psutil.Popen:
         ),
     )
     argv = claims_session(folder, "--example-timeout", "600", f"--junitxml={folder / 'junit.x.xml'}")
-    return psutil.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return psutil.Popen(as_a_venv_starts_it(argv), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# Windows: a venv's python.exe is a launcher that starts the base interpreter, with the same
+# arguments, as a process of its own (in a job that kills it with the launcher), so a session's pid
+# is not the one its starter got. emulate-windows starts the session so, with the parent-death
+# signal standing in for the job.
+LAUNCHER = (
+    "import ctypes, signal, subprocess, sys; libc = ctypes.CDLL(None);"
+    "sys.exit(subprocess.call(sys.argv[1:], preexec_fn=lambda: libc.prctl(1, signal.SIGKILL, 0, 0, 0)))"  # PR_SET_PDEATHSIG
+)
+
+
+def as_a_venv_starts_it(argv: tuple[str, ...]) -> tuple[str, ...]:
+    return (sys.executable, "-c", LAUNCHER, *argv) if PLATFORM == "win32" and sys.platform == "linux" else argv
+
+
+def session_process(started: psutil.Process) -> set[int]:
+    """The pid of the session itself: the process started, or the interpreter a launcher started
+    with the same arguments."""
+    pids = {started.pid}
+    for child in started.children():
+        try:
+            arguments = child.cmdline()[1:]
+            if arguments and started.cmdline()[-len(arguments) :] == arguments:
+                pids.add(child.pid)
+        except psutil.Error:
+            pass
+    return pids
 
 
 def running(token: str) -> list[psutil.Process]:
@@ -265,9 +297,15 @@ def test_two_sessions_on_one_file_do_not_overwrite_each_other(tmp_path, session_
     done = in_process(pytester, second, f"--junitxml={junit}")
     assert done.ret == 4, done.outlines + done.errlines
     errors = [line for line in done.errlines if line.strip()]
-    assert len(errors) == 1 and errors[0].startswith(f"ERROR: --junitxml {junit}: another session is writing it (pid {first.pid} on "), errors
+    assert len(errors) == 1 and errors[0].startswith(f"ERROR: --junitxml {junit}: another session is writing it (pid "), errors
     assert errors[0].endswith("); wait for it to end, or give another file"), errors
+    holder = int(re.match(r"\d+", errors[0].split("(pid ", 1)[1])[0])
+    assert holder in session_process(first), (holder, first.pid)
     first.kill()
     first.wait()
+    try:
+        psutil.Process(holder).wait(60)  # a launcher's child ends a moment after it
+    except psutil.NoSuchProcess:
+        pass
     fd = results.claim(junit)  # what the next session does first: it succeeds now
     results.release(fd)

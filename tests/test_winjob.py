@@ -10,8 +10,10 @@ timeout is killed and waited for; what outlives the main process is reported and
 from __future__ import annotations
 
 import ctypes
+import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -32,7 +34,7 @@ from fake_win32 import (
     layout,
 )
 from harness import winjob
-from harness.runner import Run, contained_windows, interpreter_info, main_command, reap
+from harness.runner import EVIDENCE_DIR, Run, contained_windows, interpreter_info, main_command, reap
 
 STRUCTURES = {
     "IO_COUNTERS": SDK_IO_COUNTERS,
@@ -122,9 +124,9 @@ def fake(request):
             process.wait(timeout=30)
 
 
-def contain(fake: FakeKernel32, tmp_path: Path, command: list[str], timeout: float = 60.0, env: dict | None = None) -> tuple[dict, str]:
+def contain(fake: FakeKernel32, tmp_path: Path, command: list[str], timeout: float = 60.0, env: dict | None = None, **how) -> tuple[dict, str]:
     """contained_windows on the fake: its report, and what the run printed."""
-    run = Run("02_queue", "spawn", sys.executable, timeout=timeout)
+    run = Run("02_queue", "spawn", sys.executable, timeout=timeout, **how)
     out_path = tmp_path / "stdout"
     with open(out_path, "ab") as out, open(tmp_path / "stderr", "ab") as err:
         report = contained_windows(run, command, env, out, err, tmp_path, tmp_path / "report", "token", job=winjob.Job(fake, fake.popen))
@@ -152,6 +154,7 @@ def test_a_run_starts_suspended_joins_the_job_then_runs(fake, tmp_path):
 
 
 @posix_fake
+@pytest.mark.skipif(not interpreter_info(sys.executable)["name"].startswith("CPython "), reason="only CPython's venv has a launcher to bypass")
 def test_the_main_process_is_the_base_interpreter_told_its_venv(fake, tmp_path):
     """A venv's python.exe is a launcher that starts the base interpreter as a process of its own:
     the run starts the base interpreter itself, as multiprocessing's spawn does on Windows."""
@@ -166,16 +169,26 @@ def test_the_main_process_is_the_base_interpreter_told_its_venv(fake, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("platform", "executable", "base", "started", "launcher"),
+    ("platform", "name", "executable", "base", "started", "launcher"),
     [
-        ("win32", r"C:\w\.tox\3.12\Scripts\python.exe", r"C:\Python312\python.exe", r"C:\Python312\python.exe", r"C:\w\.tox\3.12\Scripts\python.exe"),
-        ("win32", r"C:\Python312\python.exe", r"c:\python312\PYTHON.EXE", r"C:\Python312\python.exe", None),  # no venv
-        ("linux", "/w/.tox/3.12/bin/python", "/usr/bin/python3.12", "/w/.tox/3.12/bin/python", None),  # a symlink, no launcher
+        (
+            "win32",
+            "CPython 3.12.10",
+            r"C:\w\.tox\3.12\Scripts\python.exe",
+            r"C:\Python312\python.exe",
+            r"C:\Python312\python.exe",
+            r"C:\w\.tox\3.12\Scripts\python.exe",
+        ),
+        ("win32", "CPython 3.12.10", r"C:\Python312\python.exe", r"c:\python312\PYTHON.EXE", r"C:\Python312\python.exe", None),  # no venv
+        # A PyPy venv's python.exe is PyPy itself (no launcher), and PyPy ignores __PYVENV_LAUNCHER__.
+        ("win32", "PyPy 3.11.13", r"C:\w\.tox\pypy3\Scripts\python.exe", r"C:\pypy\pypy.exe", r"C:\w\.tox\pypy3\Scripts\python.exe", None),
+        ("linux", "CPython 3.12.1", "/w/.tox/3.12/bin/python", "/usr/bin/python3.12", "/w/.tox/3.12/bin/python", None),  # a symlink, no launcher
     ],
-    ids=["windows-venv", "windows-base", "linux-venv"],
+    ids=["windows-venv", "windows-base", "windows-pypy-venv", "linux-venv"],
 )
-def test_only_a_windows_venv_is_bypassed(platform, executable, base, started, launcher):
-    command, env = main_command({"executable": executable, "base_executable": base}, Path("x.py"), {"PATH": "p"}, platform=platform)
+def test_only_a_windows_cpython_venv_is_bypassed(platform, name, executable, base, started, launcher):
+    info = {"name": name, "executable": executable, "base_executable": base}
+    command, env = main_command(info, Path("x.py"), {"PATH": "p"}, platform=platform)
     assert command == [started, "-X", "dev", "x.py"]
     assert env == {"PATH": "p", **({"__PYVENV_LAUNCHER__": launcher} if launcher else {})}
 
@@ -203,6 +216,79 @@ def test_what_outlives_the_main_process_is_reported_and_killed(fake, tmp_path):
     while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
         time.sleep(0.05)  # SIGKILL is delivered at once; the kernel may take a moment to finish it
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, "the leftover survived its job"
+
+
+@posix_fake
+@pytest.mark.parametrize("nice", [10, 15])
+def test_a_lower_priority_is_below_normal_never_idle(fake, tmp_path, nice):
+    """Windows' idle class gets no CPU while anything else wants it: on a busy runner the harness's
+    copies (nice 15) would wait, their timeouts running."""
+    contain(fake, tmp_path, [sys.executable, "-c", "pass"], nice=nice)
+    created = next(call for call in fake.calls if call[0] == "CreateProcess")
+    assert created[1] & ~CREATE_SUSPENDED == winjob.BELOW_NORMAL_PRIORITY_CLASS, f"created with flags {created[1]:#x}"
+
+
+# A spawn child still starting when the main process dies: on Windows, popen_spawn_win32 creates it
+# before pickling the process object, so a target that cannot be pickled leaves one (the tutorial's
+# lambda_target; inject/win32_spawn.py does the same under emulate-windows). Here the main process
+# starts a child with a spawn child's command line and exits at once. The child is released (a file
+# appears) only once the runner has looked at what the main process left: after that, it does what
+# the case says and exits, so each case is decided by the rule, not by which process is faster.
+CHILD = "import os, sys, time\nwhile not os.path.exists(sys.argv[2]): time.sleep(0.01)\n{then}"
+THEN = {
+    "ends": "",
+    "runs-its-process": "open(os.path.join(sys.argv[1], f'{os.getpid()}.log'), 'a').write('{\"e\":\"bootstrap\"}\\n')\n",
+    "never-ends": "time.sleep(600)\n",
+}
+MAIN = (
+    "import json, os, subprocess, sys\n"
+    "child = subprocess.Popen([sys.executable, '-c', sys.argv[1], sys.argv[2], sys.argv[3], '--multiprocessing-fork'])\n"
+    "if sys.argv[4] == 'recorded':  # the record the start-up hook writes once a child is started\n"
+    "    record = {'child': child.pid, 'e': 'started', 'pid': os.getpid()}\n"
+    "    open(os.path.join(sys.argv[2], f'{os.getpid()}.log'), 'a').write(json.dumps(record, separators=(',', ':')) + '\\n')\n"
+)
+
+
+def release_once_looked_at(fake: FakeKernel32, release: Path, done: threading.Event) -> None:
+    """Create `release` once the main process has exited and the runner has listed the job's processes
+    twice since: it has seen what was left (contained_windows lists them, then describes them)."""
+    while not done.is_set() and not (fake.started and fake.started[0].returncode is not None):
+        time.sleep(0.005)
+    listed = lambda: sum(call[0] == "QueryInformationJobObject" for call in fake.calls)  # noqa: E731
+    then = listed()
+    while not done.is_set() and listed() < then + 2:
+        time.sleep(0.005)
+    release.touch()
+
+
+@posix_fake
+@pytest.mark.parametrize(
+    ("case", "recorded", "leftover"),
+    [
+        ("ends", "unrecorded", None),  # never started running the program: the grace, then gone
+        ("ends", "recorded", "while not os.path.exists"),  # started by main: a leftover at once
+        ("runs-its-process", "unrecorded", "ran its Process after the main process had exited: "),
+        ("never-ends", "unrecorded", "while not os.path.exists"),  # the grace is a bound
+    ],
+    ids=["still-starting-ends", "started-by-main", "ran-after-main", "still-starting-stays"],
+)
+def test_a_spawn_child_main_died_starting_gets_the_grace_and_no_more(fake, tmp_path, case, recorded, leftover):
+    records, release = tmp_path / "evidence", tmp_path / "release"
+    records.mkdir()
+    command = [sys.executable, "-c", MAIN, CHILD.format(then=THEN[case]), str(records), str(release), recorded]
+    done = threading.Event()
+    releaser = threading.Thread(target=release_once_looked_at, args=(fake, release, done))
+    releaser.start()
+    try:
+        report, _ = contain(fake, tmp_path, command, env={**os.environ, EVIDENCE_DIR: str(records)}, grace=1.0 if case == "never-ends" else 60.0)
+    finally:
+        done.set()
+        releaser.join()
+    assert report["returncode"] == 0
+    if leftover is None:
+        assert report["leftovers"] == []
+    else:
+        assert len(report["leftovers"]) == 1 and leftover in report["leftovers"][0], report["leftovers"]
 
 
 class Refusing(FakeKernel32):

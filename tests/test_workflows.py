@@ -372,6 +372,21 @@ def test_everything_installs_the_tox_that_tox_ini_requires():
     assert sum(len(TOX_REQUIREMENT.findall(text)) for text in texts.values()) >= 5  # the check found the installs
 
 
+def ci_run_problems(text: str) -> list[str]:
+    """.ci/run runs the harness itself, not only the examples, on every local Python CI's jobs give it
+    to (`tox -m pythons`: each Python's env runs pytest and the supervisors on that Python) and the
+    selftest as CI runs it (`tox -e selftest`, on .python-version-default's Python)."""
+    commands = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    wanted = {"tox -m pythons": "the harness on each local Python", "tox -e selftest": "the selftest on CI's Python"}
+    return [f".ci/run does not run {what} ({command})" for command, what in wanted.items() if not any(c.split() == command.split() for c in commands)]
+
+
+def test_ci_run_runs_the_harness_on_every_python_ci_gives_it():
+    text = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert ci_run_problems(text) == []
+    assert ci_run_problems(text.replace("\ntox -m pythons\n", "\n")) == [".ci/run does not run the harness on each local Python (tox -m pythons)"]
+
+
 def test_badges():
     assert badge_problems((ROOT / "README.md").read_text(encoding="utf-8")) == []
 
@@ -639,22 +654,73 @@ def test_each_summary_page_gives_the_runs_date(name):
     assert summary_date_problems(WORKFLOWS / name) == []
 
 
+# What the commands of a summary step stand for here: each writes a table where --markdown says
+# (the report: python, $TOX_PYTHON) and prints nothing else (docker compose config, pip).
+STAND_IN = """#!/bin/sh
+while [ $# -gt 0 ]; do
+    if [ "$1" = --markdown ]; then printf '| example | method |\\n|---|---|\\n' >"$2"; fi
+    shift
+done
+"""
+
+
+def summary_page(path: Path, tmp_path: Path) -> str:
+    """The summary page of the first job of `path` that writes one, as the runner builds it: each
+    step that writes it runs in bash -eo pipefail with a fresh $GITHUB_STEP_SUMMARY (GitHub's rule),
+    the page is their files in order; the commands they call are stand-ins (STAND_IN)."""
+    steps = next(iter(summary_writers(path).values()))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("python", "docker", "tox_python"):  # tox_python: $TOX_PYTHON, named after its variable below
+        (bin_dir / name).write_text(STAND_IN, encoding="utf-8")
+        (bin_dir / name).chmod(0o755)
+    (tmp_path / "results" / "tox").mkdir(parents=True)
+    (tmp_path / "results" / "tox" / "junit.tox_env.xml").touch()  # what the tests step left ($TOX_ENV: tox_env)
+    page = ""
+    for n, step in enumerate(steps):
+        summary = tmp_path / f"summary.{n}.md"
+        env = {**os.environ, **{key: key.lower() for key in step.get("env", {})}, "GITHUB_STEP_SUMMARY": str(summary)}
+        env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, f"{step.get('name')}: {done.stderr}"
+        page += summary.read_text(encoding="utf-8") if summary.exists() else ""
+    return page
+
+
+def page_problems(page: str, days: set[str]) -> list[str]:
+    """A summary page gives the run's date first, then the table."""
+    first = page.splitlines()[0] if page else ""
+    problems = [] if any(f"{day} " in first for day in days) and "UTC" in first else [f"its first line does not give the run's date: {first!r}"]
+    return problems + ([] if "| example | method |" in page else ["it has no table"])
+
+
 @posix_only
 @pytest.mark.parametrize("name", ["_tests.yml", "_containers.yml"])
-def test_the_dating_step_writes_the_date(tmp_path, name):
-    """The first command that writes the summary page, run as the runner runs it (bash -eo pipefail)."""
-    steps = next(iter(summary_writers(WORKFLOWS / name).values()))
-    step = {**steps[0], "run": first_summary_line(steps)}
-    summary = tmp_path / "summary.md"
-    env = {**os.environ, **{key: key.lower() for key in step.get("env", {})}, "GITHUB_STEP_SUMMARY": str(summary)}
+def test_the_summary_page_is_dated_and_keeps_its_table(tmp_path, name):
+    """The page a job writes, built as the runner builds it: the run's date first, then the table."""
     days = {time.strftime("%Y-%m-%d", time.gmtime())}  # the day before and after it ran: midnight may pass between
-    done = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=60
-    )
+    page = summary_page(WORKFLOWS / name, tmp_path)
     days.add(time.strftime("%Y-%m-%d", time.gmtime()))
-    assert done.returncode == 0, done.stderr
-    first = summary.read_text(encoding="utf-8").splitlines()[0]
-    assert any(f"{day} " in first for day in days) and "UTC" in first, first
+    assert page_problems(page, days) == [], page
+
+
+@posix_only
+def test_the_summary_page_check_finds_a_heading_the_table_overwrote(tmp_path):
+    """_containers.yml as it was: the heading written in the step whose --markdown then overwrote its file."""
+    text = (WORKFLOWS / "_containers.yml").read_text(encoding="utf-8")
+    dating = re.search(r"      - name: Date the summary page\n.*?\n        run: \|\n          (echo [^\n]*)\n\n", text, re.S)
+    table = "      - name: Summary table (example x start method x target)\n        if: ${{ !cancelled() }}\n"
+    assert dating and f"{table}        run: |\n" in text, "update this test"
+    merged = text.replace(dating[0], "").replace(
+        f"{table}        run: |\n", f"{table}        env:\n          EVENT: x\n        run: |\n          {dating[1]}\n"
+    )
+    (tmp_path / "copy").mkdir()
+    copy = tmp_path / "copy" / "_containers.yml"
+    copy.write_text(merged, encoding="utf-8")
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    assert "does not give the run's date" in " ".join(page_problems(summary_page(copy, tmp_path), {day}))
 
 
 def test_the_summary_date_check_rejects_an_undated_page(tmp_path):

@@ -779,8 +779,17 @@ def _start_method(m):
     _patch_context(m)
 
 
+def _emulated_win32_spawn(m):
+    """Under emulate-windows, Windows' order of starting a spawn child (win32_spawn.py)."""
+    if os.environ.get(_c.EMULATE) == "win32":
+        import win32_spawn
+
+        win32_spawn.install(m)
+
+
 _PATCHES = {
     "multiprocessing.context": _start_method,
+    "multiprocessing.popen_spawn_posix": _emulated_win32_spawn,
     "multiprocessing.process": _patch_process,
     "multiprocessing.synchronize": _patch_synchronize,
     "multiprocessing.queues": _patch_queues,
