@@ -365,7 +365,6 @@ def supervised(run: Run, command, env, cwd, tmp: Path, token: str) -> Seen:
     args = supervisor_command(
         report=writing,
         timeout=run.timeout,
-        settle=SETTLE,
         grace=run.grace,
         runner=os.getpid(),
         nice=run.nice,
@@ -596,22 +595,18 @@ def still_starting(members: dict[int, str], records: Path | None) -> set[int]:
     end, as the fork server and resource tracker do (the supervisor's rule too, supervisor.py)."""
     spawned = {pid for pid, command in members.items() if command.endswith(SPAWN_CHILD)}
     if spawned and records is not None:
-        for path in records.glob("*.log"):
-            for line in path.read_bytes().splitlines():
-                try:
-                    if b'"e":"started"' in line:
-                        spawned.discard(json.loads(line).get("child"))
-                except (ValueError, AttributeError):
-                    pass  # not a record
+        for _, line in read_folder(records):  # bounded, regular files only: the run wrote them
+            try:
+                if b'"e":"started"' in line:
+                    spawned.discard(json.loads(line).get("child"))
+            except (ValueError, AttributeError, RecursionError):
+                pass  # not a record
     return spawned
 
 
 def ran_its_process(pid: int, records: Path | None) -> bool:
     """Whether the process recorded running its Process (BaseProcess._bootstrap)."""
-    try:
-        return records is not None and b'"e":"bootstrap"' in (records / f"{pid}.log").read_bytes()
-    except OSError:
-        return False
+    return records is not None and any(owner == pid and b'"e":"bootstrap"' in line for owner, line in read_folder(records))
 
 
 def decode(data: bytes) -> str:

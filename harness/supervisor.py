@@ -2,7 +2,7 @@
 from outside it: the only copy of its records, its output as written, its processes as the kernel
 saw them.
 
-    python -I -S harness/supervisor.py report=FD timeout=S settle=S grace=S runner=PID [nice=N]
+    python -I -S harness/supervisor.py report=FD timeout=S grace=S runner=PID [nice=N]
                                        [tree=1] [evidence=DIR] [limit=BYTES] -- PYTHON -X dev EXAMPLE.py
 
 The runner starts one supervisor per run and reads what it sends on the pipe REPORT (an inherited
@@ -33,9 +33,9 @@ stays its parent: whatever ends or stops the supervisor, the warden sees it (wai
 kills it and the whole run, and reports how the supervisor ended; the runner then fails the cell in
 one line. The supervisor and the warden ignore the terminal's stop signals (Ctrl-Z).
 
-When the main process exits, the example's own processes get SETTLE seconds to finish exiting (none:
-a correct program has joined them; with the connector, "alive" is exact: a process whose last task
-exited after the main process did), the fork server and resource tracker GRACE seconds; whatever is
+When the main process exits, the example's own processes must be gone (a correct program has joined
+them; with the connector, "alive" is exact: a process whose last task exited after the main process
+did), the fork server and resource tracker get GRACE seconds; whatever is
 still alive is a leftover, reported and killed, the resource tracker last so that it can still
 unlink the run's semaphores. At TIMEOUT the whole tree is killed the same way. There is one
 supervisor per run, so it starts as fast as it can: standard library only, no argparse or json,
@@ -219,7 +219,7 @@ class Options:
         given = dict(arg.split("=", 1) for arg in argv[:cut])
         self.command = argv[cut + 1 :]
         self.report = int(given["report"])  # the descriptor of the pipe to the runner
-        self.timeout, self.settle, self.grace = (float(given[k]) for k in ("timeout", "settle", "grace"))
+        self.timeout, self.grace = (float(given[k]) for k in ("timeout", "grace"))
         self.runner = int(given["runner"])  # stop everything when this process is gone
         self.nice = int(given.get("nice", 0))  # run the example at a lower CPU priority: this nice value
         self.tree = given.get("tree") == "1"  # as on macOS: no subreaper, no parent-death signal, no credentials
@@ -231,7 +231,7 @@ class Channels:
     """What the run sends the supervisor: records (a datagram socket, Linux), stdout and stderr
     (stream sockets), and, where it can be heard, the kernel's process events."""
 
-    def __init__(self, credentials: bool, marker: str, limit: int, report: int):
+    def __init__(self, credentials: bool, marker: str, limit: int, report: int, streams: dict):
         import _socket
 
         self.s, self.credentials, self.limit, self.report = _socket, credentials, limit, report
@@ -246,16 +246,7 @@ class Channels:
             self.records.bind("\0" + self.address[1:])  # abstract: no file the run could replace
             self.records.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
             self.records.setblocking(False)
-        self.out, self.err = {}, {}
-        for name in ("out", "err"):
-            mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
-            if credentials:
-                mine.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
-            mine.shutdown(_socket.SHUT_WR)
-            theirs.shutdown(_socket.SHUT_RD)
-            mine.setblocking(False)
-            st = os.fstat(theirs.fileno())  # what the run's fd 1 (or 2) is: where a write recorded as going there went
-            setattr(self, name, {"mine": mine, "theirs": theirs, "chunks": [], "size": 0, "eof": False, "id": [st.st_dev, st.st_ino]})
+        self.out, self.err = streams["out"], streams["err"]
         self.events = connector() if credentials else None
         self.frames: list[tuple[str, int, bytes]] = []  # records, in the order they arrived
         self.record_bytes: dict[int, int] = {}
@@ -305,6 +296,10 @@ class Channels:
             pid = self.sender(ancillary)
             room = self.limit - stream["size"]
             stream["size"] += len(data)
+            if stream is self.err and room > 0:
+                # A copy on the supervisor's own stderr, a file the runner made: should the supervisor
+                # be taken down, the end of the run's stderr still goes with the cell's error.
+                write_all(2, data[:room])
             if room > 0:
                 chunks = stream["chunks"]
                 if chunks and chunks[-1][0] == pid:
@@ -390,6 +385,25 @@ class Channels:
             if why:
                 return why
         return ""
+
+
+def output_streams(credentials: bool) -> dict:
+    """The run's stdout and stderr: stream sockets, made before the warden forks the supervisor, so
+    that the warden holds the reading ends too (a supervisor the run kills leaves the end of the
+    run's stderr to it); with SO_PASSCRED where the kernel names each writer."""
+    import _socket
+
+    streams = {}
+    for name in ("out", "err"):
+        mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        if credentials:
+            mine.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
+        mine.shutdown(_socket.SHUT_WR)
+        theirs.shutdown(_socket.SHUT_RD)
+        mine.setblocking(False)
+        st = os.fstat(theirs.fileno())  # what the run's fd 1 (or 2) is: where a write recorded as going there went
+        streams[name] = {"mine": mine, "theirs": theirs, "chunks": [], "size": 0, "eof": False, "id": [st.st_dev, st.st_ino]}
+    return streams
 
 
 def connector():
@@ -551,7 +565,7 @@ def spawn(command: list[str], env: dict, fds: dict[int, int]) -> int:
     return pid
 
 
-def warden(args: Options, supervisor: int, subreaper: bool, deathsig: bool) -> int:
+def warden(args: Options, supervisor: int, subreaper: bool, deathsig: bool, stderr) -> int:
     """The supervisor's parent: waits for it to end or stop. When it ends as it should, so does the
     warden, with its status. When it was killed or stopped (by the run: nothing else signals it),
     the warden kills it and the whole run (a subreaper: the run's orphans are its children now; in
@@ -603,6 +617,16 @@ def warden(args: Options, supervisor: int, subreaper: bool, deathsig: bool) -> i
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)  # nothing may interrupt the clean-up
     Tree(subreaper, os.environ.get(contract.RUN_MARKER)).stop(1.0)
+    left = bytearray()  # what the run wrote on stderr that the supervisor did not live to read: to the runner's file
+    while len(left) < OUTPUT_LIMIT:
+        try:
+            data = stderr.recv(1 << 16)
+        except OSError:
+            break
+        if not data:
+            break
+        left += data
+    write_all(2, left)
     Bounds.remove(f"harness-{os.environ.get(contract.RUN_MARKER) or supervisor}")
     send(args.report, [(contract.FRAME_REPORT, -1, to_json({"supervisor": how}).encode())])
     return 0
@@ -651,9 +675,12 @@ def main() -> int:
     for sig in TERMINAL_STOPS:  # Ctrl-Z stops pytest and the example, not their judges
         signal.signal(sig, signal.SIG_IGN)
     parent = os.getpid()
+    streams = output_streams(credentials=subreaper)
     supervisor = os.fork()
     if supervisor:
-        return warden(args, supervisor, subreaper, linux)
+        for stream in streams.values():
+            stream["theirs"].close()
+        return warden(args, supervisor, subreaper, linux, streams["err"]["mine"])
     # The supervisor: the warden is its parent now. Neither attribute is inherited through fork.
     subreaper = subreaper and prctl(PR_SET_CHILD_SUBREAPER, 1)
     if linux:
@@ -680,7 +707,7 @@ def main() -> int:
         os.set_blocking(wake_write, False)
         signal.set_wakeup_fd(wake_write)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so that SIGCHLD wakes the loop
-        channels = Channels(credentials=subreaper, marker=marker, limit=args.limit, report=args.report)
+        channels = Channels(credentials=subreaper, marker=marker, limit=args.limit, report=args.report, streams=streams)
         env = dict(os.environ)
         if channels.address:
             env[contract.RECORDS] = channels.address

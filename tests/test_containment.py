@@ -301,7 +301,7 @@ def test_a_supervisor_whose_runner_is_gone_at_once_ends_quietly(tmp_path):
     run itself, and ends with status 1 and nothing on stderr, not a traceback."""
     command = [sys.executable, "-c", f"import time; time.sleep(600)  # {tmp_path.name}"]
     reading, writing = os.pipe()
-    supervisor = supervisor_command(report=writing, timeout=60, settle=0, grace=1, runner=1, nice=0)
+    supervisor = supervisor_command(report=writing, timeout=60, grace=1, runner=1, nice=0)
     try:
         for _ in range(5):  # whether its handler is up when the SIGTERM comes is a race: try it a few times
             done = subprocess.run([*supervisor, "--", *command], capture_output=True, text=True, timeout=60, pass_fds=(writing,))

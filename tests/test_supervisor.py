@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from harness.runner import RUN_MARKER, SUPERVISOR, members, supervisor_command
+from harness.runner import RUN_MARKER, SUPERVISOR, Run, RunError, frames, members, supervisor_command
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Windows has no supervisor: the runner holds the job object")
 
@@ -30,23 +30,37 @@ AS_ON_PYPY = (
 )
 TERMINAL_STOPS = ("SIGTSTP", "SIGTTIN", "SIGTTOU")
 # The main process: says how it found the terminal's stop signals (the supervisor ignores them),
-# and leaves a child that exits a moment after it, for the supervisor's wait for the run's last
-# processes (a bound of 60 s: it ends when the child does).
+# and starts a child it waits for (the supervisor's loop reaps what the run leaves, polling).
 MAIN = (
     "import json, signal, subprocess, sys;"
     f"print(json.dumps({{name: signal.getsignal(getattr(signal, name)) == signal.SIG_DFL for name in {TERMINAL_STOPS!r}}}));"
-    "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(0.2)'])"
+    "subprocess.run([sys.executable, '-c', 'import time; time.sleep(0.2)'])"
 )
 
 
 def supervise(tmp_path, command: list[str], how: str) -> tuple[subprocess.CompletedProcess, dict | None]:
-    args = supervisor_command(report=tmp_path / "report", timeout=120, settle=60, grace=60, runner=os.getpid(), nice=0)
+    """The supervisor run as the runner runs it; its stdout is what it read of the run's (its frames)."""
+    reading, writing = os.pipe()
+    args = supervisor_command(report=writing, timeout=120, grace=60, runner=os.getpid(), nice=0)
     if how == "as-on-pypy":
         at = args.index(str(SUPERVISOR))
         args = [*args[:at], "-c", AS_ON_PYPY, *args[at:]]
-    done = subprocess.run([*args, "--", *command], capture_output=True, text=True, timeout=300)
-    report = tmp_path / "report"
-    return done, json.loads(report.read_text(encoding="utf-8")) if report.exists() else None
+    try:
+        with open(reading, "rb") as received:
+            process = subprocess.Popen([*args, "--", *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, pass_fds=(writing,))
+            os.close(writing)
+            sent = received.read()
+            _, stderr = process.communicate(timeout=300)
+    finally:
+        try:
+            os.close(writing)
+        except OSError:
+            pass
+    try:
+        seen = frames(Run("x", "spawn", sys.executable), sent, process.returncode, tmp_path / "none")
+    except RunError:
+        return subprocess.CompletedProcess(args, process.returncode, "", stderr), None
+    return subprocess.CompletedProcess(args, process.returncode, seen.stdout.decode(), stderr + seen.stderr.decode()), seen.report
 
 
 @pytest.mark.parametrize("how", ["as-it-is", "as-on-pypy"])

@@ -34,7 +34,8 @@ from fake_win32 import (
     layout,
 )
 from harness import winjob
-from harness.runner import EVIDENCE_DIR, Run, contained_windows, interpreter_info, main_command, reap
+from harness.inject import mp_contract as contract
+from harness.runner import Run, contained_windows, interpreter_info, main_command, reap
 
 STRUCTURES = {
     "IO_COUNTERS": SDK_IO_COUNTERS,
@@ -280,7 +281,7 @@ def test_a_spawn_child_main_died_starting_gets_the_grace_and_no_more(fake, tmp_p
     releaser = threading.Thread(target=release_once_looked_at, args=(fake, release, done))
     releaser.start()
     try:
-        report, _ = contain(fake, tmp_path, command, env={**os.environ, EVIDENCE_DIR: str(records)}, grace=1.0 if case == "never-ends" else 60.0)
+        report, _ = contain(fake, tmp_path, command, env={**os.environ, contract.EVIDENCE: str(records)}, grace=1.0 if case == "never-ends" else 60.0)
     finally:
         done.set()
         releaser.join()
