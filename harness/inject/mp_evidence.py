@@ -61,6 +61,7 @@ _active = False  # recording (off before install() and after an overflow or a lo
 _n = 0  # records sent by this process
 _sent = 0  # bytes of them
 _lock = allocate_lock()  # one record at a time, numbered in the order sent
+_inside = {}  # thread -> its records waiting to be sent, while it sends one
 _ids = iter(range(1, 1 << 62))
 _main_thread = get_ident()
 _received = {}  # thread -> id of the last message that thread unpickled
@@ -72,7 +73,6 @@ _held_own = 0  # holds of the program's own locks this process is in (a hold ins
 
 
 def record(event, **fields):
-    global _n, _sent, _active
     if not _active:
         return
     fields["e"] = event
@@ -81,15 +81,31 @@ def record(event, **fields):
     thread = get_ident()
     if thread != _main_thread:
         fields["tid"] = thread
-    with _lock:
-        fields["n"] = _n
-        line = _c.encode(fields).encode("ascii")
-        _sent += len(line) + 1
-        if _sent > _c.LOG_LIMIT:
-            line = _c.encode({"e": "overflow", "pid": fields["pid"], "t": fields["t"], "n": _n}).encode("ascii")
-            _active = False
-        _n += 1
-        _emit(line)
+    if thread in _inside:  # re-entered: a finalizer the garbage collector ran inside record() itself
+        _inside[thread].append(fields)  # sent right after the record being sent (the lock is not reentrant)
+        return
+    _inside[thread] = [fields]
+    try:
+        with _lock:
+            while _inside[thread]:
+                _send(_inside[thread].pop(0))
+    finally:
+        del _inside[thread]
+
+
+def _send(fields):
+    """One record, numbered in the order sent (the caller holds the lock)."""
+    global _n, _sent, _active
+    if not _active:
+        return
+    fields["n"] = _n
+    line = _c.encode(fields).encode("ascii")
+    _sent += len(line) + 1
+    if _sent > _c.LOG_LIMIT:
+        line = _c.encode({"e": "overflow", "pid": fields["pid"], "t": fields["t"], "n": _n}).encode("ascii")
+        _active = False
+    _n += 1
+    _emit(line)
 
 
 def _emit(line):
@@ -132,6 +148,7 @@ def _after_fork_in_child():
     global _main_thread, _n, _sent, _lock, _fd, _role, _writes, _active, _marker
     _main_thread = get_ident()
     _lock = allocate_lock()  # another thread may have held it at the fork
+    _inside.clear()
     _received.clear()
     _n = _sent = _writes = _marker = 0
     _role = ""
