@@ -76,13 +76,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+EARLY = pytest.StashKey[bool]()  # the plugin was loaded before pytest's early parse of the command line
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Called only when this plugin was loaded before pytest read the command line a first time
+    (`-p harness.plugin`, from pyproject.toml's addopts): then `--examples-dir DIR`, with a space,
+    was read as the option it is, and DIR is no initial test path whose conftest.py pytest imports."""
+    early_config.stash[EARLY] = True
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if why := platforms.problem():
         raise pytest.UsageError(why)
     config.addinivalue_line("markers", "cell(status): the matrix cell's status when it cannot run (not_available)")
+    if not config.stash.get(EARLY, False):
+        raise pytest.UsageError(
+            "the harness was loaded after pytest's first reading of the command line, where --examples-dir DIR reads as a test path "
+            "(DIR's conftest.py imported): run pytest with this repository's configuration (-c pyproject.toml, as tox does)"
+        )
     folder = config.option.examples_dir
     if not folder.is_dir():
         raise pytest.UsageError(f"--examples-dir {folder}: no such folder")
+    if why := imported_from(folder.resolve()):
+        raise pytest.UsageError(f"--examples-dir {folder}: {why}")
     try:
         found = examples.discover(folder.resolve())
     except ClaimsFileError as exc:
@@ -101,6 +119,25 @@ def pytest_configure(config: pytest.Config) -> None:
         xml = Path(xml)
         config.option.trace_dir = xml.parent / "traces" / xml.stem.removeprefix("junit.")
     claim_results(config)
+
+
+def imported_from(folder: Path) -> str | None:
+    """Why the folder's own code may already run in this process (it is on sys.path, or a module was
+    imported from it), or None: a checked folder is run, never imported, by the harness."""
+    for entry in sys.path:
+        if Path(entry or ".").resolve() == folder:
+            return f"the folder is on this process's sys.path ({entry or 'the current folder'}): its modules would shadow the harness's"
+    for name, module in list(sys.modules.items()):
+        where = getattr(module, "__file__", None)
+        if where and Path(where).resolve().is_relative_to(folder):
+            return f"module {name} was imported from it ({where})"
+    return None
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Collection never enters the checked folder: its conftest.py and test files are not the harness's."""
+    folder = config.option.examples_dir
+    return True if collection_path.resolve().is_relative_to(folder.resolve()) else None
 
 
 def claim_results(config: pytest.Config) -> None:
