@@ -48,6 +48,11 @@ def is_groups(value: Any, _table: dict | None = None) -> str | None:
     return None
 
 
+def is_count(value: Any) -> bool:
+    """An integer, not a boolean (which Python counts as one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def is_regex(value: Any, group: str | None = None) -> str | None:
     if not isinstance(value, str):
         return "a regular expression"
@@ -180,11 +185,13 @@ def lines_invalid(spec: Any, _table: dict) -> str | None:
         if isinstance(item, str):
             problem = is_regex(item)
         elif isinstance(item, dict) and set(item) <= {"repeat", "lines", "distinct"}:
-            if not (isinstance(item.get("repeat"), int) and item["repeat"] > 0 and isinstance(item.get("lines"), list) and item["lines"]):
+            if not (is_count(item.get("repeat")) and item["repeat"] > 0 and isinstance(item.get("lines"), list) and item["lines"]):
                 return "a repeated block is { repeat = N, lines = [...], distinct = 'group' }"
             # (?P=name) stands for what an earlier line's group matched: any text, to compile it alone
             patterns = [re.sub(r"\(\?P=\w+\)", ".*", p.replace("{i+1}", "1").replace("{i}", "0")) for p in item["lines"] if isinstance(p, str)]
             problem = next(filter(None, map(is_regex, patterns)), None) if len(patterns) == len(item["lines"]) else "lines are strings"
+            if not problem and not isinstance(item.get("distinct", ""), str):
+                problem = "distinct names a group: a string"
             if not problem and item.get("distinct") and not any(f"(?P<{item['distinct']}>" in p for p in patterns):
                 problem = f"distinct names a group ({item['distinct']!r}) none of its lines has"
         else:
@@ -457,7 +464,7 @@ PREDICATES = {
             if isinstance(v, dict)
             and set(v) <= {"lines", "per_hold"}
             and not is_regex(v.get("lines"))
-            and isinstance(v.get("per_hold", 1), int)
+            and is_count(v.get("per_hold", 1))
             and v.get("per_hold", 1) > 0
             else "{ lines = 'regular expression', per_hold = N }"
         ),
@@ -472,7 +479,7 @@ PREDICATES = {
         ),
         pool,
     ),
-    "children": Check("{raw} child process(es) ran, no more", lambda v, _t: None if isinstance(v, int) and v >= 0 else "a number", children),
+    "children": Check("{raw} child process(es) ran, no more", lambda v, _t: None if is_count(v) and v >= 0 else "a number", children),
 }
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import claims, examples, launcher, platforms, pythons, results
+from harness import bounded, claims, examples, launcher, platforms, pythons, results
 from harness.cells import START_METHODS, STATUSES
 from harness.examples import ClaimsFileError, Example
 from harness.runner import Outcome, Run, RunError, interpreter_info, platform_label
@@ -28,7 +28,11 @@ SHIPPED_EXAMPLES = ROOT / "examples"
 EXAMPLES = pytest.StashKey[dict]()  # {name: Example} of --examples-dir
 PYTHONS = pytest.StashKey[dict]()  # {name: interpreter} the matrix runs the examples under
 TIMEOUTS = pytest.StashKey[dict]()  # {example or "": seconds}
+JUDGE = pytest.StashKey[bounded.Worker]()  # the process the claims are judged in, each judgement within --judge-timeout
 DEFAULT_TIMEOUT = 60.0
+# Seconds judging one cell may take: milliseconds as a rule, a second on a loaded machine. Past it a
+# claims file's pattern backtracks catastrophically on the run's output, or a check does not end.
+JUDGE_TIMEOUT = 30.0
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,6 +66,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="[EXAMPLE=]SECONDS",
         help=f"kill a run and its processes after this long (default: {DEFAULT_TIMEOUT:g}, or the example's claims file); "
         "EXAMPLE=SECONDS for one example, repeatable",
+    )
+    group.addoption(
+        "--judge-timeout",
+        type=float,
+        default=JUDGE_TIMEOUT,
+        metavar="SECONDS",
+        help=f"stop judging a cell after this long, an error cell (default: {JUDGE_TIMEOUT:g})",
     )
     group.addoption(
         "--gate-dir",
@@ -118,7 +129,26 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.trace_dir is None and xml:
         xml = Path(xml)
         config.option.trace_dir = xml.parent / "traces" / xml.stem.removeprefix("junit.")
+    if not 0 < config.option.judge_timeout < math.inf:
+        raise pytest.UsageError(f"--judge-timeout {config.option.judge_timeout:g}: must be a positive, finite number of seconds")
     claim_results(config)
+    config.stash[JUDGE] = judge = bounded.Worker()
+    config.add_cleanup(judge.close)
+    check_samples(config, folder, found)
+
+
+def check_samples(config: pytest.Config, folder: Path, found: dict[str, Example]) -> None:
+    """Each claims file's sample holds its own [text] claims (checked within --judge-timeout: the
+    patterns are the claims file's); one line and exit 4 if not."""
+    for example in found.values():
+        if not (example.sample and example.text):
+            continue
+        try:
+            problem = config.stash[JUDGE].call(config.option.judge_timeout, examples.sample_problem, example)
+        except bounded.Overtime as exc:
+            problem = f"checking its sample against its [text] claims {exc} and was stopped (a pattern that backtracks catastrophically?)"
+        if problem:
+            raise pytest.UsageError(f"--examples-dir {folder}: {example.claims_file.name}: {problem}")
 
 
 def imported_from(folder: Path) -> str | None:
@@ -304,8 +334,19 @@ def unjudged(exc: Exception) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def judged(request: pytest.FixtureRequest, outcome: Outcome) -> claims.Verdict:
-    """The run's verdict; for a cell of the matrix, recorded as data for the report."""
-    verdict = claims.verdict(outcome, outcome.run.spec)
+    """The run's verdict, judged within --judge-timeout; for a cell of the matrix, recorded as data
+    for the report. Past the bound the cell is an error, in one line."""
+    seconds = request.config.option.judge_timeout
+    try:
+        verdict = request.config.stash[JUDGE].call(seconds, claims.verdict, outcome, outcome.run.spec)
+    except bounded.Overtime:
+        why = (
+            f"judging {outcome.run.id} took more than {seconds:g} s and was stopped (a pattern of its claims file that backtracks "
+            "catastrophically on this output, or a check that does not end): it was not judged"
+        )
+        if "matrix_run" in request.fixturenames:
+            request.node.user_properties += unjudged(RunError(why))
+        pytest.fail(why, pytrace=False)
     if "matrix_run" in request.fixturenames:
         trace = relative_trace(request.config, outcome.run)
         request.node.user_properties += [

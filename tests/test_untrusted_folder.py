@@ -156,3 +156,72 @@ def test_a_harness_loaded_after_the_first_parse_is_refused(pytester):
     done = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     assert done.ret == 4, done.outlines + done.errlines
     assert done.errlines[0].startswith("ERROR: the harness was loaded after pytest's first reading of the command line"), done.errlines
+
+
+# --- judging is bounded in time: a pattern that backtracks catastrophically is an error cell -------
+
+# `(a+)+b` against a line of 40 a's and no b backtracks through 2**40 ways to split them: far
+# longer than any bound here; a plain program beside them shows that the session goes on.
+CATASTROPHIC = {
+    "backtracks_in_lines": "[text]\nlines = ['(a+)+b']\n",
+    "backtracks_in_names_writer": "[processes]\nnames_writer = '(?P<identity>\\d)?(a+)+b'\n",
+}
+JUDGE_TIMEOUT = 5
+
+
+def write_catastrophic() -> None:
+    path = folder("catastrophic")
+    path.mkdir(parents=True, exist_ok=True)
+    for name, claims in CATASTROPHIC.items():
+        (path / f"{name}.py").write_text(f"print({'a' * 40!r})\n", encoding="utf-8")
+        (path / f"{name}.toml").write_text(claims, encoding="utf-8")
+    (path / "plain.py").write_text("print('hello')\n", encoding="utf-8")
+
+
+CATASTROPHIC_RUN = Job(
+    matrix_session(
+        "--examples-dir", folder("catastrophic"), "--start-method", "spawn", "--judge-timeout", JUDGE_TIMEOUT,
+        f"--junitxml={SCRATCH / 'catastrophic' / 'junit.x.xml'}",
+    ),
+    prepare=write_catastrophic,
+)  # fmt: skip
+early("catastrophic", CATASTROPHIC_RUN)
+
+
+@pytest.fixture
+def catastrophic(pytestconfig) -> subprocess.CompletedProcess:
+    return finished(pytestconfig, CATASTROPHIC_RUN)
+
+
+def test_a_pattern_that_backtracks_catastrophically_is_an_error_cell(catastrophic):
+    from harness.report import build
+
+    done = catastrophic
+    assert done.returncode == 1, done.stdout + done.stderr
+    matrix = build([SCRATCH / "catastrophic" / "junit.x.xml"])
+    (column,) = matrix.columns
+    for name in CATASTROPHIC:
+        cell = matrix.cell(column, name, "spawn")
+        assert (cell.status, cell.diagnosis) == (
+            "error",
+            f"judging {name}-spawn took more than {JUDGE_TIMEOUT} s and was stopped (a pattern of its claims file that backtracks "
+            "catastrophically on this output, or a check that does not end): it was not judged",
+        )
+    assert matrix.cell(column, "plain", "spawn").status == "passed"
+
+
+def test_a_sample_that_makes_a_pattern_backtrack_is_one_line(pytester):
+    """A claims file's sample is checked against its patterns when the session starts, within the
+    same bound: one line, exit 4."""
+    path = folder("catastrophic-sample")
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "x.py").write_text("print('x')\n", encoding="utf-8")
+    (path / "x.toml").write_text(f'sample = "{"a" * 40}\\n"\n{CATASTROPHIC["backtracks_in_lines"]}', encoding="utf-8")
+    done = pytester.runpytest_inprocess(
+        "-p", "harness.launcher", "-p", "harness.plugin", "-p", "no:cacheprovider", "--examples-dir", str(path), "--judge-timeout", "1"
+    )
+    assert done.ret == 4, done.outlines + done.errlines
+    assert done.errlines[0] == (
+        f"ERROR: --examples-dir {path}: x.toml: checking its sample against its [text] claims took more than 1 s and was stopped "
+        "(a pattern that backtracks catastrophically?)"
+    )
