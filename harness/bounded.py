@@ -20,6 +20,7 @@ Standard library only.
 from __future__ import annotations
 
 import errno
+import faulthandler
 import importlib
 import multiprocessing
 import os
@@ -75,20 +76,32 @@ def read_regular(path: Path, limit: int, *, follow: bool = True) -> bytes:
     return b"".join(chunks)
 
 
+# Seconds past a call's bound at which the worker ends itself: its session kills it at the bound,
+# but a session killed itself (SIGKILL) cannot, and a worker busy in a regular expression never
+# reads the end of its pipe.
+SELF_DESTRUCT = 10.0
+
+
 def serve(conn) -> None:
     """The worker's loop: call what it is sent, send back (True, result) or (False, exception)."""
     # Ctrl-C reaches the whole foreground process group: the session handles it, and kills this.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # faulthandler's watchdog is a thread of C that needs no GIL: it ends the process (_exit) even
+    # while a regular expression holds the GIL. Its traceback goes nowhere.
+    quiet = open(os.devnull, "w")  # noqa: SIM115 (the watchdog writes to it for the process's life)
     conn.send("ready")
     while True:
         try:
-            module, name, args = conn.recv()
+            module, name, args, seconds = conn.recv()
         except (EOFError, OSError):
             return  # the session ended, however it ended
+        faulthandler.dump_traceback_later(seconds + SELF_DESTRUCT, exit=True, file=quiet)
         try:
             reply = (True, getattr(importlib.import_module(module), name)(*args))
         except Exception as exc:  # a bug of the harness: the caller raises it
             reply = (False, exc)
+        finally:
+            faulthandler.cancel_dump_traceback_later()
         try:
             conn.send(reply)
         except Exception as exc:  # an exception (or a result) that does not pickle: its text does
@@ -126,7 +139,7 @@ class Worker:
         if self.process is None:
             self.start()
         try:
-            self.conn.send((function.__module__, function.__name__, args))
+            self.conn.send((function.__module__, function.__name__, args, seconds))
             answered = self.conn.poll(seconds)
         except BaseException:  # Ctrl-C while it works, say: its answer would be taken for the next call's
             self.close()

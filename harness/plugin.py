@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _pytest import junitxml  # its xml_key: the one way to add a property to the JUnit file's suite outside a test
 
 from harness import bounded, claims, examples, launcher, platforms, pythons, results
 from harness.cells import START_METHODS, STATUSES
@@ -28,6 +29,10 @@ SHIPPED_EXAMPLES = ROOT / "examples"
 EXAMPLES = pytest.StashKey[dict]()  # {name: Example} of --examples-dir
 PYTHONS = pytest.StashKey[dict]()  # {name: interpreter} the matrix runs the examples under
 TIMEOUTS = pytest.StashKey[dict]()  # {example or "": seconds}
+CLAIMED = pytest.StashKey[results.Claimed]()  # the JUnit file this session holds (harness/results.py)
+SELECTED = pytest.StashKey[set]()  # the node ids of the session's tests, and of those that ran to their end
+RAN = pytest.StashKey[set]()
+UNFINISHED = pytest.StashKey[str]()  # why the session did not run to its end: its JUnit file is removed once written
 JUDGE = pytest.StashKey[bounded.Worker]()  # the process the claims are judged in, each judgement within --judge-timeout
 DEFAULT_TIMEOUT = 60.0
 # Seconds judging one cell may take: milliseconds as a rule, a second on a loaded machine. Past it a
@@ -176,10 +181,11 @@ def claim_results(config: pytest.Config) -> None:
     xml = getattr(config.option, "xmlpath", None)
     if xml and not hasattr(config, "workerinput"):
         try:
-            fd = results.claim(Path(xml))
+            claimed = results.claim(Path(xml))
         except results.Unusable as exc:
             raise pytest.UsageError(f"--junitxml {xml}: {exc}") from None
-        config.add_cleanup(lambda: results.release(fd))  # after pytest has written the file
+        config.stash[CLAIMED] = claimed
+        config.add_cleanup(lambda: results.release(claimed, keep=not config.stash.get(UNFINISHED, None)))  # after pytest has written the file
     if config.option.trace_dir and not config.option.collectonly:
         why = results.writable(config.option.trace_dir)
         if why:
@@ -294,6 +300,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Each run of the matrix writes its timeline as soon as it ends (a progress count for `tox -e all`)."""
+    session.config.stash[SELECTED] = {item.nodeid for item in session.items}
+    session.config.stash[RAN] = set()
     folder: Path | None = session.config.option.trace_dir
     if folder and not session.config.option.collectonly:
         launcher.write_timelines(
@@ -304,6 +312,54 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                 if "matrix_run" in item.fixturenames and not item.get_closest_marker("skip")
             },
         )
+
+
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> None:
+    if call.when == "teardown" and RAN in item.config.stash:  # the test ran to its end
+        item.config.stash[RAN].add(item.nodeid)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Before pytest writes the JUnit file: a session that ran to its end records how many cells it
+    has (the report reads a file only when they are all in it); one that did not (interrupted,
+    stopped at a first failure, an internal error, its results folder tampered with) records
+    nothing, says why, and its file is removed once written (harness/results.py: release)."""
+    config = session.config
+    if config.option.collectonly or SELECTED not in config.stash:
+        return
+    why = unfinished(session, exitstatus)
+    if why:
+        config.stash[UNFINISHED] = why
+        if session.exitstatus == pytest.ExitCode.OK:  # every test passed, but the results are not what they seem
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return
+    xml = config.stash.get(junitxml.xml_key, None)
+    if xml is not None:
+        xml.add_global_property("cells", str(sum(1 for item in session.items if "matrix_run" in item.fixturenames)))
+
+
+def unfinished(session: pytest.Session, exitstatus: int) -> str | None:
+    """Why the session did not run to its end, or None."""
+    config = session.config
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "it was interrupted"
+    if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+        return "it ended on an internal error"
+    if session.shouldfail or session.shouldstop:
+        return f"it stopped early ({session.shouldfail or session.shouldstop})"
+    missing = config.stash[SELECTED] - config.stash[RAN]
+    if missing:
+        return f"{len(missing)} of its {len(config.stash[SELECTED])} tests did not run"
+    claimed = config.stash.get(CLAIMED, None)
+    return claimed.tampered() if claimed else None
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    why = terminalreporter.config.stash.get(UNFINISHED, None)
+    xml = getattr(terminalreporter.config.option, "xmlpath", None)
+    if why and xml:
+        terminalreporter.write_line(f"{xml}: not kept, the session did not run to its end: {why}", red=True, bold=True)
 
 
 @pytest.fixture

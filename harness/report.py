@@ -11,6 +11,9 @@ observed start method, a summary of the evidence and the path of the run's timel
 without them are not cells, and a file without any cell (the selftest's) is listed as ignored. A
 cell whose properties are not what the harness records (an unknown or a missing one, a status, a
 number of seconds or evidence that is not one) makes the file unusable: nothing is made up from it.
+So does a file of cells whose session did not record that it ran to its end (the suite's `cells`
+property, how many cells the session had, written only by a session that ran every one of them):
+an interrupted session's cells are not its matrix.
 
 The matrix: a row per example (each one any file has a cell of) and start method, a column per
 interpreter and platform (test cases of several files with the same interpreter and platform share
@@ -37,7 +40,7 @@ a terminal control character raw (NUL, ESC, CR, DEL, the C1 set): each is shown 
 
 Exit status: 0 when no cell failed; 1 when a cell failed, errored or timed out, or an expected run
 left no file or a cell not run; 2 when an input is unusable (missing, empty, not well-formed, not JUnit, a folder without
-JUnit files, no test_claims results in any file, a damaged cell) or an output cannot be written,
+JUnit files, no test_claims results in any file, a damaged cell, a partial file) or an output cannot be written,
 with a one-line error naming the file (and the test case, and the problem).
 """
 
@@ -277,9 +280,11 @@ def build(files: list[Path], expect: list[str] = ()) -> Matrix:
         cases = [(suite, case) for suite in xml for case in suite]
         if not cases:
             raise ReportError(f"{path}: no test cases in it")
-        seen = []
+        seen, count, recorded = [], 0, []
         for suite in xml:
             suite_props = properties(suite)
+            if "cells" in suite_props:
+                recorded.append(suite_props["cells"])
             for case in suite:
                 own = properties(case)
                 props = {**suite_props, **own}
@@ -290,6 +295,7 @@ def build(files: list[Path], expect: list[str] = ()) -> Matrix:
                     check_cell(props, own, case)
                 except ValueError as problem:
                     raise ReportError(f"{path}: {visible(case.name or '?')}: {problem}") from None
+                count += 1
                 rows.setdefault(example, props.get("example_claim", ""))
                 interpreter = props.get("interpreter", f"unknown interpreter ({path.name})")
                 platform = props.get("platform", "unknown platform")
@@ -309,6 +315,13 @@ def build(files: list[Path], expect: list[str] = ()) -> Matrix:
                     cell.status, cell.diagnosis = "error", f"{run_name(path)} was to run Python {wrong} but ran {interpreter}"
                 if key not in cells or RANK[cell.status] < RANK[cells[key].status]:
                     cells[key] = cell
+        if count and not recorded:
+            raise ReportError(
+                f"{path}: its session did not record that it ran to its end (interrupted, stopped early, killed as it wrote it?): "
+                f"its {count} cell(s) are not read"
+            )
+        if count and recorded != [str(count)]:
+            raise ReportError(f"{path}: {count} cell(s) in it, but its session recorded {', '.join(recorded)}: a partial or damaged file")
         if seen:
             ran.update(name for title in seen for name in columns[title].runs)
         report.append((visible(str(path)), ", ".join(seen) if seen else "ignored: no test_claims results in it"))

@@ -28,7 +28,7 @@ from harness.launcher import finished
 from harness.plugin import ROOT, SHIPPED_EXAMPLES
 from harness.report import build, find_files, main
 from harness.runner import interpreter_info, platform_label
-from sessions import Job, early, matrix_session, once
+from sessions import Job, early, matrix_session, once, unpinned
 
 SHIPPED = examples.discover(SHIPPED_EXAMPLES)
 TIMEOUT = 3  # seconds for the hanging copy of 04_pool; the others get the default, ample on a loaded machine
@@ -42,9 +42,12 @@ def has_forkserver() -> bool:
     return "forkserver" in INFO["methods"]  # of the interpreter under test, emulated or not
 
 
-def suite(cases: str) -> str:
-    """A JUnit file shaped like pytest's, for the cases no real run here can make."""
-    return f'<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest">{cases}</testsuite></testsuites>'
+def suite(cases: str, cells: int | None = -1) -> str:
+    """A JUnit file shaped like pytest's, for the cases no real run here can make: its session ran
+    to its end and recorded how many cells it had (the cases given), or `cells`."""
+    cells = cases.count('<property name="example"') if cells == -1 else cells
+    recorded = f'<properties><property name="cells" value="{cells}"/></properties>' if cells is not None else ""
+    return f'<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest">{recorded}{cases}</testsuite></testsuites>'
 
 
 def case(example: str, method: str, result: str = "", **props: str) -> str:
@@ -78,8 +81,8 @@ def write_broken() -> None:
     shutil.copy(SHIPPED_EXAMPLES / "03_lock.py", BROKEN)
     pool = (SHIPPED_EXAMPLES / "04_pool.py").read_text(encoding="utf-8")
     (BROKEN / "04_pool.py").write_text(pool.replace("return x * x", "import time; time.sleep(600)"), encoding="utf-8")
-    for name in ("02_queue", "03_lock", "04_pool"):  # each with the article's claims
-        shutil.copy(SHIPPED_EXAMPLES / f"{name}.toml", BROKEN)
+    for name in ("02_queue", "03_lock", "04_pool"):  # each with the article's claims (but the pin: two are changed)
+        (BROKEN / f"{name}.toml").write_text(unpinned(SHIPPED_EXAMPLES / f"{name}.toml"), encoding="utf-8")
 
 
 RUNS = {
@@ -285,6 +288,18 @@ NOT_CLAIMS = suite('<testcase classname="tests.test_pinned" name="test_pins_cove
             '<?xml version="1.0"?><coverage/>', "{path}: not a JUnit file (its root is neither <testsuites> nor <testsuite>)", id="not-junit"
         ),
         pytest.param('<testsuites><testsuite name="pytest" tests="0"/></testsuites>', "{path}: no test cases in it", id="no-cases"),
+        # An interrupted session's cells (pytest writes them when it is interrupted), or cells lost.
+        pytest.param(
+            suite(case("02_queue", "spawn", status="passed"), cells=None),
+            "{path}: its session did not record that it ran to its end (interrupted, stopped early, killed as it wrote it?): "
+            "its 1 cell(s) are not read",
+            id="unfinished-session",
+        ),
+        pytest.param(
+            suite(case("02_queue", "spawn", status="passed"), cells=2),
+            "{path}: 1 cell(s) in it, but its session recorded 2: a partial or damaged file",
+            id="cells-missing",
+        ),
     ],
 )
 def test_unusable_file_is_a_one_line_error(results, tmp_path, content, error):
