@@ -61,9 +61,7 @@ CLAIMS_LIMIT = 64 << 10  # bytes of a claims file: the shipped ones have 2 KiB
 DEPTH_LIMIT = 32
 # A TOML string (multi-line first), a comment, or a run of anything else: what nests is outside the
 # strings and comments (a dotted key's quoted parts are strings, the dots between them are not).
-TOML_TOKEN = re.compile(
-    r'"""(?:\\.|[^\\])*?"""|\'\'\'.*?\'\'\'|"(?:\\.|[^"\\\n])*"|\'[^\'\n]*\'|#[^\n]*|[^"\'#]+|["\'#]', re.DOTALL
-)
+TOML_TOKEN = re.compile(r'"""(?:\\.|[^\\])*?"""|\'\'\'.*?\'\'\'|"(?:\\.|[^"\\\n])*"|\'[^\'\n]*\'|#[^\n]*|[^"\'#]+|["\'#]', re.DOTALL)
 
 
 def discover(folder: Path) -> dict[str, Example]:

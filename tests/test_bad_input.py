@@ -160,13 +160,22 @@ BAD_CLAIMS = {
     "children-true": ("[processes]\nchildren = true\n", "x.toml: [processes] children: a number"),
     "per-hold-true": ("[processes]\nunder_one_lock = { lines = 'x', per_hold = true }\n", "x.toml: [processes] under_one_lock: { lines = "),
     "repeat-true": ("[text]\nlines = [{ repeat = true, lines = ['x'] }]\n", "x.toml: [text] lines: a repeated block is { repeat = N, "),
-    "distinct-not-a-string": ("[text]\nlines = [{ repeat = 2, lines = ['(?P<n>x)'], distinct = ['n'] }]\n", "x.toml: [text] lines: distinct names a group: a string"),
+    "distinct-not-a-string": (
+        "[text]\nlines = [{ repeat = 2, lines = ['(?P<n>x)'], distinct = ['n'] }]\n",
+        "x.toml: [text] lines: distinct names a group: a string",
+    ),
     "start-methods-a-number": ("start_methods = 3\n", "x.toml: start_methods must be a list of start methods (default, fork, spawn, forkserver)"),
     "start-methods-nested": ('start_methods = [["spawn"]]\n', "x.toml: start_methods must be a list of start methods"),
     "slow-a-string": ('slow = "yes"\n', "x.toml: slow must be true or false"),
-    "fails-default": ("[fails]\ndefault = 'RuntimeError'\n", "x.toml: [fails] default: name the start method it fails under (fork, spawn, forkserver), not default"),
+    "fails-default": (
+        "[fails]\ndefault = 'RuntimeError'\n",
+        "x.toml: [fails] default: name the start method it fails under (fork, spawn, forkserver), not default",
+    ),
     "pin-of-another-program": (f'sha256 = "{"0" * 64}"\n', "x.toml: x.py is not the program its sha256 pins (sha256 "),
-    "sample-breaking-its-text": ('sample = "y\\n"\n[text]\nexact = "x\\n"\n', "x.toml: its sample breaks its own [text] exact: stdout is 'y\\n', expected exactly 'x\\n'"),
+    "sample-breaking-its-text": (
+        'sample = "y\\n"\n[text]\nexact = "x\\n"\n',
+        "x.toml: its sample breaks its own [text] exact: stdout is 'y\\n', expected exactly 'x\\n'",
+    ),
 }
 
 

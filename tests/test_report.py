@@ -47,7 +47,8 @@ def suite(cases: str, cells: int | None = -1) -> str:
     to its end and recorded how many cells it had (the cases given), or `cells`."""
     cells = cases.count('<property name="example"') if cells == -1 else cells
     recorded = f'<properties><property name="cells" value="{cells}"/></properties>' if cells is not None else ""
-    return f'<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest">{recorded}{cases}</testsuite></testsuites>'
+    head = '<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest">'
+    return f"{head}{recorded}{cases}</testsuite></testsuites>"
 
 
 def case(example: str, method: str, result: str = "", **props: str) -> str:
