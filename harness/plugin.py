@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from _pytest import junitxml  # its xml_key: the one way to add a property to the JUnit file's suite outside a test
 
-from harness import bounded, claims, examples, launcher, platforms, pythons, results
+from harness import bounded, claims, examples, launcher, platforms, pythons, results, scratch
 from harness.cells import START_METHODS, STATUSES
 from harness.examples import ClaimsFileError, Example
 from harness.runner import Outcome, Run, RunError, interpreter_info, platform_label
@@ -137,6 +137,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not 0 < config.option.judge_timeout < math.inf:
         raise pytest.UsageError(f"--judge-timeout {config.option.judge_timeout:g}: must be a positive, finite number of seconds")
     claim_results(config)
+    scratch.sweep()  # the run folders of sessions that were killed
     config.stash[JUDGE] = judge = bounded.Worker()
     config.add_cleanup(judge.close)
     check_samples(config, folder, found)
@@ -421,8 +422,8 @@ def judged(request: pytest.FixtureRequest, outcome: Outcome) -> claims.Verdict:
 
 def relative_trace(config: pytest.Config, run: Run) -> str | None:
     """Where the run's timeline is, relative to the JUnit file's folder (where the report looks)."""
-    path = config.stash.get(launcher.TIMELINES, {}).get(run)
-    if path is None or path in launcher.UNWRITTEN or not path.is_file():  # (an earlier session's file is not this run's)
+    path = launcher.timeline_of(config, run)
+    if path is None or not path.is_file():  # (an earlier session's file is not this run's)
         return None
     xml = getattr(config.option, "xmlpath", None)
     base = Path(xml).resolve().parent if xml else Path.cwd()

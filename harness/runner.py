@@ -22,7 +22,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -30,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import scratch
+from harness.bounded import Unreadable, read_regular
 from harness.evidence import Evidence, Facts
 from harness.platforms import PLATFORM
 
@@ -52,7 +53,7 @@ SETTLE = 0.0
 OUTPUT_LIMIT = 4 << 20
 KEPT = 32 << 10
 
-__all__ = ["InterpreterError", "Outcome", "Run", "RunError", "execute", "interpreter_info", "stop_all"]
+__all__ = ["InterpreterError", "Outcome", "Run", "RunError", "UnderWay", "execute", "interpreter_info"]
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,8 @@ class Run:
     def id(self) -> str:
         return f"{self.example}-{self.method}"
 
-    def launch(self) -> Outcome:
-        return execute(self)
+    def launch(self, under_way: UnderWay | None = None) -> Outcome:
+        return execute(self, under_way)
 
 
 @dataclass
@@ -188,32 +189,43 @@ def emulated_env() -> dict:
     return dict(base, PYTHONPATH=os.pathsep.join(filter(None, [str(INJECT_DIR), base.get("PYTHONPATH")])))
 
 
-# The runs under way, for stop_all(): the process to wait for (a supervisor, or on Windows the main
-# process) and what stops the run.
-ACTIVE: dict[str, tuple[Run, subprocess.Popen, Callable[[], None]]] = {}
-RECORDS: dict[Run, Path] = {}  # the evidence folder of each run under way, for workers_going()
+RECORDS_READ = 4 << 20  # bytes of a run's records file workers_going() reads at most: the first records say it
 
 
-def workers_going(run: Run) -> bool:
-    """Whether every child the run's main process has started so far is running its Process (its
-    records say so), and there is at least one: the run's processes are going."""
-    folder = RECORDS.get(run)
-    if folder is None:
-        return False
-    text = b"".join(path.read_bytes() for path in folder.glob("*.log"))
-    started = text.count(b'"e":"started"')
-    return started > 0 and text.count(b'"e":"bootstrap"') >= started
+@dataclass
+class UnderWay:
+    """The runs one session has under way (the launcher's: harness/launcher.py), so that a session
+    stops its own runs only, and a session run in-process by a test sees none of another's."""
 
+    # token -> the process to wait for (a supervisor, or on Windows the main process) and what stops the run
+    active: dict[str, tuple[Run, subprocess.Popen, Callable[[], None]]] = field(default_factory=dict)
+    records: dict[Run, Path] = field(default_factory=dict)  # the evidence folder of each run under way, for workers_going()
 
-def stop_all(runs=None) -> None:
-    """Stop the runs under way (an interrupted session must leave nothing running): these runs
-    only, when given (a session stops its own, never another's in the same process), else all."""
-    chosen = None if runs is None else {id(run) for run in runs}  # these objects: an equal run of another session is not one
-    under_way = [(process, stop) for run, process, stop in list(ACTIVE.values()) if chosen is None or id(run) in chosen]
-    for _, stop in under_way:
-        stop()
-    for process, _ in under_way:
-        reap(process, 15)
+    def workers_going(self, run: Run) -> bool:
+        """Whether every child the run's main process has started so far is running its Process (its
+        records say so), and there is at least one: the run's processes are going. The records are
+        the run's own files: only regular ones are read, not through a link, and only so much."""
+        folder = self.records.get(run)
+        if folder is None:
+            return False
+        text = b""
+        for path in folder.glob("*.log"):
+            try:
+                text += read_regular(path, RECORDS_READ, follow=False)
+            except Unreadable:
+                pass  # not a records file (a FIFO, a link, too large): the gate opens at its bound anyway
+        started = text.count(b'"e":"started"')
+        return started > 0 and text.count(b'"e":"bootstrap"') >= started
+
+    def stop(self, seconds: float = 15.0) -> None:
+        """Stop every run under way (an interrupted session must leave nothing running): each is
+        told to stop, and those still going after `seconds` are killed; every wait is bounded."""
+        under_way = list(self.active.values())
+        for _, _, stop in under_way:
+            stop()
+        deadline = time.monotonic() + seconds
+        for _, process, _ in under_way:
+            reap(process, max(0.0, deadline - time.monotonic()))
 
 
 def reap(process: subprocess.Popen, seconds: float) -> None:
@@ -224,10 +236,11 @@ def reap(process: subprocess.Popen, seconds: float) -> None:
         process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
         process.kill()
-        process.wait(timeout=seconds)
+        process.wait(timeout=max(seconds, 5.0))
 
 
-def execute(run: Run) -> Outcome:
+def execute(run: Run, under_way: UnderWay | None = None) -> Outcome:
+    under_way = under_way if under_way is not None else UnderWay()  # a run of its own (a test's): no session stops it
     info = interpreter_info(run.python)
     token = uuid.uuid4().hex
     env = emulated_env()
@@ -237,7 +250,7 @@ def execute(run: Run) -> Outcome:
     if run.method != "default":
         env[FORCE_METHOD] = run.method
     # ignore_cleanup_errors: on Windows a file still open in a process being killed cannot be removed
-    with tempfile.TemporaryDirectory(prefix="harness-", ignore_cleanup_errors=True) as tmp:
+    with scratch.run_folder() as tmp:  # removed by a later session if this one is killed
         script = run.script
         if script is None:
             script = Path(tmp, run.example + ".py")
@@ -245,7 +258,7 @@ def execute(run: Run) -> Outcome:
         records = Path(tmp, "evidence")
         records.mkdir()
         env[EVIDENCE_DIR] = str(records)
-        RECORDS[run] = records
+        under_way.records[run] = records
         out_path, err_path = Path(tmp, "stdout"), Path(tmp, "stderr")
         command, env = main_command(info, script.resolve(), env)
         # Files, not pipes: a leftover process holding a pipe open would block the reader, and
@@ -254,8 +267,8 @@ def execute(run: Run) -> Outcome:
             stdout_file = os.fstat(out.fileno())
             # The job object needs Windows itself: under emulate-windows the subreaper stands in for it.
             contain = contained_windows if sys.platform == "win32" else supervised
-            report = contain(run, command, env, out, err, script.parent, Path(tmp, "report"), token)
-        RECORDS.pop(run, None)
+            report = contain(run, command, env, out, err, script.parent, Path(tmp, "report"), token, under_way=under_way)
+        under_way.records.pop(run, None)
         (raw_stdout, stdout_size), (raw_stderr, stderr_size) = bounded(out_path), bounded(err_path)
         facts = Facts(
             main_pid=report["main_pid"],
@@ -312,7 +325,7 @@ def supervisor_command(**options: object) -> list[str]:
     return [sys.executable, "-I", *["-S"] * (not tree), str(SUPERVISOR), *(f"{key}={value}" for key, value in options.items())]
 
 
-def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: str) -> dict:
+def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: str, under_way: UnderWay) -> dict:
     args = supervisor_command(
         report=report_path,
         timeout=run.timeout,
@@ -322,12 +335,14 @@ def supervised(run: Run, command, env, out, err, cwd, report_path: Path, token: 
         nice=run.nice,
         **({"hello": report_path.parent / "hello"} if CONTAINMENT == "subreaper" else {}),
     )
-    supervisor = subprocess.Popen([*args, "--", *command], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env)
-    ACTIVE[token] = (run, supervisor, lambda: supervisor.send_signal(signal.SIGTERM))  # it kills its run, then exits
+    # A session of its own: the run has no controlling terminal (it can neither read the session's
+    # /dev/tty nor get its Ctrl-C, which the session passes on as SIGTERM when it stops).
+    supervisor = subprocess.Popen([*args, "--", *command], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env, start_new_session=True)
+    under_way.active[token] = (run, supervisor, lambda: supervisor.send_signal(signal.SIGTERM))  # it kills its run, then exits
     try:
         await_supervisor(run, supervisor, token)
     finally:
-        del ACTIVE[token]
+        del under_way.active[token]
     return read_report(run, report_path, supervisor.returncode)
 
 
@@ -398,17 +413,18 @@ def read_report(run: Run, path: Path, returncode: int | None) -> dict:
     return report
 
 
-def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, token: str, job=None) -> dict:
+def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, token: str, job=None, under_way: UnderWay | None = None) -> dict:
     """Windows: the run in a job object (kill on close: the runner's death ends it too); leftovers
     are the job's processes still alive once the main process has exited. `job`: a winjob.Job on
     a fake of the Win32 calls (tests/test_winjob.py), or a new one on the real calls."""
     from harness import winjob
 
+    under_way = under_way if under_way is not None else UnderWay()
     started = time.monotonic()
     flags = 0 if not run.nice else winjob.BELOW_NORMAL_PRIORITY_CLASS if run.nice <= 10 else winjob.IDLE_PRIORITY_CLASS
     with job or winjob.Job() as job:
         main = job.start(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env, creationflags=flags)
-        ACTIVE[token] = (run, main, main.kill)  # the job is killed once its wait below returns
+        under_way.active[token] = (run, main, main.kill)  # the job is killed once its wait below returns
         try:
             returncode = main.wait(timeout=run.timeout)
         except subprocess.TimeoutExpired:
@@ -419,7 +435,7 @@ def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, toke
                 time.sleep(0.02)
             leftovers = [f"pid {pid}: {name}" for pid, name in job.describe()]
         finally:
-            del ACTIVE[token]
+            del under_way.active[token]
             job.kill()
             reap(main, winjob.KILLED_WITHIN)  # killed with the job: gone at once
     return {"returncode": returncode, "leftovers": leftovers, "main_pid": main.pid, "seconds": time.monotonic() - started}
