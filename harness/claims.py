@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from harness.cells import visible
 from harness.evidence import Evidence, Proc, Unaccounted
 
 if TYPE_CHECKING:
@@ -637,11 +638,7 @@ def gist(stderr: str) -> str:
 def shorten(text: str, limit: int = 300) -> str:
     """One line of at most `limit` characters, terminal control characters shown escaped."""
     text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
-
-
-# C0 controls but tab and newline, DEL, C1 controls: shown as \x1b, never sent to a terminal.
-CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+    return visible(text, lines=True)
 
 
 def headline(outcome: Outcome) -> str:
@@ -676,4 +673,4 @@ def evidence(outcome: Outcome) -> str:
 
 
 def escaped(text: str) -> str:
-    return CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
+    return visible(text, lines=True)

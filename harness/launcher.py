@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from harness import timeline
+from harness.cells import visible
 from harness.gate import Peers
 from harness.runner import Run, UnderWay
 
@@ -161,7 +162,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if unwritten:
         terminalreporter.section("timelines not written (the verdicts are kept)", yellow=True)
         for why in unwritten.values():
-            terminalreporter.write_line(why)
+            terminalreporter.write_line(visible(why))
 
 
 def finished(config: pytest.Config, launchable):

@@ -11,6 +11,7 @@ path). Loaded by the repository's root conftest.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -20,7 +21,7 @@ import pytest
 from _pytest import junitxml  # its xml_key: the one way to add a property to the JUnit file's suite outside a test
 
 from harness import bounded, claims, examples, launcher, platforms, pythons, results, scratch
-from harness.cells import START_METHODS, STATUSES
+from harness.cells import START_METHODS, STATUSES, visible
 from harness.examples import ClaimsFileError, Example
 from harness.runner import Outcome, Run, RunError, interpreter_info, platform_label
 
@@ -104,6 +105,13 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    try:
+        configure(config)
+    except pytest.UsageError as exc:  # it may name a file of the folder, or quote a claims file
+        raise pytest.UsageError(visible(str(exc))) from None
+
+
+def configure(config: pytest.Config) -> None:
     if why := platforms.problem():
         raise pytest.UsageError(why)
     config.addinivalue_line("markers", "cell(status): the matrix cell's status when it cannot run (not_available)")
@@ -221,7 +229,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if "all" in (config.option.python or []):
         missing = [name for name in pythons.listed() if name not in config.stash[PYTHONS]]
         lines.append(f"not on this machine: {', '.join(missing) or 'none'}")
-    return lines
+    return [visible(line) for line in lines]
 
 
 def session_python(config: pytest.Config) -> str:
@@ -247,7 +255,7 @@ def not_applicable(config: pytest.Config, example: Example, method: str, python:
     if method != "default" and method not in info["methods"]:
         return f"start method {method} is not available on {platform_label(info)} ({info['name']})"
     if method not in example.start_methods:
-        return f"{example.name} claims to hold under {', '.join(example.start_methods)} only ({example.claims_file.name})"
+        return visible(f"{example.name} claims to hold under {', '.join(example.start_methods)} only ({example.claims_file.name})")
     return None
 
 
@@ -316,6 +324,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> None:
+    # Before pytest makes the report (a later plugin's hook runs first): every property recorded, in
+    # the JUnit file, with each control character shown, as the report shows it.
+    item.user_properties[:] = [(name, visible(str(value))) for name, value in item.user_properties]
     if call.when == "teardown" and RAN in item.config.stash:  # the test ran to its end
         item.config.stash[RAN].add(item.nodeid)
 
@@ -360,7 +371,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
     why = terminalreporter.config.stash.get(UNFINISHED, None)
     xml = getattr(terminalreporter.config.option, "xmlpath", None)
     if why and xml:
-        terminalreporter.write_line(f"{xml}: not kept, the session did not run to its end: {why}", red=True, bold=True)
+        terminalreporter.write_line(visible(f"{xml}: not kept, the session did not run to its end: {why}"), red=True, bold=True)
 
 
 @pytest.fixture
@@ -379,7 +390,7 @@ def outcome(request: pytest.FixtureRequest, run: Run) -> Outcome:
         if not isinstance(exc, RunError):
             raise  # a bug of the harness: its traceback helps
         why = str(exc)
-    pytest.fail(why, pytrace=False)  # what the run did, said in one line
+    pytest.fail(visible(why), pytrace=False)  # what the run did, said in one line
 
 
 def unjudged(exc: Exception) -> list[tuple[str, str]]:
@@ -403,7 +414,9 @@ def judged(request: pytest.FixtureRequest, outcome: Outcome) -> claims.Verdict:
         )
         if "matrix_run" in request.fixturenames:
             request.node.user_properties += unjudged(RunError(why))
-        pytest.fail(why, pytrace=False)
+        pytest.fail(visible(why), pytrace=False)
+    # What the verdict quotes (a process's name, the output, the claims file) is shown, never sent raw.
+    verdict = dataclasses.replace(verdict, claim=visible(verdict.claim), diagnosis=visible(verdict.diagnosis), note=visible(verdict.note))
     if "matrix_run" in request.fixturenames:
         trace = relative_trace(request.config, outcome.run)
         request.node.user_properties += [

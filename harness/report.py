@@ -62,7 +62,7 @@ from junitparser import Error as JUnitError, JUnitXmlError
 from junitparser.xunit2 import JUnitXml
 
 from harness import pythons
-from harness.cells import BAD, RANK, RECORDED, START_METHODS, STATUSES, md_escape
+from harness.cells import BAD, RANK, RECORDED, START_METHODS, STATUSES, md_escape, visible
 from harness.timeline import svg
 
 DEFAULT_PATH = Path("results")
@@ -86,15 +86,9 @@ KNOWN = (
     "warning",
 )
 TRACE_LIMIT = 16 << 20  # bytes: a timeline larger than this is not read
-# Terminal control characters (NUL, ESC, CR, DEL, the C1 set with its CSI) are shown as \xNN, never
-# sent raw: a report may be printed on a terminal, and its files read on one. Newlines and tabs are
-# kept where the text is several lines (the captured output).
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def visible(text: str, lines: bool = False) -> str:
-    return (CONTROL_BUT_LINES if lines else CONTROL).sub(lambda found: f"\\x{ord(found[0]):02x}", text)
+# A program's name is its file's, without .py: any a file system allows, each control character
+# shown as \xNN (four characters for one), so at most 4 x 255.
+NAME_LIMIT = 4 * 255
 
 
 class ReportError(Exception):
@@ -208,7 +202,7 @@ def check_cell(props: dict[str, str], own: dict[str, str], case) -> None:
     missing = [name for name in REQUIRED if name not in props]
     if missing:
         raise ValueError(f"no property {missing[0]}")
-    if not re.fullmatch(r"[\w.-]+", props["example"]):
+    if not 0 < len(props["example"]) <= NAME_LIMIT or "/" in props["example"]:  # what a file system allows
         raise ValueError(f"property example={quoted(props['example'])}: not a program's name")
     for name, allowed in (("start_method", START_METHODS), ("status", RECORDED)):
         if name in props and props[name] not in allowed:

@@ -8,6 +8,8 @@ import json
 from html import escape
 from pathlib import Path
 
+from harness.cells import visible
+
 LANE, LABEL, WIDTH = 26, 230, 1000  # pixels: lane height, label column, whole drawing
 COLOURS = {"process": "#d9dde3", "lock": "#f0a23b", "pool": "#4c8bd6", "queue": "#2e9e5b", "stdout": "#1b1b1b"}
 LAYER = {cat: n for n, cat in enumerate(COLOURS)}  # drawn in this order: lifetimes at the back
@@ -52,14 +54,17 @@ def svg(trace: dict) -> str:
     ]
     for pid in lanes:
         y = row[pid] * LANE
-        out.append(f'<text x="4" y="{y + 16}">{escape(names[pid][:34])}</text>')
+        out.append(f'<text x="4" y="{y + 16}">{escape(visible(str(names[pid]))[:34])}</text>')
         out.append(f'<line x1="{LABEL}" y1="{y + LANE}" x2="{WIDTH}" y2="{y + LANE}" stroke="#eee"/>')
     for e in sorted(marks, key=lambda e: LAYER.get(e.get("cat"), 0)):
         y, cat = row[e["pid"]] * LANE, e.get("cat", "process")
         tip = escape(
-            f"{e['name']} at {e['ts'] / 1000:.1f} ms"
-            + (f" for {e['dur'] / 1000:.1f} ms" if "dur" in e else "")
-            + "".join(f"\n{k}: {v}" for k, v in (e.get("args") or {}).items() if v not in (None, ""))
+            visible(
+                f"{e['name']} at {e['ts'] / 1000:.1f} ms"
+                + (f" for {e['dur'] / 1000:.1f} ms" if "dur" in e else "")
+                + "".join(f"\n{k}: {v}" for k, v in (e.get("args") or {}).items() if v not in (None, "")),
+                lines=True,
+            )
         )
         colour = COLOURS.get(cat, "#888")
         if e["ph"] == "X" and cat in ("process", "lock", "pool"):
@@ -69,7 +74,7 @@ def svg(trace: dict) -> str:
                 f'fill="{colour}"><title>{tip}</title></rect>'
             )
         elif cat == "stdout":
-            text = escape(str((e.get("args") or {}).get("data", "")).strip()[:12])
+            text = escape(visible(str((e.get("args") or {}).get("data", "")).strip())[:12])
             out.append(
                 f'<g class="stdout"><title>{tip}</title><line x1="{x(e["ts"])}" y1="{y + 3}" x2="{x(e["ts"])}" '
                 f'y2="{y + LANE - 3}" stroke="{colour}" stroke-width="2"/>'

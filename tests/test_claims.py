@@ -3,6 +3,7 @@ every program of --examples-dir, with the claims file beside it, or the general 
 
 import pytest
 
+from harness.cells import visible
 from harness.claims import evidence, headline
 
 
@@ -10,4 +11,5 @@ def test_claims(matrix_run, outcome, judged):
     if judged.status == "not_available":
         pytest.skip(judged.diagnosis)  # recorded as n/a: the program chose another start method itself
     if judged.status != "passed":
-        pytest.fail(f"{headline(outcome)}: {judged.diagnosis}\n{evidence(outcome)}", pytrace=False)
+        # The program's name and what it did, each control character shown (harness/cells.py: visible).
+        pytest.fail(visible(f"{headline(outcome)}: {judged.diagnosis}\n{evidence(outcome)}", lines=True), pytrace=False)

@@ -225,3 +225,73 @@ def test_a_sample_that_makes_a_pattern_backtrack_is_one_line(pytester):
         f"ERROR: --examples-dir {path}: x.toml: checking its sample against its [text] claims took more than 1 s and was stopped "
         "(a pattern that backtracks catastrophically?)"
     )
+
+
+# --- what a folder contributes reaches no output raw, and every name the plugin takes is reported --
+
+HOSTILE_NAME = "e\x1b[2Jvil" if sys.platform != "win32" else "evil"  # Windows allows no control character in a file's name
+HOSTILE = """import multiprocessing as mp
+import sys
+
+
+def work():
+    print("\\x1b[31mred\\x1b[0m from a child", flush=True)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    p = mp.Process(target=work, name="\\x1b]0;a title\\x07worker")
+    p.start()
+    p.join()
+"""
+# Control characters: C0 but tab and newline, DEL, C1.
+RAW = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def write_hostile() -> None:
+    path = folder("hostile")
+    path.mkdir(parents=True, exist_ok=True)
+    (path / f"{HOSTILE_NAME}.py").write_text(HOSTILE, encoding="utf-8")
+    (path / f"{HOSTILE_NAME}.toml").write_text('claim = "a claim \\u001b[5m blinking"\n', encoding="utf-8")
+    (path / "a b.py").write_text("print('a b')\n", encoding="utf-8")
+
+
+HOSTILE_RUN = Job(
+    matrix_session(
+        "--examples-dir", folder("hostile"), "--start-method", "spawn", "-v", "-ra", "--color=no",
+        f"--junitxml={SCRATCH / 'hostile' / 'junit.x.xml'}",
+    ),
+    prepare=write_hostile,
+)  # fmt: skip
+early("hostile", HOSTILE_RUN)
+
+
+@pytest.fixture
+def hostile(pytestconfig) -> subprocess.CompletedProcess:
+    return finished(pytestconfig, HOSTILE_RUN)
+
+
+def test_control_characters_reach_no_output_raw(hostile):
+    """A program's file name, its process's name, its output and its claims file carry terminal
+    control characters; the session's output, the JUnit file, and the report's every form
+    (terminal, Markdown, JSON, HTML with its SVG timelines) show each one escaped. A program named
+    `a b` is a cell like any other (the report refused the whole file for it)."""
+    done, results = hostile, SCRATCH / "hostile"
+    assert done.returncode == 1, done.stdout + done.stderr
+    shown = HOSTILE_NAME.replace("\x1b", "\\x1b")
+    assert f"{shown} under spawn on " in done.stdout and "\\x1b]0;a title\\x07worker (pid " in done.stdout, done.stdout
+    forms = ["--markdown", results / "m.md", "--json", results / "m.json", "--html", results / "m.html", "--timeline", "all"]
+    report = subprocess.run(
+        [sys.executable, "-m", "harness.report", results, *forms],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+    assert report.returncode == 1, report.stdout + report.stderr
+    assert f"\n{shown}  " in report.stdout and "\na b  " in report.stdout, report.stdout
+    outputs = {"session": done.stdout + done.stderr, "report": report.stdout + report.stderr}
+    outputs.update({name: (results / name).read_text(encoding="utf-8") for name in ("junit.x.xml", "m.md", "m.json", "m.html")})
+    assert {name: sorted(set(RAW.findall(text))) for name, text in outputs.items()} == {name: [] for name in outputs}
+    assert "<svg" in outputs["m.html"] and "\\x1b]0;a title\\x07worker" in outputs["m.html"]
