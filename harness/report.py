@@ -33,8 +33,9 @@ The table is always printed; --markdown writes GitHub Markdown (for $GITHUB_STEP
 a fresh file for each step, or the README), --json the cells with their diagnoses and captured
 output, --html a self-contained page (inline CSS, the output of each failure in a <details>, and
 the run's timeline drawn inline as SVG for every failed cell, and for the cells --timeline names).
-A timeline is read only from a regular file of at most 16 MiB under its JUnit file's folder (symbolic
-links resolved); any other (a device, a FIFO, a path out of the folder, a larger or damaged file)
+A timeline is read only from a regular file of at most 16 MiB under its JUnit file's folder (the
+path's folders resolved, the file itself not a symbolic link); any other (a device, a FIFO, a link,
+a path out of the folder, a larger or damaged file)
 is drawn as "timeline not available" with the reason, and changes nothing else. No output carries
 a terminal control character raw (NUL, ESC, CR, DEL, the C1 set): each is shown as \\xNN.
 
@@ -51,9 +52,7 @@ import functools
 import html
 import json
 import math
-import os
 import re
-import stat
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -62,6 +61,7 @@ from junitparser import Error as JUnitError, JUnitXmlError
 from junitparser.xunit2 import JUnitXml
 
 from harness import pythons
+from harness.bounded import Unreadable, read_regular
 from harness.cells import BAD, RANK, RECORDED, START_METHODS, STATUSES, md_escape, visible
 from harness.timeline import svg
 
@@ -86,6 +86,7 @@ KNOWN = (
     "warning",
 )
 TRACE_LIMIT = 16 << 20  # bytes: a timeline larger than this is not read
+JUNIT_LIMIT = 256 << 20  # bytes: a JUnit file larger than this is not read (a matrix's: a few MiB)
 # A program's name is its file's, without .py: any a file system allows, each control character
 # shown as \xNN (four characters for one), so at most 4 x 255.
 NAME_LIMIT = 4 * 255
@@ -159,6 +160,11 @@ def find_files(paths: list[Path]) -> list[Path]:
             found = sorted(path.rglob("junit*.xml"))
             if not found:
                 raise ReportError(f"{path}: no JUnit files (junit*.xml) in this folder")
+            # A results folder is where runs wrote while their session went on: what is found there
+            # is read as a regular file only, never through a link (a path given is the user's own).
+            link = next((f for f in found if f.is_symlink()), None)
+            if link:
+                raise ReportError(f"{link}: a symbolic link: a JUnit file found in a folder is read only as a regular file")
             files += found
         elif path.is_file():
             files.append(path)
@@ -173,16 +179,20 @@ def run_name(path: Path) -> str:
 
 
 def load(path: Path) -> JUnitXml:
+    """A JUnit file, read only from a regular file of at most JUNIT_LIMIT bytes (a FIFO or a device
+    named junit.x.xml is refused, not waited for or read for ever)."""
     try:
-        if path.stat().st_size == 0:
-            raise ReportError(f"{path}: empty file")
-        return JUnitXml.fromfile(str(path))
+        data = read_regular(path, JUNIT_LIMIT)
+    except Unreadable as why:
+        raise ReportError(f"{path}: cannot read it ({why})") from None
+    if not data:
+        raise ReportError(f"{path}: empty file")
+    try:
+        return JUnitXml.fromstring(data)
     except SyntaxError as exc:  # xml.etree's and lxml's ParseError both derive from it
         raise ReportError(f"{path}: not well-formed XML ({exc})") from None
     except JUnitXmlError:
         raise ReportError(f"{path}: not a JUnit file (its root is neither <testsuites> nor <testsuite>)") from None
-    except OSError as exc:
-        raise ReportError(f"{path}: cannot read it ({exc.strerror})") from None
 
 
 def properties(element) -> dict[str, str]:
@@ -481,19 +491,7 @@ def read_trace(path: Path, results: Path) -> dict:
     path out of the results is never read. ValueError says why not, in a few words."""
     if not path.resolve().is_relative_to(results.resolve()):
         raise ValueError("not under the JUnit file's folder")
-    try:  # non-blocking: opening a FIFO must not wait for a writer
-        fd = os.open(path.resolve(), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except FileNotFoundError:
-        raise ValueError("no such file") from None
-    except OSError as exc:
-        raise ValueError(f"cannot read it: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError("not a regular file")
-        data = f.read(TRACE_LIMIT + 1) if info.st_size <= TRACE_LIMIT else b""
-    if info.st_size > TRACE_LIMIT or len(data) > TRACE_LIMIT:
-        raise ValueError(f"larger than {TRACE_LIMIT >> 20} MiB")
+    data = read_regular(path, TRACE_LIMIT, follow=False)  # (Unreadable is a ValueError: the reason, in a few words)
     try:
         trace = json.loads(data)
     except (ValueError, RecursionError):

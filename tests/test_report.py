@@ -371,7 +371,10 @@ def hostile_traces(folder: Path) -> dict[str, str]:
     os.mkfifo(folder / "fifo.json")
     (folder / "deep.json").write_text("[" * 100_000, encoding="utf-8")
     (folder / "a-list.json").write_text("[1, 2]", encoding="utf-8")
+    (folder / "good.json").write_text('{"traceEvents": []}', encoding="utf-8")
+    (folder / "link-in.json").symlink_to(folder / "good.json")  # a run may have replaced its timeline so
     return {
+        "link-in.json": "a symbolic link",
         "/dev/zero": "not under the JUnit file's folder",
         "../outside.json": "not under the JUnit file's folder",
         "link-out.json": "not under the JUnit file's folder",
@@ -405,6 +408,42 @@ def test_a_trace_that_is_not_a_small_file_under_the_results_is_not_read(tmp_path
     for trace, why in traces.items():
         assert html.escape(f"timeline not available: {folder / trace} ({why})") + "</p>" in text, (trace, why)
     assert '<svg class="timeline"' not in text
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs /dev/zero, symbolic links and a FIFO")
+@pytest.mark.parametrize(
+    ("make", "error"),
+    [
+        pytest.param(lambda f: os.mkfifo(f / "junit.fifo.xml"), "{folder}/junit.fifo.xml: cannot read it (not a regular file)", id="fifo-found"),
+        pytest.param(
+            lambda f: (f / "junit.link.xml").symlink_to(f / "junit.x.xml"),
+            "{folder}/junit.link.xml: a symbolic link: a JUnit file found in a folder is read only as a regular file",
+            id="link-found",
+        ),
+        pytest.param(lambda f: (f / "junit.zero.xml").symlink_to("/dev/zero"), "{folder}/junit.zero.xml: a symbolic link", id="zero-found"),
+        pytest.param(
+            lambda f: os.truncate(f / "junit.huge.xml", 2 << 30) if (f / "junit.huge.xml").touch() is None else None,  # sparse
+            "{folder}/junit.huge.xml: cannot read it (larger than 256 MiB)",
+            id="huge-found",
+        ),
+    ],
+)
+def test_a_junit_file_that_is_not_a_small_regular_file_is_not_read(tmp_path, make, error):
+    """What a results folder holds (a run could have made it) is read as a regular file only, and
+    only so much: a FIFO is not waited for, /dev/zero not read for ever, a link not followed. One
+    line, exit 2, within a bound on time and memory."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "junit.x.xml").write_text(suite(case("02_queue", "spawn", status="passed")), encoding="utf-8")
+    make(folder)
+    done = report(folder, memory=1 << 30)
+    assert (done.returncode, done.stdout) == (2, ""), done.stdout + done.stderr
+    assert done.stderr.startswith("report: error: " + error.format(folder=folder)), done.stderr
+
+
+def test_a_junit_file_given_as_a_device_is_not_read():
+    done = report("/dev/zero", memory=1 << 30)
+    assert (done.returncode, done.stderr) == (2, "report: error: /dev/zero: no such file or folder\n"), done.stderr
 
 
 CONTROL = "\x00\x1b]0;pwned\x07\x1b[2J"  # what an example may print: NUL, set the window title, clear the screen
