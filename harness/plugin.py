@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +34,7 @@ TIMEOUTS = pytest.StashKey[dict]()  # {example or "": seconds}
 CLAIMED = pytest.StashKey[results.Claimed]()  # the JUnit file this session holds (harness/results.py)
 SELECTED = pytest.StashKey[set]()  # the node ids of the session's tests, and of those that ran to their end
 RAN = pytest.StashKey[set]()
+TRACES = pytest.StashKey[tuple]()  # the timelines' folder as the session began (device, inode)
 UNFINISHED = pytest.StashKey[str]()  # why the session did not run to its end: its JUnit file is removed once written
 JUDGE = pytest.StashKey[bounded.Worker]()  # the process the claims are judged in, each judgement within --judge-timeout
 DEFAULT_TIMEOUT = 60.0
@@ -199,6 +201,7 @@ def claim_results(config: pytest.Config) -> None:
         why = results.writable(config.option.trace_dir)
         if why:
             raise pytest.UsageError(f"--trace-dir {config.option.trace_dir}: cannot write there ({why})")
+        config.stash[TRACES] = results.identity(os.stat(config.option.trace_dir))
 
 
 def timeouts(asked: list[str], found: dict[str, Example]) -> dict[str, float]:
@@ -364,7 +367,16 @@ def unfinished(session: pytest.Session, exitstatus: int) -> str | None:
     if missing:
         return f"{len(missing)} of its {len(config.stash[SELECTED])} tests did not run"
     claimed = config.stash.get(CLAIMED, None)
-    return claimed.tampered() if claimed else None
+    if claimed and (why := claimed.tampered()):
+        return why
+    if TRACES in config.stash:
+        try:
+            same = results.identity(os.stat(config.option.trace_dir)) == config.stash[TRACES]
+        except OSError:
+            same = False
+        if not same:
+            return f"its timelines' folder {config.option.trace_dir} was removed or replaced while it ran"
+    return None
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

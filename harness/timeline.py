@@ -5,6 +5,8 @@ gets; every mark has a tooltip with the details. Standard library only."""
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from html import escape
 from pathlib import Path
 
@@ -18,16 +20,23 @@ LAYER = {cat: n for n, cat in enumerate(COLOURS)}  # drawn in this order: lifeti
 def write(path: Path, trace: dict) -> str | None:
     """Write a run's timeline to `path`; None, or why it could not be written, in one line (a
     read-only or full folder: the run was judged all the same, so this is a warning, not an error).
-    A file that could not be written whole is removed, if it can be: it is no timeline."""
+    Written whole to a new file beside it, which then takes its name: what a run may have put at
+    that name (a FIFO, a link to a file of the user's) is replaced, never written through or
+    waited for; a file that could not be written whole is removed, if it can be: it is no timeline."""
+    temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(trace), encoding="utf-8")
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with open(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(trace))
+        os.chmod(temporary, 0o644)  # as a file written by open() (mkstemp makes it the owner's only): the report may be another user
+        os.replace(temporary, path)
     except OSError as exc:
-        try:
-            if path.is_file():
-                path.unlink()
-        except OSError:
-            pass
+        for leftover in filter(None, (temporary, path if path.is_file() and not path.is_symlink() else None)):
+            try:
+                os.unlink(leftover)
+            except OSError:
+                pass
         return f"timeline not written: {path}: {exc.strerror or exc}"
     return None
 

@@ -361,3 +361,36 @@ def test_an_interrupted_session_keeps_no_junit_file_and_ends(tmp_path):
     assert wait_for(lambda: not running(token), 30), "a run of the interrupted session is still going"
     done = subprocess.run([sys.executable, "-m", "harness.report", tmp_path], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stderr) == (2, f"report: error: {tmp_path}: no JUnit files (junit*.xml) in this folder\n")
+
+
+# --- a run that replaces its timeline's name: the timeline replaces it in turn --------------------
+
+REPLACED = SCRATCH / "replaced"
+VICTIM = REPLACED / "victim.txt"  # a file of the user's
+
+
+def write_replacers() -> None:
+    """Two programs that put something at their own timeline's name before the session writes it:
+    a link to a file of the user's, and a FIFO no one reads."""
+    (REPLACED / "programs").mkdir(parents=True, exist_ok=True)
+    VICTIM.write_text("the user's\n", encoding="utf-8")
+    traces = REPLACED / "traces" / "x"
+    for name, how in (("links", f"os.symlink({str(VICTIM)!r}, trace)"), ("fifo", "os.mkfifo(trace)")):
+        text = f"import os\ntrace = {str(traces / f'{name}-spawn.json')!r}\nos.makedirs(os.path.dirname(trace), exist_ok=True)\n{how}\n"
+        (REPLACED / "programs" / f"{name}.py").write_text(text, encoding="utf-8")
+
+
+REPLACED_RUN = Job(claims_session(REPLACED / "programs", f"--junitxml={REPLACED / 'junit.x.xml'}"), timeout=120, prepare=write_replacers)
+early("replaced_run", *([REPLACED_RUN] if sys.platform != "win32" else []))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a FIFO, and a link made without privileges")
+def test_a_run_that_replaces_its_timeline_does_not_redirect_it(pytestconfig):
+    """The timeline takes its name whatever is there: a link is not written through (the user's
+    file stays as it was), a FIFO is not waited for (the session would hang)."""
+    done = finished(pytestconfig, REPLACED_RUN)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert VICTIM.read_text(encoding="utf-8") == "the user's\n"
+    for name in ("links", "fifo"):
+        trace = REPLACED / "traces" / "x" / f"{name}-spawn.json"
+        assert trace.is_file() and not trace.is_symlink() and "traceEvents" in json.loads(trace.read_text(encoding="utf-8")), name
