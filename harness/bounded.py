@@ -79,7 +79,20 @@ def read_regular(path: Path, limit: int, *, follow: bool = True) -> bytes:
 # Seconds past a call's bound at which the worker ends itself: its session kills it at the bound,
 # but a session killed itself (SIGKILL) cannot, and a worker busy in a regular expression never
 # reads the end of its pipe.
-SELF_DESTRUCT = 10.0
+SELF_DESTRUCT = 5.0
+
+
+def deadline(seconds: float | None, quiet) -> None:
+    """End this process in `seconds` (None: not any more), whatever it is doing: faulthandler's
+    watchdog where there is one, else SIGALRM's default action (POSIX)."""
+    if hasattr(faulthandler, "dump_traceback_later"):
+        if seconds is None:
+            faulthandler.cancel_dump_traceback_later()
+        else:
+            faulthandler.dump_traceback_later(seconds, exit=True, file=quiet)
+    elif hasattr(signal, "setitimer"):
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.setitimer(signal.ITIMER_REAL, seconds or 0)
 
 
 def serve(conn) -> None:
@@ -95,13 +108,13 @@ def serve(conn) -> None:
             module, name, args, seconds = conn.recv()
         except (EOFError, OSError):
             return  # the session ended, however it ended
-        faulthandler.dump_traceback_later(seconds + SELF_DESTRUCT, exit=True, file=quiet)
+        deadline(seconds + SELF_DESTRUCT, quiet)
         try:
             reply = (True, getattr(importlib.import_module(module), name)(*args))
         except Exception as exc:  # a bug of the harness: the caller raises it
             reply = (False, exc)
         finally:
-            faulthandler.cancel_dump_traceback_later()
+            deadline(None, quiet)
         try:
             conn.send(reply)
         except Exception as exc:  # an exception (or a result) that does not pickle: its text does
