@@ -3,10 +3,14 @@ start method x interpreter), and the fixtures that judge a run and record it as 
 
 A test that takes a `run` parameter (a harness.runner.Run, built by `make_run`) gets its
 `outcome` from the launcher (harness/launcher.py), which starts every run of the session at once;
-`judged` asks the claims (harness/claims.py) for the verdict, and for a cell of the matrix
-records it as data in the JUnit file (testcase properties: example, start method, interpreter,
-status, broken claim, diagnosis, observed start method, a summary of the evidence, the timeline's
-path). Loaded by the repository's root conftest.py.
+`judged` asks the claims (harness/claims.py) for the verdict, in a worker process within
+--judge-timeout (harness/bounded.py), and for a cell of the matrix records it as data in the JUnit
+file (testcase properties: example, start method, interpreter, status, broken claim, diagnosis,
+observed start method, a summary of the evidence, the timeline's path), every control character
+shown (harness/cells.py: visible). A session that ran every test to its end records how many cells
+it has (the suite's `cells` property); one that did not keeps no JUnit file. Loaded before pytest
+reads its command line (`-p`, pyproject.toml's addopts), so that the checked folder is never taken
+for a test path; the repository's root conftest.py loads it too.
 """
 
 from __future__ import annotations
