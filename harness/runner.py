@@ -249,8 +249,9 @@ def execute(run: Run, under_way: UnderWay | None = None) -> Outcome:
     env.pop("PYTHONUNBUFFERED", None)  # a reader's terminal line-buffers stdout; unbuffered, lines could split
     if run.method != "default":
         env[FORCE_METHOD] = run.method
-    # ignore_cleanup_errors: on Windows a file still open in a process being killed cannot be removed
-    with scratch.run_folder() as tmp:  # removed by a later session if this one is killed
+    # Removed when the run ends (or by a later session: this one may be killed); on Windows a file
+    # still open in a process being killed cannot be removed: a later session's sweep does.
+    with scratch.run_folder() as tmp:
         script = run.script
         if script is None:
             script = Path(tmp, run.example + ".py")
