@@ -149,8 +149,10 @@ def test_ctrl_c_ends_a_session_whatever_a_run_left_behind(pytestconfig):
     assert json.loads(done.stdout) == {"exit": 2}, done.stdout + done.stderr
     assert not (BLOCKED / "junit.x.xml").exists()
     folder = Path((BLOCKED / "done").read_text()).parent
-    assert folder.name.startswith(scratch.PREFIX) and folder.exists()  # the session that left it is gone: its lock is free
-    assert folder in scratch.sweep(folder.parent) and not folder.exists()
+    assert folder.name.startswith(scratch.PREFIX)
+    if folder.exists():  # (else a session started since, this one's own jobs', swept it already)
+        assert folder in scratch.sweep(folder.parent)  # the session that left it is gone: its lock is free
+    assert not folder.exists()
 
 
 def test_a_sweep_leaves_the_folders_of_runs_under_way():
