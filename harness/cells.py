@@ -46,6 +46,21 @@ RECORDED = tuple(name for name, status in STATUSES.items() if status.recorded)
 BAD = {name for name, status in STATUSES.items() if status.bad}
 
 
+# Terminal control characters: C0 (NUL, ESC, CR...), DEL, C1 (with its CSI). What a program, a record,
+# a file name or a claims file contributes goes through visible() before any output, terminal or
+# report (each shown as \xNN, never sent raw); tab and newline are kept where the text is lines.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+MULTILINE = ("stderr",)  # the cell properties that keep their lines (the end of an unjudged run's stderr)
+
+
+def visible(text: str, lines: bool = False) -> str:
+    """The text with every terminal control character shown as \\xNN (but tab and newline, with lines=True)."""
+    return (CONTROL_BUT_LINES if lines else CONTROL).sub(lambda found: f"\\x{ord(found[0]):02x}", text)
+
+
 def md_escape(text: str, limit: int = 160) -> str:
     """Text for a Markdown table cell (the report's and the README's), cut at limit."""
     if len(text) > limit:

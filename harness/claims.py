@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import dataclasses
 import errno
 import itertools
 import os
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from harness.cells import visible
 from harness.evidence import Evidence, Proc, Unaccounted
 from harness.inject import mp_contract as contract
 
@@ -52,6 +54,11 @@ def is_groups(value: Any, _table: dict | None = None) -> str | None:
     if len(set(chars)) != len(chars) or any(c.isspace() for c in chars):
         return "each character in one group only, and no whitespace"
     return None
+
+
+def is_count(value: Any) -> bool:
+    """An integer, not a boolean (which Python counts as one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_regex(value: Any, group: str | None = None) -> str | None:
@@ -186,11 +193,13 @@ def lines_invalid(spec: Any, _table: dict) -> str | None:
         if isinstance(item, str):
             problem = is_regex(item)
         elif isinstance(item, dict) and set(item) <= {"repeat", "lines", "distinct"}:
-            if not (isinstance(item.get("repeat"), int) and item["repeat"] > 0 and isinstance(item.get("lines"), list) and item["lines"]):
+            if not (is_count(item.get("repeat")) and item["repeat"] > 0 and isinstance(item.get("lines"), list) and item["lines"]):
                 return "a repeated block is { repeat = N, lines = [...], distinct = 'group' }"
             # (?P=name) stands for what an earlier line's group matched: any text, to compile it alone
             patterns = [re.sub(r"\(\?P=\w+\)", ".*", p.replace("{i+1}", "1").replace("{i}", "0")) for p in item["lines"] if isinstance(p, str)]
             problem = next(filter(None, map(is_regex, patterns)), None) if len(patterns) == len(item["lines"]) else "lines are strings"
+            if not problem and not isinstance(item.get("distinct", ""), str):
+                problem = "distinct names a group: a string"
             if not problem and item.get("distinct") and not any(f"(?P<{item['distinct']}>" in p for p in patterns):
                 problem = f"distinct names a group ({item['distinct']!r}) none of its lines has"
         else:
@@ -602,10 +611,6 @@ def is_one_of(*choices: str) -> Callable[[Any, dict], str | None]:
     return lambda v, _t: None if v in choices else f"one of {', '.join(choices)}"
 
 
-def is_count(v: Any, _t: dict) -> str | None:
-    return None if type(v) is int and v >= 0 else "a number"
-
-
 PREDICATES = {
     "printed_by": Check("every line printed by {raw}", is_one_of("main"), printed_by),
     "one_child_each": Check("{value}, each printed by one child process, a different one for each", is_groups, one_child_each),
@@ -634,7 +639,7 @@ PREDICATES = {
             if isinstance(v, dict)
             and set(v) <= {"lines", "per_hold"}
             and not is_regex(v.get("lines"))
-            and type(v.get("per_hold", 1)) is int
+            and is_count(v.get("per_hold", 1))
             and v.get("per_hold", 1) > 0
             else "{ lines = 'regular expression', per_hold = N }"
         ),
@@ -663,7 +668,7 @@ PREDICATES = {
         pool,
         interventions=(contract.ALTER,),
     ),
-    "children": Check("{raw} child process(es) ran, no more", is_count, children),
+    "children": Check("{raw} child process(es) ran, no more", lambda v, _t: None if is_count(v) and v >= 0 else "a number", children),
 }
 
 
@@ -848,6 +853,18 @@ def exhaustion(outcome: Outcome) -> str:
     return f"the machine refused it a process, a thread or memory ({found}), and nothing bounded what the runs beside it took: not judged"
 
 
+def cell_verdict(outcome: Outcome, twin: Outcome | None, example: Example) -> Verdict:
+    """A cell's verdict: its run's, then its twin's (the same run with the mechanism its claims rest
+    on perturbed), whose broken claim is named with what was perturbed."""
+    first = verdict(outcome, example)
+    if twin is None or first.status != "passed" or first.note:
+        return first
+    second = verdict(twin, example)
+    if second.status == "passed":
+        return first
+    return dataclasses.replace(second, diagnosis=f"with {'+'.join(twin.run.intervene)}: {second.diagnosis}", intervened=True)
+
+
 def chosen_elsewhere(outcome: Outcome) -> str | None:
     """Why this column does not apply, when the program itself chose another start method than
     the one asked for and its children used it."""
@@ -884,11 +901,7 @@ def gist(stderr: str) -> str:
 def shorten(text: str, limit: int = 300) -> str:
     """One line of at most `limit` characters, terminal control characters shown escaped."""
     text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
-
-
-# C0 controls but tab and newline, DEL, C1 controls: shown as \x1b, never sent to a terminal.
-CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+    return visible(text, lines=True)
 
 
 def headline(outcome: Outcome) -> str:
@@ -923,4 +936,4 @@ def evidence(outcome: Outcome) -> str:
 
 
 def escaped(text: str) -> str:
-    return CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
+    return visible(text, lines=True)

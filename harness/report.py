@@ -11,6 +11,9 @@ observed start method, a summary of the evidence and the path of the run's timel
 without them are not cells, and a file without any cell (the selftest's) is listed as ignored. A
 cell whose properties are not what the harness records (an unknown or a missing one, a status, a
 number of seconds or evidence that is not one) makes the file unusable: nothing is made up from it.
+So does a file of cells whose session did not record that it ran to its end (the suite's `cells`
+property, how many cells the session had, written only by a session that ran every one of them):
+an interrupted session's cells are not its matrix.
 
 The matrix: a row per example (each one any file has a cell of) and start method, a column per
 interpreter and platform (test cases of several files with the same interpreter and platform share
@@ -30,14 +33,15 @@ The table is always printed; --markdown writes GitHub Markdown (for $GITHUB_STEP
 a fresh file for each step, or the README), --json the cells with their diagnoses and captured
 output, --html a self-contained page (inline CSS, the output of each failure in a <details>, and
 the run's timeline drawn inline as SVG for every failed cell, and for the cells --timeline names).
-A timeline is read only from a regular file of at most 16 MiB under its JUnit file's folder (symbolic
-links resolved); any other (a device, a FIFO, a path out of the folder, a larger or damaged file)
+A timeline is read only from a regular file of at most 16 MiB under its JUnit file's folder (the
+path's folders resolved, the file itself not a symbolic link); any other (a device, a FIFO, a link,
+a path out of the folder, a larger or damaged file)
 is drawn as "timeline not available" with the reason, and changes nothing else. No output carries
 a terminal control character raw (NUL, ESC, CR, DEL, the C1 set): each is shown as \\xNN.
 
 Exit status: 0 when no cell failed; 1 when a cell failed, errored or timed out, or an expected run
 left no file or a cell not run; 2 when an input is unusable (missing, empty, not well-formed, not JUnit, a folder without
-JUnit files, no test_claims results in any file, a damaged cell) or an output cannot be written,
+JUnit files, no test_claims results in any file, a damaged cell, a partial file) or an output cannot be written,
 with a one-line error naming the file (and the test case, and the problem).
 """
 
@@ -48,9 +52,7 @@ import functools
 import html
 import json
 import math
-import os
 import re
-import stat
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -59,7 +61,8 @@ from junitparser import Error as JUnitError, JUnitXmlError
 from junitparser.xunit2 import JUnitXml
 
 from harness import pythons
-from harness.cells import BAD, RANK, RECORDED, START_METHODS, STATUSES, md_escape
+from harness.bounded import Unreadable, read_regular
+from harness.cells import BAD, MULTILINE, RANK, RECORDED, START_METHODS, STATUSES, md_escape, visible
 from harness.timeline import svg
 
 DEFAULT_PATH = Path("results")
@@ -86,17 +89,11 @@ KNOWN = (
     "stderr",
 )
 STDERR_LABEL = "the end of the run's stderr"  # an unjudged run's (Cell.stderr)
-MULTILINE = ("stderr",)  # the properties that keep their lines
 TRACE_LIMIT = 16 << 20  # bytes: a timeline larger than this is not read
-# Terminal control characters (NUL, ESC, CR, DEL, the C1 set with its CSI) are shown as \xNN, never
-# sent raw: a report may be printed on a terminal, and its files read on one. Newlines and tabs are
-# kept where the text is several lines (the captured output).
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def visible(text: str, lines: bool = False) -> str:
-    return (CONTROL_BUT_LINES if lines else CONTROL).sub(lambda found: f"\\x{ord(found[0]):02x}", text)
+JUNIT_LIMIT = 256 << 20  # bytes: a JUnit file larger than this is not read (a matrix's: a few MiB)
+# A program's name is its file's, without .py: any a file system allows, each control character
+# shown as \xNN (four characters for one), so at most 4 x 255.
+NAME_LIMIT = 4 * 255
 
 
 class ReportError(Exception):
@@ -170,6 +167,11 @@ def find_files(paths: list[Path]) -> list[Path]:
             found = sorted(path.rglob("junit*.xml"))
             if not found:
                 raise ReportError(f"{path}: no JUnit files (junit*.xml) in this folder")
+            # A results folder is where runs wrote while their session went on: what is found there
+            # is read as a regular file only, never through a link (a path given is the user's own).
+            link = next((f for f in found if f.is_symlink()), None)
+            if link:
+                raise ReportError(f"{link}: a symbolic link: a JUnit file found in a folder is read only as a regular file")
             files += found
         elif path.is_file():
             files.append(path)
@@ -184,16 +186,20 @@ def run_name(path: Path) -> str:
 
 
 def load(path: Path) -> JUnitXml:
+    """A JUnit file, read only from a regular file of at most JUNIT_LIMIT bytes (a FIFO or a device
+    named junit.x.xml is refused, not waited for or read for ever)."""
     try:
-        if path.stat().st_size == 0:
-            raise ReportError(f"{path}: empty file")
-        return JUnitXml.fromfile(str(path))
+        data = read_regular(path, JUNIT_LIMIT)
+    except Unreadable as why:
+        raise ReportError(f"{path}: cannot read it ({why})") from None
+    if not data:
+        raise ReportError(f"{path}: empty file")
+    try:
+        return JUnitXml.fromstring(data)
     except SyntaxError as exc:  # xml.etree's and lxml's ParseError both derive from it
         raise ReportError(f"{path}: not well-formed XML ({exc})") from None
     except JUnitXmlError:
         raise ReportError(f"{path}: not a JUnit file (its root is neither <testsuites> nor <testsuite>)") from None
-    except OSError as exc:
-        raise ReportError(f"{path}: cannot read it ({exc.strerror})") from None
 
 
 def properties(element) -> dict[str, str]:
@@ -213,7 +219,7 @@ def check_cell(props: dict[str, str], own: dict[str, str], case) -> None:
     missing = [name for name in REQUIRED if name not in props]
     if missing:
         raise ValueError(f"no property {missing[0]}")
-    if not re.fullmatch(r"[\w.-]+", props["example"]):
+    if not 0 < len(props["example"]) <= NAME_LIMIT or "/" in props["example"]:  # what a file system allows
         raise ValueError(f"property example={quoted(props['example'])}: not a program's name")
     for name, allowed in (("start_method", START_METHODS), ("status", RECORDED)):
         if name in props and props[name] not in allowed:
@@ -296,9 +302,11 @@ def build(files: list[Path], expect: list[str] = ()) -> Matrix:
         cases = [(suite, case) for suite in xml for case in suite]
         if not cases:
             raise ReportError(f"{path}: no test cases in it")
-        seen = []
+        seen, count, recorded = [], 0, []
         for suite in xml:
             suite_props = properties(suite)
+            if "cells" in suite_props:
+                recorded.append(suite_props["cells"])
             for case in suite:
                 own = properties(case)
                 props = {**suite_props, **own}
@@ -309,6 +317,7 @@ def build(files: list[Path], expect: list[str] = ()) -> Matrix:
                     check_cell(props, own, case)
                 except ValueError as problem:
                     raise ReportError(f"{path}: {visible(case.name or '?')}: {problem}") from None
+                count += 1
                 rows.setdefault(example, props.get("example_claim", ""))
                 interpreter = props.get("interpreter", f"unknown interpreter ({path.name})")
                 platform = props.get("platform", "unknown platform")
@@ -328,6 +337,13 @@ def build(files: list[Path], expect: list[str] = ()) -> Matrix:
                     cell.status, cell.diagnosis = "error", f"{run_name(path)} was to run Python {wrong} but ran {interpreter}"
                 if key not in cells or RANK[cell.status] < RANK[cells[key].status]:
                     cells[key] = cell
+        if count and not recorded:
+            raise ReportError(
+                f"{path}: its session did not record that it ran to its end (interrupted, stopped early, killed as it wrote it?): "
+                f"its {count} cell(s) are not read"
+            )
+        if count and recorded != [str(count)]:
+            raise ReportError(f"{path}: {count} cell(s) in it, but its session recorded {', '.join(recorded)}: a partial or damaged file")
         if seen:
             ran.update(name for title in seen for name in columns[title].runs)
         report.append((visible(str(path)), ", ".join(seen) if seen else "ignored: no test_claims results in it"))
@@ -503,19 +519,7 @@ def read_trace(path: Path, results: Path) -> dict:
     path out of the results is never read. ValueError says why not, in a few words."""
     if not path.resolve().is_relative_to(results.resolve()):
         raise ValueError("not under the JUnit file's folder")
-    try:  # non-blocking: opening a FIFO must not wait for a writer
-        fd = os.open(path.resolve(), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except FileNotFoundError:
-        raise ValueError("no such file") from None
-    except OSError as exc:
-        raise ValueError(f"cannot read it: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError("not a regular file")
-        data = f.read(TRACE_LIMIT + 1) if info.st_size <= TRACE_LIMIT else b""
-    if info.st_size > TRACE_LIMIT or len(data) > TRACE_LIMIT:
-        raise ValueError(f"larger than {TRACE_LIMIT >> 20} MiB")
+    data = read_regular(path, TRACE_LIMIT, follow=False)  # (Unreadable is a ValueError: the reason, in a few words)
     try:
         trace = json.loads(data)
     except (ValueError, RecursionError):

@@ -6,8 +6,12 @@ when the session did not finish.
   system releases when the holder ends, however it ends, so a killed session leaves none), which
   also shows that the folder can be written (a read-only or full folder fails here, up front); then
   removes the previous session's file. pytest writes the new one when the session ends, so a session
-  that is killed, or interrupted before it ends, leaves no JUnit file at all: the report says so
-  rather than reading an old one as this run's.
+  that is killed leaves no JUnit file at all: the report says so rather than reading an old one as
+  this run's. A session that ends early (interrupted, stopped at a first failure, an internal error)
+  has pytest write the cells it ran; `release(claimed, keep=False)` then removes that file (the
+  plugin records, in a complete one, how many cells it has: the report refuses a file without).
+- `Claimed.tampered()`: whether the folder or the lock was removed or replaced since the claim (a
+  run executes as the session's user: nothing on the host is out of its reach, but this is seen).
 - A second session given the same file while the first holds it is refused, naming the holder.
 - `writable(folder)`: whether a file can be written there (the timelines' folder).
 Standard library only.
@@ -26,6 +30,7 @@ import socket
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.platforms import PLATFORM
@@ -79,9 +84,39 @@ def holder(fd: int) -> str:
         return "unknown"
 
 
-def claim(junit: Path) -> int:
-    """Hold `junit` for this session and remove the previous session's file; the lock's descriptor
-    (closed by `release`, or by the system when the process ends)."""
+@dataclass(frozen=True)
+class Claimed:
+    """A JUnit file this session holds: its lock's descriptor (closed by `release`, or by the system
+    when the process ends), and what its folder and lock were when the session claimed them."""
+
+    junit: Path
+    fd: int
+    folder: tuple[int, int]  # (device, inode)
+
+    def tampered(self) -> str | None:
+        """Why the results are no longer where the session claimed them, or None: a run executes as
+        the session's user, and could remove or replace the folder, or the lock, while it runs."""
+        try:
+            folder = os.stat(self.junit.parent)
+        except OSError:
+            folder = None
+        if folder is None or identity(folder) != self.folder:
+            return f"its results folder {self.junit.parent} was removed or replaced while it ran"
+        try:
+            lock = os.stat(lock_path(self.junit))
+        except OSError:
+            lock = None
+        if lock is None or identity(lock) != identity(os.fstat(self.fd)):
+            return f"its lock {lock_path(self.junit)} was removed or replaced while it ran"
+        return None
+
+
+def identity(info: os.stat_result) -> tuple[int, int]:
+    return info.st_dev, info.st_ino
+
+
+def claim(junit: Path) -> Claimed:
+    """Hold `junit` for this session and remove the previous session's file."""
     lock = lock_path(junit)
     try:
         make_folder(junit.parent)
@@ -89,9 +124,9 @@ def claim(junit: Path) -> int:
     except OSError as exc:
         raise Unusable(f"cannot write there ({exc.strerror})") from None
     if not try_lock(fd):
-        who = holder(fd)
+        holder_line = holder(fd)
         os.close(fd)
-        raise Unusable(f"another session is writing it ({who}); wait for it to end, or give another file")
+        raise Unusable(f"another session is writing it ({holder_line}); wait for it to end, or give another file")
     try:
         os.chmod(lock, 0o666)  # not masked by the umask: the next session may be another user (containers)
     except OSError:
@@ -100,12 +135,13 @@ def claim(junit: Path) -> int:
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
         os.fsync(fd)  # a full disk says so here, not when the results are written
-        if junit.exists():
+        if os.path.lexists(junit):
             junit.unlink()
+        folder = identity(os.stat(junit.parent))
     except OSError as exc:
         os.close(fd)
         raise Unusable(f"cannot write there ({exc.strerror})") from None
-    return fd
+    return Claimed(junit, fd, folder)
 
 
 def make_folder(folder: Path) -> None:
@@ -118,8 +154,14 @@ def make_folder(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
 
-def release(fd: int) -> None:
-    os.close(fd)  # the lock goes with it
+def release(claimed: Claimed, keep: bool = True) -> None:
+    """Let the file go (the lock goes with its descriptor); with keep=False remove it first: the
+    session did not run to its end, and its file must not read as a session's results."""
+    try:
+        if not keep and os.path.lexists(claimed.junit):
+            claimed.junit.unlink()
+    finally:
+        os.close(claimed.fd)
 
 
 def writable(folder: Path) -> str | None:

@@ -21,9 +21,9 @@ import ntpath
 import os
 import select
 import signal
+import stat
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import scratch
+from harness.bounded import Unreadable, read_regular
 from harness.evidence import Evidence, Facts, read_folder
 from harness.inject import mp_contract as contract
 from harness.platforms import PLATFORM
@@ -57,7 +59,7 @@ REPORT_LIMIT = (64 << 20) + 2 * OUTPUT_LIMIT + (1 << 20)
 # Lines of a run's stderr that go with an error of its cell (its supervisor's traceback, say).
 STDERR_TAIL = 20
 
-__all__ = ["InterpreterError", "Outcome", "Run", "RunError", "execute", "interpreter_info", "stop_all"]
+__all__ = ["InterpreterError", "Outcome", "Run", "RunError", "UnderWay", "execute", "interpreter_info"]
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,8 @@ class Run:
     def id(self) -> str:
         return f"{self.example}-{self.method}" + (f"~{'+'.join(self.intervene)}" if self.intervene else "")
 
-    def launch(self) -> Outcome:
-        return execute(self)
+    def launch(self, under_way: UnderWay | None = None) -> Outcome:
+        return execute(self, under_way)
 
 
 @dataclass
@@ -197,35 +199,48 @@ def emulated_env() -> dict:
     return dict(base, PYTHONPATH=os.pathsep.join(filter(None, [str(INJECT_DIR), base.get("PYTHONPATH")])))
 
 
-# The runs under way, for stop_all(): the process to wait for (a supervisor, or on Windows the main
-# process) and what stops the run.
-ACTIVE: dict[str, tuple[Run, subprocess.Popen, Callable[[], None]]] = {}
-RECORDS: dict[Run, Path] = {}  # the evidence folder of each run under way in tree mode, for workers_going()
-GOING: set[int] = set()  # id() of each run under way whose supervisor said its workers are going
+RECORDS_READ = 4 << 20  # bytes of a run's records file workers_going() reads at most: the first records say it
 
 
-def workers_going(run: Run) -> bool:
-    """Whether every child the run's main process has started so far is running its Process (its
-    records say so), and there is at least one: the run's processes are going."""
-    if id(run) in GOING:
-        return True
-    folder = RECORDS.get(run)
-    if folder is None:
-        return False
-    text = b"".join(path.read_bytes() for path in folder.glob("*.log"))
-    started = text.count(b'"e":"started"')
-    return started > 0 and text.count(b'"e":"bootstrap"') >= started
+@dataclass
+class UnderWay:
+    """The runs one session has under way (the launcher's: harness/launcher.py), so that a session
+    stops its own runs only, and a session run in-process by a test sees none of another's."""
 
+    # token -> the process to wait for (a supervisor, or on Windows the main process) and what stops the run
+    active: dict[str, tuple[Run, subprocess.Popen, Callable[[], None]]] = field(default_factory=dict)
+    records: dict[Run, Path] = field(default_factory=dict)  # the record files' folder of each run under way (tree mode)
+    going: set[int] = field(default_factory=set)  # id() of each run under way whose supervisor said its workers are going
 
-def stop_all(runs=None) -> None:
-    """Stop the runs under way (an interrupted session must leave nothing running): these runs
-    only, when given (a session stops its own, never another's in the same process), else all."""
-    chosen = None if runs is None else {id(run) for run in runs}  # these objects: an equal run of another session is not one
-    under_way = [(process, stop) for run, process, stop in list(ACTIVE.values()) if chosen is None or id(run) in chosen]
-    for _, stop in under_way:
-        stop()
-    for process, _ in under_way:
-        reap(process, 15)
+    def workers_going(self, run: Run) -> bool:
+        """Whether every child the run's main process has started so far is running its Process (its
+        records say so), and there is at least one: the run's processes are going. Where the records
+        are the run's own files (tree mode), only regular ones are read, not through a link, and only so much."""
+        if id(run) in self.going:
+            return True
+        folder = self.records.get(run)
+        if folder is None:
+            return False
+        text = b""
+        for path in folder.glob("*.log"):
+            try:
+                text += read_regular(path, RECORDS_READ, follow=False)
+            except Unreadable:
+                pass  # not a records file (a FIFO, a link, too large): the gate opens at its bound anyway
+        started = text.count(b'"e":"started"')
+        return started > 0 and text.count(b'"e":"bootstrap"') >= started
+
+    def stop(self, seconds: float = 15.0) -> None:
+        """Stop every run under way (an interrupted session must leave nothing running): each is
+        told to stop, and those still going after `seconds` are killed; every wait is bounded."""
+        under_way = list(self.active.items())
+        for _, (_, _, stop) in under_way:
+            stop()
+        deadline = time.monotonic() + seconds
+        for token, (_, process, _) in under_way:
+            reap(process, max(0.0, deadline - time.monotonic()))
+            if process.returncode != 0:  # a supervisor that could not stop its run (stopped itself, say): what carries its marker
+                kill_marked(token, 2.0)
 
 
 def reap(process: subprocess.Popen, seconds: float) -> None:
@@ -236,10 +251,11 @@ def reap(process: subprocess.Popen, seconds: float) -> None:
         process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
         process.kill()
-        process.wait(timeout=seconds)
+        process.wait(timeout=max(seconds, 5.0))
 
 
-def execute(run: Run) -> Outcome:
+def execute(run: Run, under_way: UnderWay | None = None) -> Outcome:
+    under_way = under_way if under_way is not None else UnderWay()  # a run of its own (a test's): no session stops it
     info = interpreter_info(run.python)
     token = uuid.uuid4().hex
     env = emulated_env()
@@ -251,15 +267,16 @@ def execute(run: Run) -> Outcome:
         env[contract.START_METHOD] = run.method
     if run.intervene:
         env[contract.INTERVENE] = ",".join(run.intervene)
-    # ignore_cleanup_errors: on Windows a file still open in a process being killed cannot be removed
-    with tempfile.TemporaryDirectory(prefix="harness-", ignore_cleanup_errors=True) as tmp:
+    # Removed when the run ends (or by a later session: this one may be killed); on Windows a file
+    # still open in a process being killed cannot be removed: a later session's sweep does.
+    with scratch.run_folder() as tmp:
         script = run.script
         if script is None:
             script = Path(tmp, run.example + ".py")
             script.write_text(run.source, encoding="utf-8")
         command, env = main_command(info, script.resolve(), env)
         # The job object needs Windows itself: under emulate-windows the subreaper stands in for it.
-        seen = (in_a_job if sys.platform == "win32" else supervised)(run, command, env, script.parent, Path(tmp), token)
+        seen = (in_a_job if sys.platform == "win32" else supervised)(run, command, env, script.parent, Path(tmp), token, under_way)
     report = seen.report
     facts = Facts(
         main_pid=report["main_pid"],
@@ -322,12 +339,19 @@ def bounded(path: Path) -> tuple[bytes, int]:
 
 
 def stderr_tail(path: Path, lines: int = STDERR_TAIL) -> str:
-    """The last `lines` lines of a run's stderr, from its last 4 KiB at most (decoded as the run's
-    output is); a line cut by that limit is left out."""
-    with open(path, "rb") as f:
+    """The last `lines` lines of a file of stderr, from its last 4 KiB at most (decoded as the run's
+    output is); a line cut by that limit is left out. Read as a regular file only, not through a
+    link, without waiting (the run could have replaced it): else nothing."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return ""
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return ""
         start = max(0, f.seek(0, os.SEEK_END) - 4096)
         f.seek(start)
-        text = decode(f.read())
+        text = decode(f.read(4096))
     kept = text.splitlines()[1 if start else 0 :]
     return "\n".join(kept[-lines:])
 
@@ -355,12 +379,12 @@ def supervisor_command(**options: object) -> list[str]:
     return [sys.executable, "-I", *["-S"] * (not tree), str(SUPERVISOR), *(f"{key}={value}" for key, value in options.items())]
 
 
-def supervised(run: Run, command, env, cwd, tmp: Path, token: str) -> Seen:
+def supervised(run: Run, command, env, cwd, tmp: Path, token: str, under_way: UnderWay) -> Seen:
     """Run under a supervisor (POSIX), which sends everything it saw on a pipe: records, output, report."""
     evidence = tmp / "evidence" if CONTAINMENT == "tree" else None  # tree mode: no credentials, records in files
     if evidence:
         evidence.mkdir()
-        RECORDS[run] = evidence
+        under_way.records[run] = evidence
     reading, writing = os.pipe()
     args = supervisor_command(
         report=writing,
@@ -374,29 +398,38 @@ def supervised(run: Run, command, env, cwd, tmp: Path, token: str) -> Seen:
     errors = tmp / "supervisor.stderr"  # the supervisor's own failures, never the run's
     try:
         with open(errors, "wb") as err:
+            # A session of its own: the run has no controlling terminal (it can neither read the
+            # session's /dev/tty nor get its Ctrl-C, which the session passes on as SIGTERM when it stops).
             supervisor = subprocess.Popen(
-                [*args, "--", *command], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd, env=env, pass_fds=(writing,)
+                [*args, "--", *command],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                cwd=cwd,
+                env=env,
+                pass_fds=(writing,),
+                start_new_session=True,
             )
     finally:
         os.close(writing)
-    ACTIVE[token] = (run, supervisor, lambda: supervisor.send_signal(signal.SIGTERM))  # it kills its run, then exits
+    under_way.active[token] = (run, supervisor, lambda: supervisor.send_signal(signal.SIGTERM))  # it kills its run, then exits
     try:
-        received = await_supervisor(run, supervisor, token, reading)
+        received = await_supervisor(run, supervisor, token, reading, under_way)
         seen = frames(run, received, supervisor.returncode, errors)
     except RunError as exc:
         exc.stderr = stderr_tail(errors)  # the supervisor's own (a traceback): the run's folder goes with it
         raise
     finally:
-        del ACTIVE[token]
-        RECORDS.pop(run, None)
-        GOING.discard(id(run))
+        del under_way.active[token]
+        under_way.records.pop(run, None)
+        under_way.going.discard(id(run))
         os.close(reading)
     if evidence:
         seen.records = read_folder(evidence)
     return seen
 
 
-def await_supervisor(run: Run, supervisor: subprocess.Popen, token: str, reading: int) -> bytes:
+def await_supervisor(run: Run, supervisor: subprocess.Popen, token: str, reading: int, under_way: UnderWay) -> bytes:
     """What the supervisor sends, until it and its warden are done, within a bound. The supervisor
     enforces the run's timeout and the warden outlives it, so the bound is reached only when both
     went wrong (the warden stopped, say): then it is killed (SIGKILL: a stopped process never acts
@@ -415,7 +448,7 @@ def await_supervisor(run: Run, supervisor: subprocess.Popen, token: str, reading
                 break
             received += data
             if received.startswith(GOING_FRAME):
-                GOING.add(id(run))
+                under_way.going.add(id(run))
             if len(received) > REPORT_LIMIT:
                 raise RunError(f"the supervisor of {run.id} sent more than {REPORT_LIMIT >> 20} MiB: the run was not judged")
         supervisor.wait(timeout=max(1.0, deadline - time.monotonic()))
@@ -522,7 +555,7 @@ def said(errors: Path) -> str:
     return f" (its stderr: {lines[-1].strip()[:200]})" if lines else ""
 
 
-def in_a_job(run: Run, command, env, cwd, tmp: Path, token: str) -> Seen:
+def in_a_job(run: Run, command, env, cwd, tmp: Path, token: str, under_way: UnderWay) -> Seen:
     """Windows (no supervisor): the run in a job object, its records in files (HARNESS_EVIDENCE), its
     output in files read afterwards, bounded (no credentials there: the kernel names no writer)."""
     evidence = tmp / "evidence"
@@ -534,7 +567,7 @@ def in_a_job(run: Run, command, env, cwd, tmp: Path, token: str) -> Seen:
     with open(out_path, "ab") as out, open(err_path, "ab") as err:
         stdout_file = os.fstat(out.fileno())
         try:
-            report = contained_windows(run, command, env, out, err, cwd, tmp / "report", token)
+            report = contained_windows(run, command, env, out, err, cwd, tmp / "report", token, under_way=under_way)
         except RunError as exc:
             exc.stderr = stderr_tail(err_path)
             raise
@@ -547,12 +580,13 @@ def in_a_job(run: Run, command, env, cwd, tmp: Path, token: str) -> Seen:
     return Seen(report=report, records=read_folder(evidence), stdout=stdout, stdout_chunks=None, stderr=stderr)
 
 
-def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, token: str, job=None) -> dict:
+def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, token: str, job=None, under_way: UnderWay | None = None) -> dict:
     """Windows: the run in a job object (kill on close: the runner's death ends it too); leftovers
     are the job's processes still alive once the main process has exited. `job`: a winjob.Job on
     a fake of the Win32 calls (tests/test_winjob.py), or a new one on the real calls."""
     from harness import winjob
 
+    under_way = under_way if under_way is not None else UnderWay()
     started = time.monotonic()
     # Any lower priority is the below-normal class: Windows' idle class (nice 15's neighbour) gets no
     # CPU at all while anything else wants it, and a busy runner always has something.
@@ -560,7 +594,7 @@ def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, toke
     records = Path(env[contract.EVIDENCE]) if env and contract.EVIDENCE in env else None
     with job or winjob.Job() as job:
         main = job.start(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env, creationflags=flags)
-        ACTIVE[token] = (run, main, main.kill)  # the job is killed once its wait below returns
+        under_way.active[token] = (run, main, main.kill)  # the job is killed once its wait below returns
         try:
             returncode = main.wait(timeout=run.timeout)
         except subprocess.TimeoutExpired:
@@ -581,7 +615,7 @@ def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, toke
                 late.update({pid: f"ran its Process after the main process had exited: {left[pid]}" for pid in ran})
             leftovers = [f"pid {pid}: {command[:200]}" for pid, command in late.items()]
         finally:
-            del ACTIVE[token]
+            del under_way.active[token]
             job.kill()
             reap(main, winjob.KILLED_WITHIN)  # killed with the job: gone at once
     return {"returncode": returncode, "leftovers": leftovers, "main_pid": main.pid, "seconds": time.monotonic() - started}

@@ -5,8 +5,12 @@ gets; every mark has a tooltip with the details. Standard library only."""
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from html import escape
 from pathlib import Path
+
+from harness.cells import visible
 
 LANE, LABEL, WIDTH = 26, 230, 1000  # pixels: lane height, label column, whole drawing
 COLOURS = {"process": "#d9dde3", "lock": "#f0a23b", "pool": "#4c8bd6", "queue": "#2e9e5b", "stdout": "#1b1b1b"}
@@ -16,16 +20,23 @@ LAYER = {cat: n for n, cat in enumerate(COLOURS)}  # drawn in this order: lifeti
 def write(path: Path, trace: dict) -> str | None:
     """Write a run's timeline to `path`; None, or why it could not be written, in one line (a
     read-only or full folder: the run was judged all the same, so this is a warning, not an error).
-    A file that could not be written whole is removed, if it can be: it is no timeline."""
+    Written whole to a new file beside it, which then takes its name: what a run may have put at
+    that name (a FIFO, a link to a file of the user's) is replaced, never written through or
+    waited for; a file that could not be written whole is removed, if it can be: it is no timeline."""
+    temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(trace), encoding="utf-8")
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with open(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(trace))
+        os.chmod(temporary, 0o644)  # as a file written by open() (mkstemp makes it the owner's only): the report may be another user
+        os.replace(temporary, path)
     except OSError as exc:
-        try:
-            if path.is_file():
-                path.unlink()
-        except OSError:
-            pass
+        for leftover in filter(None, (temporary, path if path.is_file() and not path.is_symlink() else None)):
+            try:
+                os.unlink(leftover)
+            except OSError:
+                pass
         return f"timeline not written: {path}: {exc.strerror or exc}"
     return None
 
@@ -52,14 +63,17 @@ def svg(trace: dict) -> str:
     ]
     for pid in lanes:
         y = row[pid] * LANE
-        out.append(f'<text x="4" y="{y + 16}">{escape(names[pid][:34])}</text>')
+        out.append(f'<text x="4" y="{y + 16}">{escape(visible(str(names[pid]))[:34])}</text>')
         out.append(f'<line x1="{LABEL}" y1="{y + LANE}" x2="{WIDTH}" y2="{y + LANE}" stroke="#eee"/>')
     for e in sorted(marks, key=lambda e: LAYER.get(e.get("cat"), 0)):
         y, cat = row[e["pid"]] * LANE, e.get("cat", "process")
         tip = escape(
-            f"{e['name']} at {e['ts'] / 1000:.1f} ms"
-            + (f" for {e['dur'] / 1000:.1f} ms" if "dur" in e else "")
-            + "".join(f"\n{k}: {v}" for k, v in (e.get("args") or {}).items() if v not in (None, ""))
+            visible(
+                f"{e['name']} at {e['ts'] / 1000:.1f} ms"
+                + (f" for {e['dur'] / 1000:.1f} ms" if "dur" in e else "")
+                + "".join(f"\n{k}: {v}" for k, v in (e.get("args") or {}).items() if v not in (None, "")),
+                lines=True,
+            )
         )
         colour = COLOURS.get(cat, "#888")
         if e["ph"] == "X" and cat in ("process", "lock", "pool"):
@@ -69,7 +83,7 @@ def svg(trace: dict) -> str:
                 f'fill="{colour}"><title>{tip}</title></rect>'
             )
         elif cat == "stdout":
-            text = escape(str((e.get("args") or {}).get("data", "")).strip()[:12])
+            text = escape(visible(str((e.get("args") or {}).get("data", "")).strip())[:12])
             out.append(
                 f'<g class="stdout"><title>{tip}</title><line x1="{x(e["ts"])}" y1="{y + 3}" x2="{x(e["ts"])}" '
                 f'y2="{y + LANE - 3}" stroke="{colour}" stroke-width="2"/>'

@@ -9,6 +9,7 @@ result with `harness.launcher.finished`. A job may also be a test's parameter, a
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -82,6 +83,13 @@ def once(prepare: Callable[[], object]) -> Callable[[], None]:
                 done.append(True)
 
     return run_once
+
+
+def unpinned(claims_file) -> str:
+    """A claims file's text without its pin (sha256): the claims of a program, for a copy of the
+    program changed as a test needs (a pinned claims file refuses any other program)."""
+    text = claims_file.read_text(encoding="utf-8")
+    return re.sub(r"(?m)^sha256 = .*\n", "", text)
 
 
 def early(fixture: str, *jobs: Job) -> tuple[Job, ...]:

@@ -147,6 +147,35 @@ BAD_CLAIMS = {
     "unknown-method": ('start_methods = ["thread"]\n', "x.toml: unknown start method 'thread' (the start methods: default, fork, spawn, forkserver)"),
     "bad-timeout": ("timeout = -1\n", "x.toml: timeout must be a positive number of seconds"),
     "bad-pin": ('sha256 = "abc"\n', "x.toml: sha256 must be 64 hexadecimal digits"),
+    # A claims file is checked whole before it is used: its size and depth before it is parsed (a
+    # 40 KB dotted key took pytest to 2.36 GB; deep arrays gave a RecursionError INTERNALERROR),
+    # every key's type (a boolean is no number), its pin and its sample wherever they are given.
+    "dotted-key-20000-deep": ("a" + ".a" * 20_000 + " = 1\n", "x.toml: nested deeper than 32 levels (arrays, tables or a dotted key's parts)"),
+    "quoted-key-10000-deep": ('"a"' + '."a"' * 10_000 + " = 1\n", "x.toml: nested deeper than 32 levels"),
+    "arrays-3000-deep": ("claim = " + "[" * 3000 + "]" * 3000 + "\n", "x.toml: nested deeper than 32 levels"),
+    "inline-tables-3000-deep": ("claim = " + "{a=" * 3000 + "1" + "}" * 3000 + "\n", "x.toml: nested deeper than 32 levels"),
+    "too-large": ("claim = '" + "x" * (64 << 10) + "'\n", "x.toml: larger than 64 KiB"),
+    "not-utf8": ("claim = '\udcff'\n", "x.toml: not UTF-8 (invalid start byte at byte 9)"),
+    "timeout-true": ("timeout = true\n", "x.toml: timeout must be a positive number of seconds"),
+    "children-true": ("[processes]\nchildren = true\n", "x.toml: [processes] children: a number"),
+    "per-hold-true": ("[processes]\nunder_one_lock = { lines = 'x', per_hold = true }\n", "x.toml: [processes] under_one_lock: { lines = "),
+    "repeat-true": ("[text]\nlines = [{ repeat = true, lines = ['x'] }]\n", "x.toml: [text] lines: a repeated block is { repeat = N, "),
+    "distinct-not-a-string": (
+        "[text]\nlines = [{ repeat = 2, lines = ['(?P<n>x)'], distinct = ['n'] }]\n",
+        "x.toml: [text] lines: distinct names a group: a string",
+    ),
+    "start-methods-a-number": ("start_methods = 3\n", "x.toml: start_methods must be a list of start methods (default, fork, spawn, forkserver)"),
+    "start-methods-nested": ('start_methods = [["spawn"]]\n', "x.toml: start_methods must be a list of start methods"),
+    "slow-a-string": ('slow = "yes"\n', "x.toml: slow must be true or false"),
+    "fails-default": (
+        "[fails]\ndefault = 'RuntimeError'\n",
+        "x.toml: [fails] default: name the start method it fails under (fork, spawn, forkserver), not default",
+    ),
+    "pin-of-another-program": (f'sha256 = "{"0" * 64}"\n', "x.toml: x.py is not the program its sha256 pins (sha256 "),
+    "sample-breaking-its-text": (
+        'sample = "y\\n"\n[text]\nexact = "x\\n"\n',
+        "x.toml: its sample breaks its own [text] exact: stdout is 'y\\n', expected exactly 'x\\n'",
+    ),
 }
 
 
@@ -155,8 +184,29 @@ def test_a_claims_file_that_cannot_be_used_is_one_clear_line(bad_session, tmp_pa
     folder = tmp_path / "programs"
     folder.mkdir()
     (folder / "x.py").write_text("print('x')\n")
-    (folder / "x.toml").write_text(claims)
+    (folder / "x.toml").write_bytes(claims.encode("utf-8", "surrogateescape"))
     assert one_line_error(bad_session("--examples-dir", folder)).startswith(f"ERROR: --examples-dir {folder}: {message}")
+
+
+# What a folder holds that would otherwise be ignored in silence: one line, exit 4.
+BAD_FOLDERS = {
+    "claims-without-program": (lambda f: (f / "y.toml").write_text("claim = 'y'\n"), "y.toml: a claims file without its program (y.py) beside it"),
+    "claims-a-folder": (lambda f: (f / "x.toml").mkdir(), "x.toml: not a regular file"),
+    "claims-a-fifo": (lambda f: os.mkfifo(f / "x.toml"), "x.toml: not a regular file"),
+    "claims-a-device": (lambda f: (f / "x.toml").symlink_to(os.devnull), "x.toml: not a regular file"),
+    "claims-a-dangling-link": (lambda f: (f / "x.toml").symlink_to(f / "nowhere"), "x.toml: no such file"),
+    "program-a-folder": (lambda f: (f / "y.py").mkdir(), "y.py: not a regular file (a program is one)"),
+}
+
+
+@pytest.mark.skipif(PLATFORM == "win32", reason="FIFOs, devices and symbolic links made the POSIX way")
+@pytest.mark.parametrize(("make", "message"), list(BAD_FOLDERS.values()), ids=list(BAD_FOLDERS))
+def test_what_a_folder_holds_is_never_ignored_in_silence(bad_session, tmp_path, make, message):
+    folder = tmp_path / "programs"
+    folder.mkdir()
+    (folder / "x.py").write_text("print('x')\n")
+    make(folder)
+    assert one_line_error(bad_session("--examples-dir", folder)) == f"ERROR: --examples-dir {folder}: {message}"
 
 
 def test_what_a_test_sets_in_process_does_not_reach_the_runs(monkeypatch):

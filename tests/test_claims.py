@@ -4,6 +4,7 @@ its claims rest on a mechanism, also in the run's twin, with that mechanism pert
 
 import pytest
 
+from harness.cells import visible
 from harness.claims import evidence, headline
 
 
@@ -12,4 +13,5 @@ def test_claims(matrix_run, outcome, twin_outcome, judged):
         pytest.skip(judged.diagnosis)  # recorded as n/a: the program chose another start method itself
     if judged.status != "passed":
         shown = twin_outcome if judged.intervened else outcome
-        pytest.fail(f"{headline(shown)}: {judged.diagnosis}\n{evidence(shown)}", pytrace=False)
+        # The program's name and what it did, each control character shown (harness/cells.py: visible).
+        pytest.fail(visible(f"{headline(shown)}: {judged.diagnosis}\n{evidence(shown)}", lines=True), pytrace=False)

@@ -25,7 +25,7 @@ import pytest
 from harness import examples
 from harness.cells import md_escape
 from harness.claims import evidence, verdict
-from harness.launcher import LAUNCHED, finished
+from harness.launcher import finished, state
 from harness.plugin import ROOT, SHIPPED_EXAMPLES, STDERR_HEADING, make_run
 from harness.report import STDERR_LABEL
 from harness.runner import CONTAINMENT, SETTLE, RunError, members, supervisor_command
@@ -278,7 +278,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def test_a_run_that_stops_its_warden_too_ends_at_the_runners_bound(pytestconfig, run):
     try:
         # A bound of our own: a runner that waits for ever fails the test instead of hanging it.
-        outcome = pytestconfig.stash[LAUNCHED][run].result(timeout=120)
+        outcome = state(pytestconfig).launched[run].result(timeout=120)
     except RunError as exc:
         failed = str(exc)
     else:

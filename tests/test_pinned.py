@@ -34,9 +34,17 @@ def test_example_is_the_articles(example):
 
 @pytest.mark.parametrize("edit", [b" ", b"\r\n", b"\n"], ids=["trailing-space", "crlf", "extra-newline"])
 def test_a_one_byte_edit_is_drift(tmp_path, edit):
+    """A program that is not the one its claims file pins is refused as the claims file is read,
+    in any folder (--examples-dir: one line, exit 4), not only here."""
     original = SHIPPED["03_lock"]
     copy = tmp_path / "03_lock.py"
     data = original.program.read_bytes()
     copy.write_bytes(data.replace(b"\n", edit, 1) if edit == b"\r\n" else data + edit)
     (tmp_path / "03_lock.toml").write_bytes(original.claims_file.read_bytes())
-    assert "examples/03_lock.py drifted" in drift(examples.load(copy))
+    digest = hashlib.sha256(copy.read_bytes()).hexdigest()
+    with pytest.raises(examples.ClaimsFileError) as refused:
+        examples.load(copy)
+    assert str(refused.value) == (
+        f"03_lock.toml: 03_lock.py is not the program its sha256 pins (sha256 {digest[:12]}..., pinned {original.sha256[:12]}...): "
+        "restore the program, or pin the new one"
+    )

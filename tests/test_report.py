@@ -28,7 +28,7 @@ from harness.launcher import finished
 from harness.plugin import ROOT, SHIPPED_EXAMPLES
 from harness.report import STDERR_LABEL, build, find_files, main
 from harness.runner import interpreter_info, platform_label
-from sessions import Job, early, matrix_session, once
+from sessions import Job, early, matrix_session, once, unpinned
 
 SHIPPED = examples.discover(SHIPPED_EXAMPLES)
 TIMEOUT = 3  # seconds for the hanging copy of 04_pool; the others get the default, ample on a loaded machine
@@ -42,9 +42,13 @@ def has_forkserver() -> bool:
     return "forkserver" in INFO["methods"]  # of the interpreter under test, emulated or not
 
 
-def suite(cases: str) -> str:
-    """A JUnit file shaped like pytest's, for the cases no real run here can make."""
-    return f'<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest">{cases}</testsuite></testsuites>'
+def suite(cases: str, cells: int | None = -1) -> str:
+    """A JUnit file shaped like pytest's, for the cases no real run here can make: its session ran
+    to its end and recorded how many cells it had (the cases given), or `cells`."""
+    cells = cases.count('<property name="example"') if cells == -1 else cells
+    recorded = f'<properties><property name="cells" value="{cells}"/></properties>' if cells is not None else ""
+    head = '<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest">'
+    return f"{head}{recorded}{cases}</testsuite></testsuites>"
 
 
 def case(example: str, method: str, result: str = "", **props: str) -> str:
@@ -78,8 +82,8 @@ def write_broken() -> None:
     shutil.copy(SHIPPED_EXAMPLES / "03_lock.py", BROKEN)
     pool = (SHIPPED_EXAMPLES / "04_pool.py").read_text(encoding="utf-8")
     (BROKEN / "04_pool.py").write_text(pool.replace("return x * x", "import time; time.sleep(600)"), encoding="utf-8")
-    for name in ("02_queue", "03_lock", "04_pool"):  # each with the article's claims
-        shutil.copy(SHIPPED_EXAMPLES / f"{name}.toml", BROKEN)
+    for name in ("02_queue", "03_lock", "04_pool"):  # each with the article's claims (but the pin: two are changed)
+        (BROKEN / f"{name}.toml").write_text(unpinned(SHIPPED_EXAMPLES / f"{name}.toml"), encoding="utf-8")
 
 
 RUNS = {
@@ -306,6 +310,18 @@ NOT_CLAIMS = suite('<testcase classname="tests.test_pinned" name="test_pins_cove
             '<?xml version="1.0"?><coverage/>', "{path}: not a JUnit file (its root is neither <testsuites> nor <testsuite>)", id="not-junit"
         ),
         pytest.param('<testsuites><testsuite name="pytest" tests="0"/></testsuites>', "{path}: no test cases in it", id="no-cases"),
+        # An interrupted session's cells (pytest writes them when it is interrupted), or cells lost.
+        pytest.param(
+            suite(case("02_queue", "spawn", status="passed"), cells=None),
+            "{path}: its session did not record that it ran to its end (interrupted, stopped early, killed as it wrote it?): "
+            "its 1 cell(s) are not read",
+            id="unfinished-session",
+        ),
+        pytest.param(
+            suite(case("02_queue", "spawn", status="passed"), cells=2),
+            "{path}: 1 cell(s) in it, but its session recorded 2: a partial or damaged file",
+            id="cells-missing",
+        ),
     ],
 )
 def test_unusable_file_is_a_one_line_error(results, tmp_path, content, error):
@@ -376,7 +392,10 @@ def hostile_traces(folder: Path) -> dict[str, str]:
     os.mkfifo(folder / "fifo.json")
     (folder / "deep.json").write_text("[" * 100_000, encoding="utf-8")
     (folder / "a-list.json").write_text("[1, 2]", encoding="utf-8")
+    (folder / "good.json").write_text('{"traceEvents": []}', encoding="utf-8")
+    (folder / "link-in.json").symlink_to(folder / "good.json")  # a run may have replaced its timeline so
     return {
+        "link-in.json": "a symbolic link",
         "/dev/zero": "not under the JUnit file's folder",
         "../outside.json": "not under the JUnit file's folder",
         "link-out.json": "not under the JUnit file's folder",
@@ -410,6 +429,42 @@ def test_a_trace_that_is_not_a_small_file_under_the_results_is_not_read(tmp_path
     for trace, why in traces.items():
         assert html.escape(f"timeline not available: {folder / trace} ({why})") + "</p>" in text, (trace, why)
     assert '<svg class="timeline"' not in text
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs /dev/zero, symbolic links and a FIFO")
+@pytest.mark.parametrize(
+    ("make", "error"),
+    [
+        pytest.param(lambda f: os.mkfifo(f / "junit.fifo.xml"), "{folder}/junit.fifo.xml: cannot read it (not a regular file)", id="fifo-found"),
+        pytest.param(
+            lambda f: (f / "junit.link.xml").symlink_to(f / "junit.x.xml"),
+            "{folder}/junit.link.xml: a symbolic link: a JUnit file found in a folder is read only as a regular file",
+            id="link-found",
+        ),
+        pytest.param(lambda f: (f / "junit.zero.xml").symlink_to("/dev/zero"), "{folder}/junit.zero.xml: a symbolic link", id="zero-found"),
+        pytest.param(
+            lambda f: os.truncate(f / "junit.huge.xml", 2 << 30) if (f / "junit.huge.xml").touch() is None else None,  # sparse
+            "{folder}/junit.huge.xml: cannot read it (larger than 256 MiB)",
+            id="huge-found",
+        ),
+    ],
+)
+def test_a_junit_file_that_is_not_a_small_regular_file_is_not_read(tmp_path, make, error):
+    """What a results folder holds (a run could have made it) is read as a regular file only, and
+    only so much: a FIFO is not waited for, /dev/zero not read for ever, a link not followed. One
+    line, exit 2, within a bound on time and memory."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "junit.x.xml").write_text(suite(case("02_queue", "spawn", status="passed")), encoding="utf-8")
+    make(folder)
+    done = report(folder, memory=1 << 30)
+    assert (done.returncode, done.stdout) == (2, ""), done.stdout + done.stderr
+    assert done.stderr.startswith("report: error: " + error.format(folder=folder)), done.stderr
+
+
+def test_a_junit_file_given_as_a_device_is_not_read():
+    done = report("/dev/zero", memory=1 << 30)
+    assert (done.returncode, done.stderr) == (2, "report: error: /dev/zero: no such file or folder\n"), done.stderr
 
 
 CONTROL = "\x00\x1b]0;pwned\x07\x1b[2J"  # what an example may print: NUL, set the window title, clear the screen

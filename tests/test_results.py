@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -307,5 +308,127 @@ def test_two_sessions_on_one_file_do_not_overwrite_each_other(tmp_path, session_
         psutil.Process(holder).wait(60)  # a launcher's child ends a moment after it
     except psutil.NoSuchProcess:
         pass
-    fd = results.claim(junit)  # what the next session does first: it succeeds now
-    results.release(fd)
+    claimed = results.claim(junit)  # what the next session does first: it succeeds now
+    results.release(claimed)
+
+
+# --- a session that does not run to its end keeps no JUnit file -----------------------------------
+
+STOPPED = SCRATCH / "stopped"
+
+
+def write_stopped() -> None:
+    """A program that fails (exit 3), then one that passes: -x stops after the first."""
+    STOPPED.mkdir(parents=True, exist_ok=True)
+    (STOPPED / "a_exits_3.py").write_text("import sys\nsys.exit(3)\n", encoding="utf-8")
+    (STOPPED / "b_prints.py").write_text("print('b')\n", encoding="utf-8")
+
+
+STOPPED_RUN = Job(claims_session(STOPPED, "-x", f"--junitxml={STOPPED / 'junit.x.xml'}"), timeout=120, prepare=write_stopped)
+early("stopped_run", STOPPED_RUN)
+
+
+@pytest.fixture
+def stopped_run(pytestconfig) -> subprocess.CompletedProcess:
+    return finished(pytestconfig, STOPPED_RUN)
+
+
+def test_a_session_stopped_at_its_first_failure_keeps_no_junit_file(stopped_run):
+    """-x: the cells after the first failure never ran; the file pytest writes is removed, and the
+    session says why (the report would otherwise read the one cell as the matrix)."""
+    done = stopped_run
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert not (STOPPED / "junit.x.xml").exists()
+    assert f"{STOPPED / 'junit.x.xml'}: not kept, the session did not run to its end: it stopped early (stopping after 1 failures)\n" in done.stdout
+
+
+REMOVED = SCRATCH / "removed"
+
+
+def write_remover() -> None:
+    """A program that removes its session's results folder (it runs as the session's user)."""
+    (REMOVED / "programs").mkdir(parents=True, exist_ok=True)
+    (REMOVED / "programs" / "removes_results.py").write_text(
+        f"import shutil\nshutil.rmtree({str(REMOVED / 'results')!r})\nprint('removed')\n", encoding="utf-8"
+    )
+
+
+REMOVED_RUN = Job(claims_session(REMOVED / "programs", f"--junitxml={REMOVED / 'results' / 'junit.x.xml'}"), timeout=120, prepare=write_remover)
+early("removed_run", REMOVED_RUN)
+
+
+@pytest.fixture
+def removed_run(pytestconfig) -> subprocess.CompletedProcess:
+    return finished(pytestconfig, REMOVED_RUN)
+
+
+def test_a_run_that_removes_the_results_folder_is_seen(removed_run):
+    """The run passes its claims, but the session's results folder is not the one it claimed: no
+    JUnit file, a non-zero exit, and why."""
+    done = removed_run
+    junit = REMOVED / "results" / "junit.x.xml"
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 passed" in done.stdout and not junit.exists(), done.stdout
+    why = f"its results folder {junit.parent} was removed or replaced while it ran"
+    assert f"{junit}: not kept, the session did not run to its end: {why}\n" in done.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a process of its own")
+def test_an_interrupted_session_keeps_no_junit_file_and_ends(tmp_path):
+    """Ctrl-C (SIGINT, as tox sends it too) while a run hangs, after another cell passed: the
+    session ends (its runs stopped, none left), exit 2, and leaves no JUnit file: not the cell that
+    passed, which the report would read as the whole matrix."""
+    token = f"interrupted-{uuid.uuid4().hex}"
+    folder, junit, out = tmp_path / token, tmp_path / "junit.x.xml", tmp_path / "out.txt"
+    copy_queue(folder)
+    (folder / "hangs.py").write_text("import time\ntime.sleep(600)\n", encoding="utf-8")
+    with open(out, "wb") as stdout:
+        argv = claims_session(folder, "-v", "--example-timeout", "600", f"--junitxml={junit}")
+        session = psutil.Popen(argv, cwd=ROOT, stdout=stdout, stderr=subprocess.STDOUT)
+    try:
+        passed = wait_for(lambda: "test_claims[02_queue-spawn] PASSED" in out.read_text(errors="replace") and running(f"{token}/hangs.py"), 120)
+        assert passed, out.read_text(errors="replace")
+        session.send_signal(signal.SIGINT)
+        assert session.wait(timeout=120) == 2, out.read_text(errors="replace")
+    finally:
+        if session.poll() is None:
+            session.kill()
+    said = out.read_text(errors="replace")
+    assert f"{junit}: not kept, the session did not run to its end: it was interrupted\n" in said, said
+    assert not junit.exists()
+    assert wait_for(lambda: not running(token), 30), "a run of the interrupted session is still going"
+    done = subprocess.run([sys.executable, "-m", "harness.report", tmp_path], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (2, f"report: error: {tmp_path}: no JUnit files (junit*.xml) in this folder\n")
+
+
+# --- a run that replaces its timeline's name: the timeline replaces it in turn --------------------
+
+REPLACED = SCRATCH / "replaced"
+VICTIM = REPLACED / "victim.txt"  # a file of the user's
+
+
+def write_replacers() -> None:
+    """Two programs that put something at their own timeline's name before the session writes it:
+    a link to a file of the user's, and a FIFO no one reads."""
+    (REPLACED / "programs").mkdir(parents=True, exist_ok=True)
+    VICTIM.write_text("the user's\n", encoding="utf-8")
+    traces = REPLACED / "traces" / "x"
+    for name, how in (("links", f"os.symlink({str(VICTIM)!r}, trace)"), ("fifo", "os.mkfifo(trace)")):
+        text = f"import os\ntrace = {str(traces / f'{name}-spawn.json')!r}\nos.makedirs(os.path.dirname(trace), exist_ok=True)\n{how}\n"
+        (REPLACED / "programs" / f"{name}.py").write_text(text, encoding="utf-8")
+
+
+REPLACED_RUN = Job(claims_session(REPLACED / "programs", f"--junitxml={REPLACED / 'junit.x.xml'}"), timeout=120, prepare=write_replacers)
+early("replaced_run", *([REPLACED_RUN] if sys.platform != "win32" else []))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a FIFO, and a link made without privileges")
+def test_a_run_that_replaces_its_timeline_does_not_redirect_it(pytestconfig):
+    """The timeline takes its name whatever is there: a link is not written through (the user's
+    file stays as it was), a FIFO is not waited for (the session would hang)."""
+    done = finished(pytestconfig, REPLACED_RUN)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert VICTIM.read_text(encoding="utf-8") == "the user's\n"
+    for name in ("links", "fifo"):
+        trace = REPLACED / "traces" / "x" / f"{name}-spawn.json"
+        assert trace.is_file() and not trace.is_symlink() and "traceEvents" in json.loads(trace.read_text(encoding="utf-8")), name

@@ -309,7 +309,7 @@ def test_a_process_that_cannot_join_the_job_is_killed_and_waited_for(fake, tmp_p
 
 
 def test_a_process_told_to_stop_is_killed_if_it_does_not_and_waited_for():
-    """runner.reap, behind every wait for a process the runner stopped (stop_all, a supervisor past its bound)."""
+    """runner.reap, behind every wait for a process the runner stopped (UnderWay.stop, a supervisor past its bound)."""
     process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     reap(process, 0.1)  # it would sleep for ten minutes: killed, then waited for
     assert process.returncode is not None
