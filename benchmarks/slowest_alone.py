@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness import examples  # noqa: E402
-from harness.claims import TEXT_CHECKS, ClaimBroken  # noqa: E402
+from harness.vocabulary import TEXT_CHECKS, ClaimBroken  # noqa: E402
 
 
 def slowest_alone() -> float:

@@ -2,7 +2,7 @@
 
 An example is a program, `NAME.py`, run unchanged, and optionally its claims, `NAME.toml`: the
 sentence a report shows, the article's sample output, the check of the text, the claims on what
-the processes did (a small vocabulary of predicates, harness/claims.py: PREDICATES), the start
+the processes did (a small vocabulary of predicates, harness/vocabulary.py: PREDICATES), the start
 methods it holds under, the failures it claims, whether it is slow, its timeout, and the SHA-256
 of the article's program. A program without a claims file gets the general claims only, so any
 folder of multiprocessing programs can be checked.
@@ -20,7 +20,7 @@ from typing import Any
 
 from harness import bounded
 from harness.cells import START_METHODS
-from harness.claims import PREDICATES, TEXT_CHECKS, ClaimBroken
+from harness.vocabulary import PREDICATES, TEXT_CHECKS, ClaimBroken
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -3,7 +3,7 @@ start method x interpreter), and the fixtures that judge a run and record it as 
 
 A test that takes a `run` parameter (a harness.runner.Run, built by `make_run`) gets its
 `outcome` from the launcher (harness/launcher.py), which starts every run of the session at once;
-`judged` asks the claims (harness/claims.py) for the verdict, in a worker process within
+`judged` asks for the verdict (harness/verdict.py), in a worker process within
 --judge-timeout (harness/bounded.py), and for a cell of the matrix records it as data in the JUnit
 file (testcase properties: example, start method, interpreter, status, broken claim, diagnosis,
 observed start method, a summary of the evidence, the timeline's path), every control character
@@ -25,17 +25,20 @@ from pathlib import Path
 import pytest
 from _pytest import junitxml  # its xml_key: the one way to add a property to the JUnit file's suite outside a test
 
-from harness import bounded, claims, examples, launcher, platforms, pythons, results, scratch
+from harness import bounded, examples, launcher, platforms, pythons, results, scratch
 from harness.cells import MULTILINE, START_METHODS, STATUSES, visible
 from harness.examples import ClaimsFileError, Example
-from harness.runner import Outcome, Run, RunError, interpreter_info, platform_label
+from harness.pythons import interpreter_info, platform_label
+from harness.runner import Outcome, Run, RunError
+from harness.verdict import Verdict, cell_verdict
+from harness.vocabulary import interventions
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
 SHIPPED_EXAMPLES = ROOT / "examples"
 EXAMPLES = pytest.StashKey[dict]()  # {name: Example} of --examples-dir
 PYTHONS = pytest.StashKey[dict]()  # {name: interpreter} the matrix runs the examples under
 TIMEOUTS = pytest.StashKey[dict]()  # {example or "": seconds}
-TWINS = pytest.StashKey[dict]()  # {run: the same run with its example's interventions (claims.interventions)}
+TWINS = pytest.StashKey[dict]()  # {run: the same run with its example's interventions (vocabulary.interventions)}
 CLAIMED = pytest.StashKey[results.Claimed]()  # the JUnit file this session holds (harness/results.py)
 SELECTED = pytest.StashKey[set]()  # the node ids of the session's tests, and of those that ran to their end
 RAN = pytest.StashKey[set]()
@@ -318,7 +321,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Each run whose example's claims rest on an intervention gets its twin, the same run with the
-    mechanism perturbed (claims.interventions), launched beside it; each run of the matrix writes
+    mechanism perturbed (vocabulary.interventions), launched beside it; each run of the matrix writes
     its timeline as soon as it ends (a progress count for `tox -e all`)."""
     config = session.config
     config.stash[SELECTED] = {item.nodeid for item in session.items}
@@ -329,7 +332,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     for item in session.items:
         run = getattr(item, "callspec", None) and item.callspec.params.get("run")
         if isinstance(run, Run) and run.twinned and not run.intervene and not item.get_closest_marker("skip") and run not in twins:
-            wanted = claims.interventions(run.spec) if run.spec is not None else ()
+            wanted = interventions(run.spec) if run.spec is not None else ()
             if wanted:
                 twins[run] = dataclasses.replace(run, intervene=wanted)
     launcher.add(config, *twins.values())
@@ -457,12 +460,12 @@ def twin_outcome(request: pytest.FixtureRequest, run: Run) -> Outcome | None:
 
 
 @pytest.fixture
-def judged(request: pytest.FixtureRequest, outcome: Outcome, twin_outcome: Outcome | None) -> claims.Verdict:
-    """The run's verdict, and its twin's (claims.cell_verdict), judged within --judge-timeout; for a
+def judged(request: pytest.FixtureRequest, outcome: Outcome, twin_outcome: Outcome | None) -> Verdict:
+    """The run's verdict, and its twin's (verdict.cell_verdict), judged within --judge-timeout; for a
     cell of the matrix, recorded as data for the report. Past the bound the cell is an error, in one line."""
     seconds = request.config.option.judge_timeout
     try:
-        verdict = request.config.stash[JUDGE].call(seconds, claims.cell_verdict, outcome, twin_outcome, outcome.run.spec)
+        verdict = request.config.stash[JUDGE].call(seconds, cell_verdict, outcome, twin_outcome, outcome.run.spec)
     except bounded.Overtime:
         why = (
             f"judging {outcome.run.id} took more than {seconds:g} s and was stopped (a pattern of its claims file that backtracks "

@@ -13,6 +13,8 @@ Windows through the Python launcher (`py -3.12`).
 from __future__ import annotations
 
 import configparser
+import functools
+import json
 import os
 import re
 import shutil
@@ -22,10 +24,72 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from harness.platforms import PLATFORM
-from harness.runner import InterpreterError, interpreter_info
 
 ROOT = Path(__file__).resolve().parent.parent
+INJECT_DIR = ROOT / "harness" / "inject"  # the start-up hook, on every run's PYTHONPATH
 NAME = re.compile(r"(?P<cpython>3\.(?P<minor>\d+))(?P<t>t?)|(?P<pypy>pypy3(\.\d+)?)")
+
+
+class InterpreterError(Exception):
+    """The interpreter is missing or does not run."""
+
+
+@functools.cache
+def interpreter_info(python: str) -> dict:
+    """Name, version, default and available start methods of `python`."""
+    probe = (
+        "import json, multiprocessing as mp, os, platform, sys, sysconfig;"
+        # free-threaded builds get their own name ('CPython 3.14.0t'), as their own column in reports
+        "print(json.dumps({'name': platform.python_implementation() + ' ' + platform.python_version()"
+        " + ('t' if sysconfig.get_config_var('Py_GIL_DISABLED') else ''), 'executable': sys.executable,"
+        "'base_executable': getattr(sys, '_base_executable', sys.executable),"
+        "'platform': sys.platform, 'emulated': os.environ.get('HARNESS_EMULATE', ''),"
+        "'default': mp.get_start_method(), 'methods': mp.get_all_start_methods()}))"
+    )
+    try:
+        # In the hook's folder: `-c` puts the working folder on sys.path, and a checked folder's json.py
+        # or platform.py there would answer for the interpreter.
+        done = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=60, env=emulated_env(), cwd=INJECT_DIR)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InterpreterError(f"cannot run interpreter {python}: {exc}") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise InterpreterError(f"interpreter {python} failed its probe: {last}")
+    return probed(python, done.stdout)
+
+
+PROBED = {"name": str, "executable": str, "platform": str, "emulated": str, "default": str, "methods": list}
+
+
+def probed(python: str, printed: str) -> dict:
+    """What the probe printed, if it is what a Python prints: /bin/true or a script printing a
+    version is not a Python, and is named as such in one line."""
+    try:
+        info = json.loads(printed)
+    except ValueError:
+        info = None
+    if not isinstance(info, dict) or any(not isinstance(info.get(key), kind) for key, kind in PROBED.items()):
+        shown = ascii(printed.strip()[:80]) if printed.strip() else "nothing"
+        raise InterpreterError(f"interpreter {python} is not a Python: its probe printed {shown}")
+    return info
+
+
+def platform_label(info: dict) -> str:
+    """'linux'; under emulation 'win32 (emulated on linux)', a column of its own in reports."""
+    return f"{info['emulated']} (emulated on {info['platform']})" if info["emulated"] else info["platform"]
+
+
+# The environment as the session began. A test of the harness may change os.environ for a moment
+# (PATH, HARNESS_EMULATE, to run a bad command line in-process) while runs start in other threads:
+# those runs must not see it.
+SESSION_ENVIRONMENT = dict(os.environ)
+
+
+def emulated_env() -> dict:
+    """The environment of an interpreter under test: with the start-up hook, which also applies
+    HARNESS_EMULATE (another platform's start methods, see inject/sitecustomize.py)."""
+    base = SESSION_ENVIRONMENT
+    return dict(base, PYTHONPATH=os.pathsep.join(filter(None, [str(INJECT_DIR), base.get("PYTHONPATH")])))
 
 
 def labels(tox_ini: str) -> dict[str, list[str]]:

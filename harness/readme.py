@@ -1,5 +1,5 @@
 """The README's generated parts, each between two markers: the claims of the shipped examples and
-the vocabulary of the claims files (both from data: examples/*.toml, harness/claims.py), and the
+the vocabulary of the claims files (both from data: examples/*.toml, harness/vocabulary.py), and the
 matrix (from JUnit files, as `tox -e report` prints it).
 
     python -m harness.readme [PATH ...]     # rewrite them; the matrix too when results are given
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness import examples
 from harness.cells import md_escape
-from harness.claims import PREDICATES, TEXT_CHECKS, shown
+from harness.vocabulary import PREDICATES, TEXT_CHECKS, shown
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

@@ -19,11 +19,12 @@ import psutil
 import pytest
 
 from harness import examples
-from harness.claims import evidence, headline
 from harness.examples import START_METHODS
 from harness.platforms import PLATFORM
 from harness.plugin import SHIPPED_EXAMPLES, make_run, not_applicable
-from harness.runner import CONTAINMENT, interpreter_info
+from harness.pythons import interpreter_info
+from harness.runner import CONTAINMENT
+from harness.verdict import evidence, headline
 from sessions import COPIES_NICE, members
 
 SHIPPED = examples.discover(SHIPPED_EXAMPLES)
@@ -37,7 +38,7 @@ class Copy:
     example: str
     edits: tuple[tuple[str, str], ...]  # (old, new): `old` must occur exactly once
     diagnosis: str = ""  # regex the one-line verdict must match; empty for an equivalent copy
-    claim: str = ""  # the claim the verdict must name (claims.Verdict.claim)
+    claim: str = ""  # the claim the verdict must name (verdict.Verdict.claim)
     method: str = "default"
     timeout: float | None = None
     needs: str = ""  # a start method it uses whatever the run asks for: skipped where that is not available

@@ -10,9 +10,10 @@ import signal
 import pytest
 
 from harness import examples
-from harness.claims import PREDICATES, TEXT_CHECKS, ClaimBroken, carries, check_child_exits, check_started, verdict
 from harness.evidence import EVENTS_SHOWN, SEARCH_STEPS_PER_WRITE, Evidence, Facts, Unaccounted, parse
 from harness.plugin import SHIPPED_EXAMPLES
+from harness.verdict import check_child_exits, check_started, verdict
+from harness.vocabulary import PREDICATES, TEXT_CHECKS, ClaimBroken, carries
 
 SHIPPED = examples.discover(SHIPPED_EXAMPLES)
 ARTICLE = {name: example.sample for name, example in SHIPPED.items()}
@@ -697,7 +698,7 @@ def test_the_claims_on_messages_and_locks_do_work_linear_in_the_run(monkeypatch)
         rec(1, "get", queue="1.1", kind="Queue", msg=f"2.{k}", value=repr(f"m{k}"), text=f"m{k}")
         rec.write(1, f"m{k}\n".encode())
     compared = []
-    monkeypatch.setattr("harness.claims.carries", lambda line, text, whole, real=carries: compared.append(1) or real(line, text, whole))
+    monkeypatch.setattr("harness.vocabulary.carries", lambda line, text, whole, real=carries: compared.append(1) or real(line, text, whole))
     holds("from_queue", rec.evidence(), rec.stdout(), True)
     assert len(compared) <= 3 * n
     rec = Records()

@@ -5,7 +5,7 @@ its claims rest on a mechanism, also in the run's twin, with that mechanism pert
 import pytest
 
 from harness.cells import visible
-from harness.claims import evidence, headline
+from harness.verdict import evidence, headline
 
 
 def test_claims(matrix_run, outcome, twin_outcome, judged):

@@ -24,11 +24,11 @@ import pytest
 
 from harness import examples
 from harness.cells import md_escape
-from harness.claims import evidence, verdict
 from harness.launcher import finished, state
 from harness.plugin import ROOT, SHIPPED_EXAMPLES, STDERR_HEADING, make_run
 from harness.report import STDERR_LABEL
 from harness.runner import CONTAINMENT, SETTLE, RunError, members, supervisor_command
+from harness.verdict import evidence, verdict
 from sessions import Job, early, matrix_session
 
 

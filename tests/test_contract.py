@@ -83,7 +83,7 @@ def test_every_record_the_hook_sends_is_a_kind_of_the_contract_with_its_fields()
 
 def test_the_readers_read_only_kinds_and_fields_of_the_contract():
     known_fields = {field for fields in contract.RECORD_FIELDS.values() for field in fields} | EVERY_RECORD | READERS_OWN
-    for name in ("evidence.py", "claims.py"):
+    for name in ("evidence.py", "vocabulary.py", "verdict.py"):
         module = tree(name)
         kinds = kinds_read(module) - {"main", "child", "forkserver", "resource_tracker", ""}  # roles compared beside kinds
         assert kinds <= set(contract.RECORD_FIELDS), f"{name} reads kinds the contract does not name: {sorted(kinds - set(contract.RECORD_FIELDS))}"
@@ -130,7 +130,7 @@ def test_every_property_the_plugin_records_on_a_cell_is_one_the_report_takes():
     [
         ("inject/mp_evidence.py", 'record("put", queue=1, kind=2, msg=3, value=4)\n', "hook", "without the contract's fields"),
         ("inject/mp_evidence.py", 'record("shout", loud=True)\n', "hook", "kinds the contract does not name"),
-        ("claims.py", 'x = r["parent_pid"]\n', "readers", "record fields the contract does not name"),
+        ("vocabulary.py", 'x = r["parent_pid"]\n', "readers", "record fields the contract does not name"),
         ("evidence.py", 'x = ev.of("spawned")\n', "readers", "kinds the contract does not name"),
         ("runner.py", 'x = report.get("main")\n', "report", "report keys the contract does not name"),
     ],

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from harness.launcher import finished
+from harness.pythons import interpreter_info
 from harness.report import build, find_files
-from harness.runner import interpreter_info
 from sessions import Job, early, matrix_session, once
 
 HERE = Path(__file__).resolve().parent

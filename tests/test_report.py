@@ -26,8 +26,8 @@ from harness import examples
 from harness.examples import START_METHODS
 from harness.launcher import finished
 from harness.plugin import ROOT, SHIPPED_EXAMPLES
+from harness.pythons import interpreter_info, platform_label
 from harness.report import STDERR_LABEL, build, find_files, main
-from harness.runner import interpreter_info, platform_label
 from sessions import Job, early, matrix_session, once, unpinned
 
 SHIPPED = examples.discover(SHIPPED_EXAMPLES)

@@ -19,12 +19,12 @@ import sys
 import pytest
 
 from harness import examples
-from harness.claims import TEXT_CHECKS
 from harness.launcher import finished
 from harness.platforms import PLATFORM
 from harness.plugin import ROOT
+from harness.pythons import interpreter_info
 from harness.report import build, find_files
-from harness.runner import interpreter_info
+from harness.vocabulary import TEXT_CHECKS
 from sessions import Job, early, matrix_session
 
 CORPUS = ROOT / "tutorials"

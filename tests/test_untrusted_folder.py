@@ -35,8 +35,8 @@ CONFTEST = """import sys
 from pathlib import Path
 if "_pytest" in sys.modules:
     Path({marks!r}, "conftest").write_text(" ".join(sys.argv))
-    import harness.claims as claims
-    claims.verdict = lambda outcome, example: claims.Verdict("passed")
+    import harness.verdict as verdict
+    verdict.verdict = verdict.cell_verdict = lambda *_: verdict.Verdict("passed")
 """
 QUEUE = """import sys
 from pathlib import Path

@@ -35,7 +35,8 @@ from fake_win32 import (
 )
 from harness import winjob
 from harness.inject import mp_contract as contract
-from harness.runner import Run, contained_windows, interpreter_info, main_command, reap
+from harness.pythons import interpreter_info
+from harness.runner import Run, contained_windows, main_command, reap
 
 STRUCTURES = {
     "IO_COUNTERS": SDK_IO_COUNTERS,
