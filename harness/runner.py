@@ -200,7 +200,7 @@ def execute(run: Run, under_way: UnderWay | None = None) -> Outcome:
     token = uuid.uuid4().hex
     env = emulated_env()
     env[RUN_MARKER] = token
-    for name in (contract.START_METHOD, contract.INTERVENE, contract.RECORDS, contract.EVIDENCE):
+    for name in (contract.START_METHOD, contract.INTERVENE, contract.RECORDS, contract.EVIDENCE, contract.MAIN):
         env.pop(name, None)
     env.pop("PYTHONUNBUFFERED", None)  # a reader's terminal line-buffers stdout; unbuffered, lines could split
     if run.method != "default":
