@@ -741,7 +741,9 @@ def _patch_pool(m):
             except BaseException as exc:
                 record("task_done", job=job, i=i, error=_short(exc))
                 raise
-            record("task_done", job=job, i=i, result=_short(result))
+            record(
+                "task_done", job=job, i=i, result=_short(result), items=[_short(v) for v in result] if chunk and isinstance(result, list) else None
+            )
             return result
 
         return task
@@ -992,7 +994,13 @@ def _patch_executor(m):
             except BaseException as exc:
                 record("task_done", job=work_id, i=0, error=_short(exc))
                 raise
-            record("task_done", job=work_id, i=0, result=_short(result))
+            record(
+                "task_done",
+                job=work_id,
+                i=0,
+                result=_short(result),
+                items=[_short(v) for v in result] if chunk and isinstance(result, list) else None,
+            )
             return result
 
         return task
