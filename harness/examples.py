@@ -54,7 +54,8 @@ KEYS = {
 }
 # [fails.METHOD] as a table: its keys, with what each says.
 FAILS = {
-    "stderr": "the line it fails with, on stderr (its exit status may be anything)",
+    "stderr": "the line it fails with, on stderr (its exit status may be anything); a message over several lines as one line, "
+    "each run of spaces and line ends one space",
     "hangs": "true: it never ends, and is stopped at its timeout (the claims file's timeout, short)",
     "python": "only on these Pythons: '>=3.12', '<3.14', both with a comma; elsewhere every claim must hold",
     "implementation": "only on this implementation: cpython or pypy",

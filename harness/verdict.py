@@ -34,7 +34,7 @@ def check_started(ev: Evidence, expected: str, requested: str, chooses: str = ""
     if chooses:
         chosen = [r["method"] for r in ev.chosen()]
         if chooses not in chosen:
-            said = f"it chose {' then '.join(chosen)}" if chosen else "it chose none (set_start_method, get_context)"
+            said = f"it chose {' then '.join(dict.fromkeys(chosen))}" if chosen else "it chose none (set_start_method, get_context)"
             raise ClaimBroken(f"the claims say the program chooses {chooses} itself, but {said}")
         asked = f"{requested} (the program chooses {chooses}, as its claims say)"
     else:
@@ -174,7 +174,7 @@ def verdict(outcome: Outcome, example: Example) -> Verdict:
         line = failure.stderr
         if outcome.returncode == 0 and not outcome.stderr:
             return Verdict("failed", "exit_status", f"ran cleanly, but the claims say it fails under {used} with {line!r}")
-        if line not in outcome.stderr:
+        if line not in outcome.stderr and " ".join(line.split()) not in " ".join(outcome.stderr.split()):  # a message over several lines too
             return Verdict("failed", "exit_status", f"failed with {gist(outcome.stderr)!r}, not with {line!r} as the claims say")
         note = f"fails as claimed: {line}"
         if not failure.keeps_claims:

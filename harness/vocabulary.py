@@ -234,7 +234,7 @@ def shown(pattern: str) -> str:
             out.append(f"<{name}>")
             i = j + 1
         elif pattern[i] == "\\" and i + 1 < len(pattern):
-            out.append(pattern[i + 1])
+            out.append({"t": "\t", "n": "\n"}.get(pattern[i + 1], pattern[i + 1]))
             i += 2
         else:
             out.append(pattern[i])
@@ -698,6 +698,7 @@ WHO = {
     "child": "a child process the program started",
     "pool worker": "a worker process of a Pool or a ProcessPoolExecutor",
     "manager": "a manager's server process",
+    "any": "any process of the run",
 }
 FACTS = {"pid": "pid", "ppid": "parent's pid", "name": "name", "identity": "identity"}
 PATTERNS_LIMIT = 64  # patterns of one word that every line is matched against
@@ -730,6 +731,8 @@ def stdout_lines(ev: Evidence, stdout: bytes) -> list[Line]:
 
 
 def is_who(proc: Proc, who: str, children_pids: set[int]) -> bool:
+    if who == "any":
+        return True
     if who == "main":
         return proc.role == "main"
     if proc.pid not in children_pids:
@@ -841,6 +844,7 @@ class Received:
     sender: Proc | None  # the process that put, sent or served it
     sent: str  # str() of it as sent (the same, unless altered in transit)
     obj: str = ""  # a managed object: its key (a proxy's result)
+    sent_seq: int = -1  # the sender's record number of the sending
 
 
 # Where a value main printed may come from: the records of its receipt and of its sending.
@@ -859,7 +863,18 @@ def received(ev: Evidence, source: str) -> list[Received]:
     for r in sorted((r for r in ev.of(got_kind) if r["pid"] == ev.main_pid and r.get("ok", True)), key=lambda r: r["seq"]):
         origin = sent.get(r["msg"]) if r["msg"] is not None else None
         sender = (ev.procs.get(origin["pid"]) or Proc(origin["pid"])) if origin else None
-        found.append(Received(r["text"], r.get("whole", True), r["seq"], r["at"], sender, origin["text"] if origin else "", r.get("object", "")))
+        found.append(
+            Received(
+                r["text"],
+                r.get("whole", True),
+                r["seq"],
+                r["at"],
+                sender,
+                origin["text"] if origin else "",
+                r.get("object", ""),
+                origin["seq"] if origin else -1,
+            )
+        )
     return found
 
 
@@ -889,7 +904,7 @@ def carried(ev: Evidence, stdout: bytes, spec: Any, source: str) -> None:
         (by_text[g.text] if g.whole else heads).append(g)
     children_pids = {p.pid for p in ev.children}
     changed = changes_by_children(ev) if spec.get("changed_by") else {}
-    matched = 0
+    matched, last_sent = 0, {}
     for line in stdout_lines(ev, stdout):
         found = rx.fullmatch(line.text) if line.writers == {ev.main_pid} else None
         if not found:
@@ -923,6 +938,9 @@ def carried(ev: Evidence, stdout: bytes, spec: Any, source: str) -> None:
         elif g.sender.pid not in children_pids:
             raise ClaimBroken(f"line {line.number}: {shorten(value)!r} came from {g.sender.label}, not from a child process")
         facts_shown(found, g.sender, f"line {line.number}", f"the {what} came from")
+        if spec.get("in_order") and last_sent.get(g.sender.pid, -1) > g.sent_seq:
+            raise ClaimBroken(f"line {line.number}: {shorten(value)!r} was sent by {g.sender.label} before the {what} main printed before it")
+        last_sent[g.sender.pid] = g.sent_seq
         if spec.get("each_is") and g.sent != fact(g.sender, spec["each_is"]):
             raise ClaimBroken(
                 f"line {line.number}: the {what} {shorten(g.sent)!r} is not the {FACTS[spec['each_is']]} of {g.sender.label}, which {did}"
@@ -931,7 +949,7 @@ def carried(ev: Evidence, stdout: bytes, spec: Any, source: str) -> None:
         raise ClaimBroken(f"no line main printed matches {shown(spec['lines'])!r}")
 
 
-def carried_problem(value: Any, keys: frozenset[str] = frozenset({"lines", "each_is"})) -> str | None:
+def carried_problem(value: Any, keys: frozenset[str] = frozenset({"lines", "each_is", "in_order"})) -> str | None:
     if value is True:
         return None
     shape = "true, or { lines = 'pattern with a group named value', " + ", ".join(f"{k} = ..." for k in sorted(keys - {"lines"})) + " }"
@@ -940,7 +958,7 @@ def carried_problem(value: Any, keys: frozenset[str] = frozenset({"lines", "each
     problem = regex_problem(value["lines"])
     if problem:
         return problem
-    if value.get("each_is", "pid") not in ("pid", "name") or value.get("changed_by", "child") != "child":
+    if value.get("each_is", "pid") not in ("pid", "name") or value.get("changed_by", "child") != "child" or value.get("in_order", True) is not True:
         return shape
     return None
 
@@ -959,6 +977,46 @@ def from_pipe(ev: Evidence, stdout: bytes, value: Any) -> None:
 
 def from_manager(ev: Evidence, stdout: bytes, value: Any) -> None:
     carried(ev, stdout, value, "manager")
+
+
+def from_shared(ev: Evidence, stdout: bytes, spec: Any) -> None:
+    """Each line main printed that matches `lines` shows, in its group value (else the whole line),
+    a value main read from a shared Value (or RawValue) before it began printing the line, the last
+    write of it before that read made by a child process; each read printed once."""
+    spec = {"lines": ".*"} if spec is True else spec
+    rx = re.compile(spec["lines"])
+    writes: dict[str, list[dict]] = defaultdict(list)
+    for r in ev.of("shared_set"):
+        writes[r["value_of"]].append(r)
+    places = {key: [r["at"] for r in found] for key, found in writes.items()}
+    by_text: dict[str, deque[dict]] = defaultdict(deque)
+    for r in sorted((r for r in ev.of("shared_get") if r["pid"] == ev.main_pid), key=lambda r: r["seq"]):
+        by_text[str(literal(r["value"]))].append(r)
+    children_pids, matched = {p.pid for p in ev.children}, 0
+    for line in stdout_lines(ev, stdout):
+        found = rx.fullmatch(line.text) if line.writers == {ev.main_pid} else None
+        if not found:
+            continue
+        matched += 1
+        value = found["value"] if "value" in rx.groupindex else line.text
+        read = None
+        for form in printed_forms(value or ""):
+            queue = by_text.get(form)
+            if queue and queue[0]["seq"] < line.first.seq:
+                read = queue.popleft()
+                break
+        if read is None:
+            raise ClaimBroken(f"line {line.number}: main printed {shorten(value or '')!r}, which it did not read from a shared value before it")
+        key = read["value_of"]
+        k = bisect.bisect_left(places.get(key, []), read["at"]) - 1
+        writer = writes[key][k]["pid"] if k >= 0 else None
+        if writer not in children_pids:
+            by = (ev.procs.get(writer) or Proc(writer)).label if writer is not None else "no one (its initial value)"
+            raise ClaimBroken(
+                f"line {line.number}: main read and printed the shared value {shorten(value or '')!r}, last written by {by}, not by a child"
+            )
+    if not matched:
+        raise ClaimBroken(f"no line main printed matches {shown(spec['lines'])!r}")
 
 
 # --- pools and executors: results beyond the first list ----------------------------------------
@@ -1226,31 +1284,38 @@ def queue_joined(ev: Evidence, _stdout: bytes, _value: bool) -> None:
             raise ClaimBroken(f"main's join on the JoinableQueue returned after {len(dones)} task_done() for its {len(puts)} messages")
 
 
-def pool_timeout(ev: Evidence, stdout: bytes, spec: dict) -> None:
-    """A wait of main for a result of `function` gave up (multiprocessing.TimeoutError) before that
-    task, which a pool worker ran, had finished; the lines matching `lines` printed by main after it."""
-    function = spec["function"]
-    tasks: dict[tuple[int, int], list[dict]] = defaultdict(list)
+def pool_timeout(ev: Evidence, stdout: bytes, spec: Any) -> None:
+    """A wait of main for a pool's result gave up (multiprocessing.TimeoutError, raised by the pool's
+    own wait) before the pool delivered it: for a job of `function` (as main gave it), whose tasks,
+    those that began, ran in pool workers and had not finished then; the lines matching `lines`
+    printed by main after it."""
+    spec = {} if spec is True else spec
+    function = spec.get("function")
+    jobs = {r["job"]: r["func"] for r in ev.of("pool_job") if r["pid"] == ev.main_pid}
+    tasks: dict[int, list[dict]] = defaultdict(list)
     for r in ev.of("task"):
-        tasks[(r["job"], r["i"])].append(r)
-        tasks[(r["job"], -1)].append(r)
+        if r.get("via") != "executor":
+            tasks[r["job"]].append(r)
     finished = {(r["pid"], r["job"], r["i"]): r["at"] for r in ev.of("task_done")}
     children_pids = {p.pid for p in ev.children}
     gave_up = None
     for r in ev.of("pool_timeout"):
         if r["pid"] != ev.main_pid:
             continue
-        for task in tasks.get((r["job"], r["i"]), []):
-            if task["func"] != function:
-                continue
+        mine = [t for t in tasks.get(r["job"], []) if r["i"] in (-1, t["i"])]
+        func = jobs.get(r["job"]) or next((t["func"] for t in mine), None)
+        if function is not None and func != function:
+            continue
+        for task in mine:
             if task["pid"] not in children_pids or not ev.procs[task["pid"]].pool_worker:
-                raise ClaimBroken(f"{function} ran in {ev.procs[task['pid']].label}, which is not a pool worker process")
+                raise ClaimBroken(f"{task['func']} ran in {ev.procs[task['pid']].label}, which is not a pool worker process")
             end = finished.get((task["pid"], task["job"], task["i"]))
             if end is not None and end < r["at"]:
-                raise ClaimBroken(f"main's wait for {function}'s result timed out after the worker had finished it")
-            gave_up = gave_up or r
+                raise ClaimBroken(f"main's wait for {task['func']}'s result timed out after the worker had finished it")
+        gave_up = gave_up or r
     if gave_up is None:
-        raise ClaimBroken(f"no wait of main for a result of {function} that a pool worker ran timed out (multiprocessing.TimeoutError)")
+        of = f" for a result of {function}" if function else " for a pool's result"
+        raise ClaimBroken(f"no wait of main{of} timed out in the pool's own wait (multiprocessing.TimeoutError)")
     if "lines" in spec:
         rx, matched = re.compile(spec["lines"]), 0
         for line in stdout_lines(ev, stdout):
@@ -1266,8 +1331,10 @@ def pool_timeout(ev: Evidence, stdout: bytes, spec: dict) -> None:
 
 
 def timeout_problem(value: Any, _table: dict) -> str | None:
-    if not (isinstance(value, dict) and "function" in value and set(value) <= {"function", "lines"} and isinstance(value["function"], str)):
-        return "{ function = 'name', lines = 'line pattern' }"
+    if value is True:
+        return None
+    if not (isinstance(value, dict) and value and set(value) <= {"function", "lines"} and isinstance(value.get("function", ""), str)):
+        return "true, or { function = 'name', lines = 'line pattern' } (either or both)"
     return regex_problem(value["lines"]) if "lines" in value else None
 
 
@@ -1346,8 +1413,8 @@ def uses_cpu_count(value: Any) -> bool:
 PREDICATES = {
     "printed_by": Check(
         "every line printed by VALUE: main, child (a process the program started), pool worker (of a Pool or a ProcessPoolExecutor), "
-        "manager (a manager's server process); or a table of line patterns, each with one of those: each line printed by the one "
-        "of the first pattern it matches, every line matching one, every pattern a line",
+        "manager (a manager's server process); or a table of line patterns, each with one of those or any: each line printed by one "
+        "process of the kind of the first pattern it matches, every line matching one, every pattern a line",
         printed_by_problem,
         printed_by,
         words=lambda v: (
@@ -1370,8 +1437,9 @@ PREDICATES = {
     "from_queue": Check(
         "each line main printed is a message a child process put on a multiprocessing queue, got by main before it printed any of it, "
         "the line being the message's text; with the message altered in transit, the line follows it. A table { lines = 'pattern', "
-        "each_is = 'pid' }: each line main printed that matches carries one such message in its group value (else the whole line), each "
-        "message printed once, its sender's pid and name in the groups pid and name; each_is: each message is its sender's pid (name)",
+        "each_is = 'pid', in_order = true }: each line main printed that matches carries one such message in its group value (else the "
+        "whole line), each message printed once, its sender's pid and name in the groups pid and name; each_is: each message is its "
+        "sender's pid (name); in_order: each sender's messages printed in the order it put them",
         lambda v, _t: carried_problem(v),
         from_queue,
         interventions=(contract.ALTER,),
@@ -1384,7 +1452,7 @@ PREDICATES = {
         ),
     ),
     "from_pipe": Check(
-        "as from_queue (true, or { lines, each_is }), for objects a child process sent on a Connection (a Pipe's end, a Client) and main "
+        "as from_queue (true, or { lines, each_is, in_order }), for objects a child process sent on a Connection (a Pipe's end, a Client) and main "
         "received (recv) before it printed the line; with the object altered in transit, the line follows it",
         lambda v, _t: carried_problem(v),
         from_pipe,
@@ -1396,6 +1464,13 @@ PREDICATES = {
         "proxy of its own before; with the value altered in transit, the line follows it",
         lambda v, _t: carried_problem(v, frozenset({"lines", "changed_by"})),
         from_manager,
+        interventions=(contract.ALTER,),
+    ),
+    "from_shared": Check(
+        "as from_queue (true, or { lines }), for values main read from a shared Value or RawValue, last written by a child process before "
+        "that read (an Array's items are not recorded); with the value altered as main reads it, the line follows it",
+        lambda v, _t: carried_problem(v, frozenset({"lines"})),
+        from_shared,
         interventions=(contract.ALTER,),
     ),
     "names_writer": Check(
@@ -1450,8 +1525,9 @@ PREDICATES = {
         ),
     ),
     "pool_timeout": Check(
-        "a wait of main for a result of VALUE[function] gave up (multiprocessing.TimeoutError) before the pool worker running it had "
-        "finished it; each line matching VALUE[lines] (if given) printed by main after that",
+        "a wait of main for a pool's result gave up (multiprocessing.TimeoutError, raised by the pool's own wait) before the pool "
+        "delivered it; with { function, lines }: a result of that function (as main gave it to the pool), whose tasks that began ran "
+        "in pool workers and had not finished then; each line matching lines printed by main after that",
         timeout_problem,
         pool_timeout,
     ),

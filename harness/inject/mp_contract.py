@@ -76,6 +76,7 @@ RECORD_FIELDS = {
     "event_wait": ("event", "result"),  # a wait on an Event returned this
     "queue_done": ("queue",),  # task_done() on a JoinableQueue
     "queue_joined": ("queue",),  # join() on a JoinableQueue returned
+    "pool_job": ("job", "func"),  # main gave a pool a job: apply_async, map, imap... of this function
     "pool_timeout": ("job", "i"),  # a wait for a pool's result gave up (multiprocessing.TimeoutError); i: -1 for the whole job
     "overflow": (),  # the process did more than its records can hold: no more records
 }

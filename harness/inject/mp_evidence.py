@@ -684,6 +684,8 @@ def _patch_sharedctypes(m):
                 @property
                 def value(self):
                     got = descriptor.__get__(self)
+                    if _c.ALTER in _intervene and _active and _is_main() and _program_called(sys._getframe(1), "sharedctypes.py"):
+                        got = _altered(got, self._wrapper._evidence_id)  # what main reads of shared memory, as it reads it
                     record("shared_get", value_of=self._wrapper._evidence_id, value=_short(got))
                     return got
 
@@ -805,6 +807,21 @@ def _patch_pool(m):
 
     if timeout_error is not None:
         m.ApplyResult.get, m.IMapIterator.next = _get, _next
+
+    # Each job given to a pool, with its function: what a wait that gave up was waiting for.
+    for name in ("apply_async", "_map_async", "imap", "imap_unordered"):
+        original = getattr(m.Pool, name, None)
+        if original is None:
+            continue
+
+        def submit(self, func, *args, _original=original, **kwargs):
+            result = _original(self, func, *args, **kwargs)
+            job = getattr(result, "_job", None)
+            if isinstance(job, int):
+                record("pool_job", job=job, func=getattr(func, "__qualname__", None) or repr(func))
+            return result
+
+        setattr(m.Pool, name, submit)
 
 
 def _patch_context(m):
