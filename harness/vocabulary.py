@@ -1263,15 +1263,19 @@ def queue_joined(ev: Evidence, _stdout: bytes, _value: bool) -> None:
     if not joins:
         raise ClaimBroken("the main process never joined a JoinableQueue (join() never returned)")
     children_pids = {p.pid for p in ev.children}
-    getters = {r["msg"]: r["pid"] for r in ev.of("get") if r["msg"] is not None}
+    getters = {r["msg"]: r for r in ev.of("get") if r["msg"] is not None}
     for join in joins:
         queue = join["queue"]
         puts = [r for r in ev.of("put") if r["queue"] == queue and r["at"] < join["at"]]
         dones = [r for r in ev.of("queue_done") if r["queue"] == queue and r["at"] < join["at"]]
         for r in puts:
-            if getters.get(r["msg"]) not in children_pids:
-                taker = getters.get(r["msg"])
-                by = f"got by {(ev.procs.get(taker) or Proc(taker)).label}" if taker is not None else "got by no one"
+            got = getters.get(r["msg"])
+            if got is None or got["at"] > join["at"] or got["pid"] not in children_pids:
+                by = (
+                    f"got by {(ev.procs.get(got['pid']) or Proc(got['pid'])).label}"
+                    if got is not None and got["at"] < join["at"]
+                    else "got by no one"
+                )
                 raise ClaimBroken(
                     f"the message {shorten(r['value'], 80)} put on the JoinableQueue was {by} before main's join returned, not by a child"
                 )

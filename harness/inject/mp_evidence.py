@@ -79,7 +79,7 @@ def _is_main():
     return os.getpid() == _main_pid
 
 
-def record(event, **fields):
+def record(event, /, **fields):
     if not _active:
         return
     fields["e"] = event
