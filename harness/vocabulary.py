@@ -899,9 +899,9 @@ def carried(ev: Evidence, stdout: bytes, spec: Any, source: str) -> None:
     rx = re.compile(spec["lines"])
     got = received(ev, source)
     by_text: dict[str, deque[Received]] = defaultdict(deque)
-    heads = []
+    heads: dict[int, dict[str, deque[Received]]] = defaultdict(lambda: defaultdict(deque))  # too long to keep whole: by their heads' length
     for g in got:
-        (by_text[g.text] if g.whole else heads).append(g)
+        (by_text[g.text] if g.whole else heads[len(g.text)][g.text]).append(g)
     children_pids = {p.pid for p in ev.children}
     changed = changes_by_children(ev) if spec.get("changed_by") else {}
     matched, last_sent = 0, {}
@@ -918,9 +918,11 @@ def carried(ev: Evidence, stdout: bytes, spec: Any, source: str) -> None:
         if g is None and queue:
             raise ClaimBroken(f"line {line.number}: main began printing {shorten(value)!r} before it got that {what} from {where}")
         if g is None:
-            g = next((h for h in heads if h.seq < first and value.startswith(h.text)), None)
-            if g is not None:
-                heads.remove(g)
+            for size, found_heads in heads.items():
+                pending = found_heads.get(value[:size])
+                if pending and pending[0].seq < first:
+                    g = pending.popleft()
+                    break
         if g is None:
             before = [r.text for r in got if r.seq < first][-3:]
             also = f" (it got {', '.join(repr(shorten(t, 60)) for t in before)})" if before else f" (it got no {what} from {where} before it)"
