@@ -639,7 +639,7 @@ def pool(ev: Evidence, stdout: bytes, spec: dict) -> None:
             break
     if printed is None:
         raise ClaimBroken(f"the main process printed no list of {len(inputs)} values")
-    tasks = [r for r in ev.of("task") if r["func"] == function]
+    tasks = [r for r in ev.of("task") if r["func"] == function and r.get("via") != "executor"]  # a Pool's, not an executor's
     if not tasks:
         raise ClaimBroken(f"no pool worker ran {function}: the results were not computed by a multiprocessing Pool")
     for r in tasks:
@@ -1036,10 +1036,10 @@ class Delivered:
     seq: int  # main's record number of its receipt
 
 
-def deliveries(ev: Evidence) -> list[Delivered]:
+def deliveries(ev: Evidence, via: str = "pool") -> list[Delivered]:
     """Every result main received through a pool or an executor, one per call, from the worker that
     computed it (the message that carried it names the worker), in main's order."""
-    tasks = {(r["pid"], r["job"], r["i"]): r for r in ev.of("task")}
+    tasks = {(r["pid"], r["job"], r["i"]): r for r in ev.of("task") if r.get("via", "pool") == via}
     done = {(r["pid"], r["job"], r["i"]): r for r in ev.of("task_done")}
     puts = {r["msg"]: r for r in ev.of("put")}
     found = []
@@ -1064,21 +1064,28 @@ def printed_forms(text: str) -> list[str]:
     return [text] if value is text else list(dict.fromkeys([text, str(value)]))
 
 
-def workers_only(ev: Evidence, functions: set[str]) -> None:
-    """Every task of these functions ran in a pool's or an executor's worker process."""
+WORKERS = {"pool": "a multiprocessing Pool's worker process", "executor": "a ProcessPoolExecutor's worker process"}
+
+
+def workers_only(ev: Evidence, functions: set[str], via: str = "pool") -> None:
+    """Every task of these functions ran in a worker process of a Pool (or of an executor)."""
     children_pids = {p.pid for p in ev.children}
+    found = False
     for r in ev.of("task"):
         if r["func"] not in functions:
             continue
         proc = ev.procs[r["pid"]]
         call = f"{r['func']}{r['calls'][0] if r['calls'] else '()'}"
         if proc.role == "main":
-            raise ClaimBroken(f"{call} ran in {proc.label}, not in a pool worker process")
-        if proc.pid not in children_pids or not proc.pool_worker:
-            raise ClaimBroken(f"{call} ran in {proc.label}, which is not a pool worker process")
+            raise ClaimBroken(f"{call} ran in {proc.label}, not in {WORKERS[via]}")
+        if proc.pid not in children_pids or not proc.pool_worker or (proc.made_by == "executor") != (via == "executor"):
+            raise ClaimBroken(f"{call} ran in {proc.label}, which is not {WORKERS[via]}")
+        found = True
+    if not found:
+        raise ClaimBroken(f"no task of {', '.join(sorted(functions))} ran in {WORKERS[via]}")
 
 
-def pool_results(ev: Evidence, stdout: bytes, spec: Any) -> None:
+def pool_results(ev: Evidence, stdout: bytes, spec: Any, via: str = "pool") -> None:
     """The original form ({ function, inputs }: the first line that is a list) is `pool`; else each
     table of the list says which of main's lines (its pattern; a group `value` of one result each,
     or `values`, a printed list of them) carry results of its function: of each of `inputs` in
@@ -1086,13 +1093,13 @@ def pool_results(ev: Evidence, stdout: bytes, spec: Any) -> None:
     worker that computed it before main began printing the line, each delivered result printed
     once; `each_is`: each result is its worker's pid (name); groups pid and name: its worker's.
     A line one table took is no other's."""
-    if isinstance(spec, dict) and "lines" not in spec:
+    if isinstance(spec, dict) and "lines" not in spec and via == "pool":
         return pool(ev, stdout, spec)
     specs = [spec] if isinstance(spec, dict) else spec
-    workers_only(ev, {s["function"] for s in specs})
+    workers_only(ev, {s["function"] for s in specs}, via)
     by_call: dict[tuple[str, str], deque[Delivered]] = defaultdict(deque)
     by_value: dict[tuple[str, str], deque[Delivered]] = defaultdict(deque)
-    for d in deliveries(ev):
+    for d in deliveries(ev, via):
         by_call[(d.function, d.call)].append(d)
         by_value[(d.function, str(literal(d.value)))].append(d)
     used: set[int] = set()
@@ -1511,7 +1518,7 @@ PREDICATES = {
     ),
     "pool": Check(
         "main printed {value[function]} of each of {value[inputs]} (the first line that is a list of them), each computed in a worker "
-        "process of a Pool or a ProcessPoolExecutor and delivered to main by it before main printed it; with the results altered in "
+        "process of a multiprocessing Pool and delivered to main by it before main printed it; with the results altered in "
         "transit, the printed values follow them. A list of { function, lines, inputs or count, any_order, each_is }: the lines main "
         "printed matching each pattern (a line one took is no other's) carry results of its function, one each in the group value (else "
         "the whole line) or a printed list of them in the group values: of each of inputs (in their order, or in any order), or count of "
@@ -1529,6 +1536,13 @@ PREDICATES = {
                 for s in ([v] if isinstance(v, dict) else v)
             )
         ),
+    ),
+    "executor": Check(
+        "as pool's list of { function, lines, inputs or count, any_order, each_is }, for results computed in the worker processes of a "
+        "concurrent.futures ProcessPoolExecutor and delivered to main by it; with the results altered in transit, the printed values follow them",
+        lambda v, _t: pool_problem(v if isinstance(v, list) or "lines" in v else [v], _t),
+        lambda ev, stdout, spec: pool_results(ev, stdout, spec, "executor"),
+        interventions=(contract.ALTER,),
     ),
     "pool_timeout": Check(
         "a wait of main for a pool's result gave up (multiprocessing.TimeoutError, raised by the pool's own wait) before the pool "
