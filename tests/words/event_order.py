@@ -5,8 +5,9 @@ PyMOTW-3's multiprocessing_event.py, which is described, not copied)."""
 import multiprocessing
 
 
-def wait_for_event(event):
+def wait_for_event(event, ready):
     print("wait_for_event: starting")
+    ready.set()
     event.wait()
     print("wait_for_event: event.is_set() ->", event.is_set())
 
@@ -18,10 +19,11 @@ def wait_for_event_timeout(event, seconds):
 
 
 if __name__ == "__main__":
-    event = multiprocessing.Event()
-    patient = multiprocessing.Process(name="block", target=wait_for_event, args=(event,))
+    event, ready = multiprocessing.Event(), multiprocessing.Event()
+    patient = multiprocessing.Process(name="block", target=wait_for_event, args=(event, ready))
     impatient = multiprocessing.Process(name="nonblock", target=wait_for_event_timeout, args=(event, 0.2))
     patient.start()
+    ready.wait()  # the patient one waits before the impatient one starts: the order below is the program's, not the machine's
     impatient.start()
     impatient.join()  # it gave up before the event was set
     print("main: setting the event")
