@@ -107,7 +107,7 @@ BROKEN_CORPUS = [
     corpus(
         "mp_workers__main_formats",
         "evidence",
-        r"^line 2: main (began printing '.*' before it got that message|printed '.*', which is no message it got)",
+        r"^(with alter: )?line \d+: main (began printing '.*' before it got that message|printed '.*', which is no message it got)",
     ),
     corpus(
         "docs_connection_wait__main_prints", "evidence", r"^line 1: main printed \"\(0, 'Process-1'\)\", which is no object it got from a Connection"
@@ -254,7 +254,8 @@ BROKEN_WORDS = [
             ("    tasks.join()\n", "    for _ in range(10 + len(workers)):\n        tasks.task_done()\n    tasks.join()\n"),
         ),
         # (if main's join returned before the consumers got the tasks, that is said first)
-        r"^the main process \(pid \d+\) marked a task of the JoinableQueue done: its consumers are children$|got by no one before main's join returned",
+        r"^the main process \(pid \d+\) marked a task of the JoinableQueue done: its consumers are children$"
+        r"|got by no one before main's join returned",
         "evidence",
     ),
     # children, cpu_count: one consumer more than two per CPU.
