@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from harness import examples
-from harness.cells import md_escape
+from harness.cells import STATUSES, md_escape
 from harness.vocabulary import PREDICATES, TEXT_CHECKS, shown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +110,11 @@ def stale(readme: str, found: dict[str, examples.Example]) -> list[str]:
     if table is None:
         problems.append("README.md: no matrix part (<!-- begin matrix: ... -->)")
     else:
+        not_run = STATUSES["not_run"]
+        if f"{not_run.icon} {not_run.text}" in table[1]:
+            problems.append(
+                "README.md: the matrix has cells that did not run: regenerate it from complete results (python -m harness.readme RESULTS)"
+            )
         rows = re.findall(r"^\| \*\*(.+?)\*\*<br>(.*?) \| default \|", table[1], re.M)
         wanted = [(name, md_escape(example.claim)) for name, example in found.items()]
         if rows != wanted:

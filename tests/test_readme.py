@@ -52,3 +52,13 @@ def test_the_check_needs_only_the_standard_library_and_the_matrix_names_what_it_
     with pytest.raises(SystemExit) as exited:
         readme.main(["results"])
     assert str(exited.value) == "readme: error: the matrix needs junitparser: run it where the report runs (tox -e report's Python)"
+
+
+def test_a_matrix_with_cells_that_did_not_run_is_stale():
+    """A README matrix made from partial results (a column's cells "not run") is not the proof it
+    claims to be: the check fails until it is regenerated from complete results."""
+    begin = README.index("<!-- begin matrix:")
+    row = README.index("| ✅ passed", begin)
+    partial = README[:row] + "| ❔ not run" + README[row + len("| ✅ passed") :]
+    assert "README.md: the matrix has cells that did not run" in " ".join(readme.stale(partial, SHIPPED))
+    assert readme.stale(README, SHIPPED) == []
