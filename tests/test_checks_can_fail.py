@@ -25,7 +25,7 @@ from harness.plugin import SHIPPED_EXAMPLES, make_run, not_applicable
 from harness.pythons import interpreter_info
 from harness.runner import CONTAINMENT
 from harness.verdict import evidence, headline
-from sessions import COPIES_NICE, members
+from sessions import COPIES_NICE, in_command_line, live, members
 
 SHIPPED = examples.discover(SHIPPED_EXAMPLES)
 
@@ -1152,14 +1152,7 @@ def test_timeout_report_keeps_the_output_so_far(outcome, copy):
 
 
 def escapees() -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if ESCAPEE_TOKEN in " ".join(proc.cmdline()) and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except psutil.Error:
-            pass
-    return found
+    return live(in_command_line(ESCAPEE_TOKEN))
 
 
 # Only the tree misses it: the subreaper (Linux) and the job object (Windows) hold every process.
