@@ -173,8 +173,8 @@ def main():
 # A Process whose "Popen" forks, then runs the child as spawn does (spawn's own spawn_main, fed the
 # pickled process through a pipe): the child's stack and the parent's record both say spawn; only
 # the kernel knows it began as a fork, never an exec.
-FORKED_AS_SPAWNED_02 = """import os, sys
-from multiprocessing import reduction, spawn
+FORKED_AS_SPAWNED_02 = """import atexit, os, sys
+from multiprocessing import reduction, spawn, util
 from multiprocessing.context import set_spawning_popen
 
 class Forked:
@@ -185,13 +185,18 @@ class Forked:
         child_r, parent_w = os.pipe()
         self.sentinel, done = os.pipe()
         self.pid = os.fork()
-        if self.pid == 0:
+        if self.pid == 0:  # as popen_fork's child: its own exit functions (the queue's feeder is joined there)
             os.close(parent_w)
+            code = 1
             try:
+                atexit._clear()
+                atexit.register(util._exit_function)
                 STARTER
             except SystemExit as exc:
-                os._exit(exc.code or 0)
-            os._exit(0)
+                code = exc.code or 0
+            finally:
+                atexit._run_exitfuncs()
+                os._exit(code)
         os.close(child_r)
         os.close(done)
         set_spawning_popen(self)
@@ -227,7 +232,7 @@ def main():
 FORKED_AS_SERVED_02 = FORKED_AS_SPAWNED_02.replace("method = 'spawn'", "method = 'forkserver'").replace(
     "STARTER",
     "from multiprocessing import forkserver, resource_tracker\n"
-    "                os._exit(forkserver._serve_one(child_r, [os.dup(2), resource_tracker._resource_tracker._fd], [], {}) or 0)",
+    "                code = forkserver._serve_one(child_r, [os.dup(2), resource_tracker._resource_tracker._fd], [], {})",
 )
 FORKED_AS_SPAWNED_02 = FORKED_AS_SPAWNED_02.replace("STARTER", "sys.argv[1:] = ['--multiprocessing-fork']\n                spawn.spawn_main(child_r)")
 # A grandchild forked through libc (so no at-fork hook sees it) that blanks its command line, the
