@@ -88,22 +88,23 @@ class Together:
 FORGE = """    import json, os, socket, sys
     hook = sys.modules['mp_evidence']
     def forge(pid, *records, into=None):  # into: whose record file (where there are files): the forger's own by default
-        lines = []
-        for r in records:  # numbered as the hook numbers them: the forger's own go on from its last
-            n = hook._n if pid == os.getpid() else forge.__dict__.setdefault(pid, 0)
-            lines.append(json.dumps({'pid': pid, 't': hook._clock(), 'n': n, **r}).encode())
-            if pid == os.getpid():
-                hook._n += 1
+        with hook._lock:  # the hook's own records (the queue's feeder thread's) keep their numbers
+            lines = []
+            for r in records:  # numbered as the hook numbers them: the forger's own go on from its last
+                n = hook._n if pid == os.getpid() else forge.__dict__.setdefault(pid, 0)
+                lines.append(json.dumps({'pid': pid, 't': hook._clock(), 'n': n, **r}).encode())
+                if pid == os.getpid():
+                    hook._n += 1
+                else:
+                    forge.__dict__[pid] += 1
+            address = os.environ.get('HARNESS_RECORDS')
+            if address:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                    for line in lines:
+                        sock.sendto(line, '\\0' + address[1:])
             else:
-                forge.__dict__[pid] += 1
-        address = os.environ.get('HARNESS_RECORDS')
-        if address:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-                for line in lines:
-                    sock.sendto(line, '\\0' + address[1:])
-        else:
-            with open(os.path.join(os.environ['HARNESS_EVIDENCE'], f'{into or os.getpid()}.log'), 'ab') as f:
-                f.write(b''.join(line + b'\\n' for line in lines))
+                with open(os.path.join(os.environ['HARNESS_EVIDENCE'], f'{into or os.getpid()}.log'), 'ab') as f:
+                    f.write(b''.join(line + b'\\n' for line in lines))
 """
 # Main puts the message itself, then sends a put of it in its child's name: the message main gets
 # looks as if the child had sent it.
