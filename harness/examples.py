@@ -259,7 +259,7 @@ def load(program: Path) -> Example:
         if digest != data["sha256"]:
             raise ClaimsFileError(
                 f"{where}: {program.name} is not the program its sha256 pins (sha256 {digest[:12]}..., pinned {data['sha256'][:12]}...): "
-                "restore the program, or pin the new one"
+                "restore the program, or pin the new one (python -m harness.examples pin PROGRAM.py)"
             )
     return Example(
         program.stem,
@@ -363,3 +363,39 @@ def table(data: dict, key: str, where: str) -> dict:
     if not isinstance(value, dict):
         raise ClaimsFileError(f"{where}: {key} must be a table ([{key}])")
     return value
+
+
+def pin(program: Path) -> str:
+    """Pin a program to its bytes: its SHA-256 as the `sha256` of its claims file (the line replaced,
+    or added before the first table, a claims file made if missing). Returns the line written."""
+    claims = program.with_suffix(".toml")
+    line = f'sha256 = "{sha256(program)}"'
+    text = claims.read_text(encoding="utf-8") if claims.exists() else ""
+    if re.search(r"^sha256\s*=.*$", text, re.M):
+        text = re.sub(r"^sha256\s*=.*$", line, text, count=1, flags=re.M)
+    else:
+        first_table = re.search(r"^\[", text, re.M)
+        at = first_table.start() if first_table else len(text)
+        text = text[:at] + line + "\n" + ("\n" if first_table else "") + text[at:]
+    claims.write_text(text, encoding="utf-8")
+    return line
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m harness.examples pin PROGRAM.py...: each program's SHA-256 into its claims file."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m harness.examples", description="pin programs to their bytes (the sha256 of their claims files)")
+    parser.add_argument("command", choices=["pin"])
+    parser.add_argument("programs", nargs="+", type=Path, metavar="PROGRAM.py")
+    args = parser.parse_args(argv)
+    for program in args.programs:
+        if program.suffix != ".py" or not program.is_file():
+            print(f"examples: {program}: not a program (NAME.py)", file=sys.stderr)
+            return 2
+        print(f"{program.with_suffix('.toml')}: {pin(program)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

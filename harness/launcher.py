@@ -30,6 +30,7 @@ import pytest
 from harness import timeline
 from harness.cells import visible
 from harness.gate import Peers
+from harness.pythons import interpreter_info
 from harness.runner import Run, UnderWay
 
 GATE = 5.0  # seconds the other runs wait at most for the slow runs' workers to get going
@@ -42,6 +43,11 @@ IN_FLIGHT = 8 * (os.cpu_count() or 2)
 # threads (150 programs once gave 1,252 threads, and a session crashed on that limit).
 FIRST_IN_FLIGHT = 64
 FINISH = 20.0  # seconds the session's end waits for its threads once their runs were stopped
+# Memory a run may take, by interpreter (a PyPy run of 04_pool: eight PyPy processes of 100 MB; a
+# CPython one: 20 MB each): a run starts only while this much is free, or when nothing else runs, so
+# that a small machine (a container's limit, a CI runner) runs fewer at once rather than have the
+# kernel kill one (out of memory: SIGKILL).
+MEMORY_PER_RUN = {"PyPy": 1 << 30, "": 256 << 20}
 SESSION = pytest.StashKey["Launcher"]()
 
 
@@ -95,6 +101,8 @@ class Launcher:
             except IndexError:
                 return
             future = self.launched[launchable]
+            while isinstance(launchable, Run) and self.under_way.active and memory_free() < memory_needed(launchable) and not self.stopping.is_set():
+                time.sleep(0.1)
             if not future.set_running_or_notify_cancel():
                 continue
             try:
@@ -125,6 +133,42 @@ class Launcher:
         deadline = time.monotonic() + FINISH
         for thread in self.threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def memory_needed(run: Run) -> int:
+    implementation = interpreter_info(run.python)["name"].split()[0]
+    return MEMORY_PER_RUN.get(implementation, MEMORY_PER_RUN[""])
+
+
+def memory_free() -> float:
+    """Bytes this session could still use: the least of the machine's available memory and what its
+    cgroup (a container's limit) leaves, not counting the file cache the kernel can reclaim. Where it
+    cannot be read, as good as infinite."""
+    free = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            free += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
+        with open("/proc/self/cgroup", encoding="ascii") as f:
+            mine = dict(line.strip().split(":", 2)[1:] for line in f if line.count(":") >= 2)
+    except (OSError, ValueError):
+        return free[0] if free else float("inf")
+    # cgroup v1 (its memory controller's folder), or v2 (the unified one): limit, usage, reclaimable cache
+    for folder, limit, usage, cache in (
+        (f"/sys/fs/cgroup/memory{mine.get('memory', '')}", "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"),
+        (f"/sys/fs/cgroup{mine.get('', '')}", "memory.max", "memory.current", "inactive_file"),
+    ):
+        try:
+            with open(f"{folder}/{limit}", encoding="ascii") as f:
+                most = f.read().strip()
+            with open(f"{folder}/{usage}", encoding="ascii") as f:
+                used = int(f.read())
+            with open(f"{folder}/memory.stat", encoding="ascii") as f:
+                used -= next((int(line.split()[1]) for line in f if line.split()[0] == cache), 0)
+        except (OSError, ValueError, IndexError):
+            continue
+        if most.isdigit():
+            free.append(int(most) - used)
+    return min(free) if free else float("inf")
 
 
 def state(config: pytest.Config) -> Launcher:

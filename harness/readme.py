@@ -1,13 +1,14 @@
-"""The README's generated parts, each between two markers: the claims of the shipped examples and
-the vocabulary of the claims files (both from data: examples/*.toml, harness/vocabulary.py), and the
-matrix (from JUnit files, as `tox -e report` prints it).
+"""The generated parts of the README and of docs/, each between two markers: the general claims (from
+harness/verdict.py), the claims of the shipped examples and the vocabulary of the claims files (from
+data: examples/*.toml, harness/vocabulary.py), and the matrix (from JUnit files, as `tox -e report`
+prints it).
 
     python -m harness.readme [PATH ...]     # rewrite them; the matrix too when results are given
     python -m harness.readme --check        # exit 1, naming each stale part
 
-tests/test_readme.py runs the check: a claims file changed without the README is a failure. The
-matrix cannot be run again there; it is stale when its rows (each example and its claim) are not
-those of the shipped examples.
+tests/test_readme.py runs the check: a claims file changed without its page is a failure. The matrix
+cannot be run again there; it is stale when its rows (each example and its claim) are not those of
+the shipped examples, or when a cell of it did not run.
 """
 
 from __future__ import annotations
@@ -18,11 +19,17 @@ import sys
 from pathlib import Path
 
 from harness import examples
-from harness.cells import md_escape
+from harness.cells import STATUSES, md_escape
 from harness.vocabulary import PREDICATES, TEXT_CHECKS, shown
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+# Where each generated part is: the page (relative to the repository) and the parts it holds.
+PAGES = {
+    "README.md": ("matrix",),
+    "docs/claims.md": ("general", "claims"),
+    "docs/own-programs.md": ("vocabulary",),
+}
 
 
 def block(name: str, text: str) -> str:
@@ -81,12 +88,13 @@ def claims_table(found: dict[str, examples.Example]) -> str:
 
 
 def vocabulary() -> str:
-    rows = ["| table | key | says |", "| --- | --- | --- |"]
-    rows += [f"| (top) | `{key}` | {md(says_)} |" for key, says_ in examples.KEYS.items()]
-    rows += [f"| `[fails.METHOD]` | `{key}` | {md(says_)} |" for key, says_ in examples.FAILS.items()]
+    rows = ["| table | key | says | its twin run perturbs |", "| --- | --- | --- | --- |"]
+    rows += [f"| (top) | `{key}` | {md(says_)} | - |" for key, says_ in examples.KEYS.items()]
+    rows += [f"| `[fails.METHOD]` | `{key}` | {md(says_)} | - |" for key, says_ in examples.FAILS.items()]
     for table, checks in (("[text]", TEXT_CHECKS), ("[processes]", PREDICATES)):
         rows += [
-            f"| `{table}` | `{key}` | {md(PLACEHOLDER.sub('VALUE', check.says) + (' ' + check.doc if check.doc else ''))} |"
+            f"| `{table}` | `{key}` | {md(PLACEHOLDER.sub('VALUE', check.says) + (' ' + check.doc if check.doc else ''))} | "
+            f"{', '.join(check.interventions) or '-'} |"
             for key, check in checks.items()
         ]
     return "\n".join(rows)
@@ -95,6 +103,13 @@ def vocabulary() -> str:
 def md(text: str) -> str:
     """A cell of a Markdown table: its pipes escaped."""
     return text.replace("|", "\\|")
+
+
+def general() -> str:
+    """The general claims, in the order the verdict checks them."""
+    from harness.verdict import CLAIMS
+
+    return "\n".join(f"{n}. `{name}`: {says}" for n, (name, says) in enumerate(CLAIMS.items(), 1))
 
 
 PLACEHOLDER = re.compile(r"{(value|raw)(\[\w+\])?}")
@@ -109,19 +124,32 @@ def matrix(paths: list[Path]) -> str:
     return report.to_markdown(report.build(report.find_files(paths)))
 
 
-def stale(readme: str, found: dict[str, examples.Example]) -> list[str]:
+def pages() -> dict[str, str]:
+    """The text of each page that holds a generated part."""
+    return {page: (ROOT / page).read_text(encoding="utf-8") for page in PAGES}
+
+
+def generated(found: dict[str, examples.Example]) -> dict[str, str]:
+    return {"general": general(), "claims": claims_table(found), "vocabulary": vocabulary()}
+
+
+def stale(texts: dict[str, str], found: dict[str, examples.Example]) -> list[str]:
     """The generated parts that differ from what the data gives now, one line each."""
     problems = []
-    for name, fresh in (("claims", claims_table(found)), ("vocabulary", vocabulary())):
-        current = find(readme, name)
-        if current is None:
-            problems.append(f"README.md: no {name} part (<!-- begin {name}: ... -->)")
-        elif current[1].strip() != fresh.strip():
-            problems.append(f"README.md: the {name} part is stale: run python -m harness.readme")
-    table = find(readme, "matrix")
-    if table is None:
-        problems.append("README.md: no matrix part (<!-- begin matrix: ... -->)")
-    else:
+    fresh = generated(found)
+    for page, names in PAGES.items():
+        text = texts[page]
+        for name in names:
+            current = find(text, name)
+            if current is None:
+                problems.append(f"{page}: no {name} part (<!-- begin {name}: ... -->)")
+            elif name in fresh and current[1].strip() != fresh[name].strip():
+                problems.append(f"{page}: the {name} part is stale: run python -m harness.readme")
+    table = find(texts["README.md"], "matrix")
+    if table is not None:
+        not_run = STATUSES["not_run"]
+        if f"{not_run.icon} {not_run.text}" in table[1]:
+            problems.append("README.md: the matrix has cells that did not run: regenerate it from whole results (python -m harness.readme RESULTS)")
         rows = re.findall(r"^\| \*\*(.+?)\*\*<br>(.*?) \| default \|", table[1], re.M)
         wanted = [(name, md_escape(example.claim)) for name, example in found.items()]
         if rows != wanted:
@@ -137,21 +165,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 naming each stale part")
     args = parser.parse_args(argv)
     found = examples.discover(ROOT / "examples")
-    readme = README.read_text(encoding="utf-8")
+    texts = pages()
     if args.check:
-        problems = stale(readme, found)
+        problems = stale(texts, found)
         for problem in problems:
             print(problem, file=sys.stderr)
         return 1 if problems else 0
-    fresh = {"claims": claims_table(found), "vocabulary": vocabulary()}
+    fresh = generated(found)
     if args.paths:
         fresh["matrix"] = matrix(args.paths)
-    for name, text in fresh.items():
-        if find(readme, name) is None:
-            print(f"readme: error: README.md has no {name} part (<!-- begin {name}: ... -->)", file=sys.stderr)
-            return 2
-        readme = readme.replace(find(readme, name)[0], block(name, text))
-    README.write_text(readme, encoding="utf-8")
+    for page, names in PAGES.items():
+        text = texts[page]
+        for name in names:
+            if name not in fresh:
+                continue
+            if find(text, name) is None:
+                print(f"readme: error: {page} has no {name} part (<!-- begin {name}: ... -->)", file=sys.stderr)
+                return 2
+            text = text.replace(find(text, name)[0], block(name, fresh[name]))
+        (ROOT / page).write_text(text, encoding="utf-8")
     return 0
 
 

@@ -62,23 +62,31 @@ def try_lock(fd: int) -> bool:
                 msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
             finally:
                 os.lseek(fd, 0, os.SEEK_SET)
-        else:  # emulated: a byte-range lock on the same byte
-            import fcntl
-
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, LOCKED_BYTE)
+        else:  # emulated: a byte-range lock on the same byte, held by the open file as Windows' is by its handle
+            byte_range(fd, exclusive=True, start=LOCKED_BYTE, length=1)
     except (BlockingIOError, PermissionError):
         return False
     return True
+
+
+def byte_range(fd: int, exclusive: bool, start: int, length: int) -> None:
+    """Lock a range of bytes of an open file (emulated Windows, on Linux), as msvcrt.locking locks
+    one: by the open file, not by the process (an open file description lock: POSIX's lockf belongs
+    to the process, which may lock a range it holds again, and loses it when it closes any descriptor
+    of the file). Raises BlockingIOError or PermissionError if another holds a range of it."""
+    import fcntl
+    import struct
+
+    kind = fcntl.F_WRLCK if exclusive else fcntl.F_RDLCK
+    fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhllhh", kind, os.SEEK_SET, start, length, 0, 0))  # struct flock
 
 
 def holder(fd: int) -> str:
     """The line the session holding the lock wrote at the start of the file, or 'unknown'."""
     try:
         if PLATFORM == "win32" and sys.platform != "win32":
-            import fcntl
-
             # Emulated Windows: a read of bytes another process has locked fails, as ReadFile does there.
-            fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, HOLDER_LINE, 0)
+            byte_range(fd, exclusive=False, start=0, length=HOLDER_LINE)
         return os.read(fd, HOLDER_LINE).decode("utf-8", "replace").strip() or "unknown"
     except OSError:
         return "unknown"

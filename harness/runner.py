@@ -57,6 +57,7 @@ OUTPUT_LIMIT = 4 << 20
 KEPT = 32 << 10
 # Bytes the runner reads from a supervisor at most: every record and all the output a run may keep.
 REPORT_LIMIT = (64 << 20) + 2 * OUTPUT_LIMIT + (1 << 20)
+BOUND_MARGIN = 10.0  # seconds the runner waits for a supervisor past its run's timeout and four graces
 # Lines of a run's stderr that go with an error of its cell (its supervisor's traceback, say).
 STDERR_TAIL = 20
 
@@ -393,7 +394,7 @@ def await_supervisor(run: Run, supervisor: subprocess.Popen, token: str, reading
     went wrong (the warden stopped, say): then it is killed (SIGKILL: a stopped process never acts
     on SIGTERM), and the run errors. Whenever the warden did not end as it should, every process
     still carrying the run's marker is killed."""
-    bound = run.timeout + SETTLE + 4 * run.grace + 10
+    bound = run.timeout + SETTLE + 4 * run.grace + BOUND_MARGIN
     deadline = time.monotonic() + bound
     received = bytearray()
     try:

@@ -761,7 +761,7 @@ def main() -> int:
                 # Everything written before the main process exited is in the sockets now.
                 why = channels.drain_all()
                 at_main_exit = channels.out["size"]
-                late = own_processes_alive(tree, channels, main_pid)
+                late = own_processes_alive(tree, channels, main_pid, args.evidence)
                 starting = still_starting(late, channels, args.evidence)  # they get the grace, as the helpers do
                 late = {pid: cmd for pid, cmd in late.items() if pid not in starting}
                 if late:
@@ -878,23 +878,32 @@ def record_lines(channels: Channels, evidence: str, pid: int | None = None) -> l
     return found
 
 
-def own_processes_alive(tree: Tree, channels: Channels, main_pid: int) -> dict[int, str]:
+def own_processes_alive(tree: Tree, channels: Channels, main_pid: int, evidence: str = "") -> dict[int, str]:
     """The example's own processes still alive once the main process has exited (the fork server
     and the resource tracker aside: they get the grace). With the kernel's events: each process
-    whose last task had not exited when the main process's had (exact); without: what /proc shows now."""
+    whose last task had not exited when the main process's had (exact); without: what /proc shows now.
+    A helper is known by its command line as it was when it began (one read now may be empty: it is
+    exiting), else by its records' word (tree mode)."""
+
+    def known(pid: int, now: str) -> str:
+        seen = channels.processes.get(pid, {}).get("argv") or channels.first_seen.get(pid, {}).get("argv")
+        if seen:
+            return seen
+        said = b"".join(line for line in record_lines(channels, evidence, pid) if b'"e":"role"' in line)
+        return next((name for name in HELPERS if f'"role":"{name.rsplit(".", 1)[1]}"'.encode() in said), now)
+
     helper = lambda cmd: any(name in cmd for name in HELPERS)  # noqa: E731
     if channels.events is None:
-        return {pid: cmd for pid, cmd in tree.members().items() if not helper(cmd)}
+        return {pid: cmd for pid, cmd in tree.members().items() if not helper(known(pid, cmd))}
     channels.drain_all()  # the events up to the main process's exit are all there now
     found = {}
     for pid, up in channels.alive_by_events().items():
         if not up or pid == main_pid:
             continue
         channels.processes[pid]["after_main"] = True
-        # Its command line as it was (an exiting process has none left): a helper is known by it.
-        known = channels.processes[pid].get("argv") or channels.first_seen.get(pid, {}).get("argv") or cmdline(pid)
-        if not helper(known):
-            found[pid] = known
+        command = known(pid, cmdline(pid))
+        if not helper(command):
+            found[pid] = command
     return found
 
 

@@ -28,6 +28,7 @@ import time
 import psutil
 
 from harness import winjob
+from sessions import live
 
 CREATE_SUSPENDED = 0x4
 TH32CS_SNAPTHREAD = 0x4
@@ -177,14 +178,7 @@ class FakeKernel32:
     def members(self, handle) -> list[int]:
         """The job's live processes: those assigned to it and every process they created."""
         marks = {self.marks[pid] for pid in self._job(handle)["assigned"]}
-        found = []
-        for proc in psutil.process_iter():
-            try:
-                if proc.environ().get(MARK) in marks and proc.status() != psutil.STATUS_ZOMBIE:
-                    found.append(proc.pid)
-            except (psutil.Error, OSError):
-                pass  # gone, or another user's
-        return found
+        return [proc.pid for proc in live(lambda proc: proc.environ().get(MARK) in marks)]
 
     def _SetInformationJobObject(self, handle, info_class, info, length):
         self.calls.append(("SetInformationJobObject", info_class, length))

@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -66,6 +67,38 @@ class Job:
 def matrix_session(*args: object) -> tuple[str, ...]:
     """The command line of a pytest session of the claims matrix, as a user starts one."""
     return (sys.executable, "-m", "pytest", "tests/test_claims.py", "-p", "no:cacheprovider", *map(str, args))
+
+
+def live(where: Callable[[object], bool]) -> list:
+    """The live processes (not zombies) of the machine for which `where(process)` holds: the one
+    finder of processes for the tests (one gone, or another user's, is skipped)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if where(proc) and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.Error, OSError):
+            pass
+    return found
+
+
+def in_command_line(token: str) -> Callable[[object], bool]:
+    return lambda proc: token in " ".join(proc.cmdline())
+
+
+def in_environment(name: str, value: str) -> Callable[[object], bool]:
+    return lambda proc: proc.environ().get(name) == value
+
+
+def wait_for(condition: Callable[[], object], seconds: float):
+    """Poll until `condition()` is truthy; its last value (a bound, so that a broken harness fails
+    the test instead of hanging it)."""
+    deadline = time.monotonic() + seconds
+    while not (value := condition()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return value
 
 
 RUNNING: dict[Job, subprocess.Popen] = {}

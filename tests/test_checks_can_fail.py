@@ -25,7 +25,7 @@ from harness.plugin import SHIPPED_EXAMPLES, make_run, not_applicable
 from harness.pythons import interpreter_info
 from harness.runner import CONTAINMENT
 from harness.verdict import evidence, headline
-from sessions import COPIES_NICE, members
+from sessions import COPIES_NICE, in_command_line, live, members
 
 SHIPPED = examples.discover(SHIPPED_EXAMPLES)
 
@@ -88,22 +88,23 @@ class Together:
 FORGE = """    import json, os, socket, sys
     hook = sys.modules['mp_evidence']
     def forge(pid, *records, into=None):  # into: whose record file (where there are files): the forger's own by default
-        lines = []
-        for r in records:  # numbered as the hook numbers them: the forger's own go on from its last
-            n = hook._n if pid == os.getpid() else forge.__dict__.setdefault(pid, 0)
-            lines.append(json.dumps({'pid': pid, 't': hook._clock(), 'n': n, **r}).encode())
-            if pid == os.getpid():
-                hook._n += 1
+        with hook._lock:  # the hook's own records (the queue's feeder thread's) keep their numbers
+            lines = []
+            for r in records:  # numbered as the hook numbers them: the forger's own go on from its last
+                n = hook._n if pid == os.getpid() else forge.__dict__.setdefault(pid, 0)
+                lines.append(json.dumps({'pid': pid, 't': hook._clock(), 'n': n, **r}).encode())
+                if pid == os.getpid():
+                    hook._n += 1
+                else:
+                    forge.__dict__[pid] += 1
+            address = os.environ.get('HARNESS_RECORDS')
+            if address:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                    for line in lines:
+                        sock.sendto(line, '\\0' + address[1:])
             else:
-                forge.__dict__[pid] += 1
-        address = os.environ.get('HARNESS_RECORDS')
-        if address:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-                for line in lines:
-                    sock.sendto(line, '\\0' + address[1:])
-        else:
-            with open(os.path.join(os.environ['HARNESS_EVIDENCE'], f'{into or os.getpid()}.log'), 'ab') as f:
-                f.write(b''.join(line + b'\\n' for line in lines))
+                with open(os.path.join(os.environ['HARNESS_EVIDENCE'], f'{into or os.getpid()}.log'), 'ab') as f:
+                    f.write(b''.join(line + b'\\n' for line in lines))
 """
 # Main puts the message itself, then sends a put of it in its child's name: the message main gets
 # looks as if the child had sent it.
@@ -173,8 +174,8 @@ def main():
 # A Process whose "Popen" forks, then runs the child as spawn does (spawn's own spawn_main, fed the
 # pickled process through a pipe): the child's stack and the parent's record both say spawn; only
 # the kernel knows it began as a fork, never an exec.
-FORKED_AS_SPAWNED_02 = """import os, sys
-from multiprocessing import reduction, spawn
+FORKED_AS_SPAWNED_02 = """import atexit, os, sys
+from multiprocessing import reduction, spawn, util
 from multiprocessing.context import set_spawning_popen
 
 class Forked:
@@ -185,13 +186,18 @@ class Forked:
         child_r, parent_w = os.pipe()
         self.sentinel, done = os.pipe()
         self.pid = os.fork()
-        if self.pid == 0:
+        if self.pid == 0:  # as popen_fork's child: its own exit functions (the queue's feeder is joined there)
             os.close(parent_w)
+            code = 1
             try:
+                atexit._clear()
+                atexit.register(util._exit_function)
                 STARTER
             except SystemExit as exc:
-                os._exit(exc.code or 0)
-            os._exit(0)
+                code = exc.code or 0
+            finally:
+                atexit._run_exitfuncs()
+                os._exit(code)
         os.close(child_r)
         os.close(done)
         set_spawning_popen(self)
@@ -227,7 +233,7 @@ def main():
 FORKED_AS_SERVED_02 = FORKED_AS_SPAWNED_02.replace("method = 'spawn'", "method = 'forkserver'").replace(
     "STARTER",
     "from multiprocessing import forkserver, resource_tracker\n"
-    "                os._exit(forkserver._serve_one(child_r, [os.dup(2), resource_tracker._resource_tracker._fd], [], {}) or 0)",
+    "                code = forkserver._serve_one(child_r, [os.dup(2), resource_tracker._resource_tracker._fd], [], {})",
 )
 FORKED_AS_SPAWNED_02 = FORKED_AS_SPAWNED_02.replace("STARTER", "sys.argv[1:] = ['--multiprocessing-fork']\n                spawn.spawn_main(child_r)")
 # A grandchild forked through libc (so no at-fork hook sees it) that blanks its command line, the
@@ -1152,14 +1158,7 @@ def test_timeout_report_keeps_the_output_so_far(outcome, copy):
 
 
 def escapees() -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if ESCAPEE_TOKEN in " ".join(proc.cmdline()) and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except psutil.Error:
-            pass
-    return found
+    return live(in_command_line(ESCAPEE_TOKEN))
 
 
 # Only the tree misses it: the subreaper (Linux) and the job object (Windows) hold every process.

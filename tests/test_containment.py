@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from harness.plugin import ROOT, SHIPPED_EXAMPLES, STDERR_HEADING, make_run
 from harness.report import STDERR_LABEL
 from harness.runner import CONTAINMENT, SETTLE, RunError, members, supervisor_command
 from harness.verdict import evidence, verdict
-from sessions import Job, early, matrix_session
+from sessions import Job, early, in_command_line, in_environment, live, matrix_session, wait_for
 
 
 def command_line(proc: psutil.Process) -> str:
@@ -49,17 +48,6 @@ def alive(procs: list[psutil.Process]) -> list[psutil.Process]:
         except psutil.NoSuchProcess:
             pass
     return running
-
-
-def wait_for(condition, seconds: float):
-    """Poll until `condition()` is truthy; its last value (a bound, so that a broken harness fails
-    the test instead of hanging it)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
 
 
 def test_killing_the_runner_kills_the_run(tmp_path):
@@ -179,14 +167,7 @@ early("sabotaged", *([SABOTAGE_RUN] if sys.platform != "win32" else []))
 
 def probed(name: str) -> list[psutil.Process]:
     """The live processes of that session (the session itself included while it runs)."""
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get(PROBE) == name and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except psutil.Error:
-            pass
-    return found
+    return live(in_environment(PROBE, name))
 
 
 @pytest.fixture(scope="module")
@@ -309,7 +290,7 @@ def test_a_supervisor_whose_runner_is_gone_at_once_ends_quietly(tmp_path):
     finally:
         os.close(reading)
         os.close(writing)
-    assert not [p for p in psutil.process_iter(["cmdline"]) if tmp_path.name in " ".join(p.info["cmdline"] or [])]
+    assert not live(in_command_line(tmp_path.name))
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is TerminateProcess on Windows: no handler runs")

@@ -25,7 +25,7 @@ import pytest
 from harness import launcher, scratch
 from harness.launcher import FIRST_IN_FLIGHT, IN_FLIGHT, finished
 from harness.plugin import ROOT
-from sessions import Job, early, matrix_session
+from sessions import Job, early, in_command_line, live, matrix_session
 
 SCRATCH = Path(tempfile.gettempdir()).resolve() / f"launcher-{uuid.uuid4().hex[:8]}"
 
@@ -37,14 +37,7 @@ def scratch_folder():
 
 
 def running(token: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if token in " ".join(proc.cmdline()) and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except psutil.Error:
-            pass
-    return found
+    return live(in_command_line(token))
 
 
 # --- threads: bounded whatever the number of launches -------------------------------------------

@@ -46,5 +46,32 @@ def test_a_one_byte_edit_is_drift(tmp_path, edit):
         examples.load(copy)
     assert str(refused.value) == (
         f"03_lock.toml: 03_lock.py is not the program its sha256 pins (sha256 {digest[:12]}..., pinned {original.sha256[:12]}...): "
-        "restore the program, or pin the new one"
+        "restore the program, or pin the new one (python -m harness.examples pin PROGRAM.py)"
     )
+
+
+def test_one_command_pins_a_program(tmp_path):
+    """`python -m harness.examples pin PROGRAM.py` writes the program's SHA-256 into its claims file
+    (the line replaced, or added before the first table, or a claims file made): the pin then holds,
+    and a one-byte edit of the program is refused."""
+    import subprocess
+    import sys
+
+    from harness.plugin import ROOT
+
+    fifth = ROOT / "tests" / "fifth_example"
+    for name in ("05_pipe.py", "05_pipe.toml"):
+        (tmp_path / name).write_bytes((fifth / name).read_bytes())
+    (tmp_path / "06_bare.py").write_bytes((fifth / "05_pipe.py").read_bytes())
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.examples", "pin", tmp_path / "05_pipe.py", tmp_path / "06_bare.py"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    for name in ("05_pipe", "06_bare"):
+        pinned = examples.load(tmp_path / f"{name}.py")
+        assert pinned.sha256 == hashlib.sha256((tmp_path / f"{name}.py").read_bytes()).hexdigest()
+    assert (tmp_path / "05_pipe.toml").read_text(encoding="utf-8").count("sha256 =") == 1
+    (tmp_path / "05_pipe.py").write_bytes((tmp_path / "05_pipe.py").read_bytes() + b"\n")
+    with pytest.raises(examples.ClaimsFileError, match=r"not the program its sha256 pins .*python -m harness.examples pin PROGRAM.py\)$"):
+        examples.load(tmp_path / "05_pipe.py")
+    assert examples.main(["pin", str(tmp_path / "missing.py")]) == 2

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from harness import results
 from harness.launcher import finished
 from harness.platforms import PLATFORM
 from harness.plugin import ROOT, SHIPPED_EXAMPLES
-from sessions import Job, early, matrix_session, once
+from sessions import Job, early, in_command_line, live, matrix_session, once, wait_for
 
 SCRATCH = Path(tempfile.gettempdir()) / f"results-{uuid.uuid4().hex[:8]}"
 
@@ -234,21 +233,7 @@ def session_process(started: psutil.Process) -> set[int]:
 
 
 def running(token: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if token in " ".join(proc.cmdline()) and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except psutil.Error:
-            pass
-    return found
-
-
-def wait_for(condition, seconds: float):
-    deadline = time.monotonic() + seconds
-    while not (value := condition()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return value
+    return live(in_command_line(token))
 
 
 @pytest.fixture

@@ -297,3 +297,24 @@ def test_control_characters_reach_no_output_raw(hostile):
     outputs.update({name: (results / name).read_text(encoding="utf-8") for name in ("junit.x.xml", "m.md", "m.json", "m.html")})
     assert {name: sorted(set(RAW.findall(text))) for name, text in outputs.items()} == {name: [] for name in outputs}
     assert "<svg" in outputs["m.html"] and "\\x1b]0;a title\\x07worker" in outputs["m.html"]
+
+
+# --- a folder's own module named like the standard library's is what `python FILE` imports -------
+
+SHADOWS = "import sys\nprint('the folder\\'s own multiprocessing')\n"
+IMPORTS_IT = "import multiprocessing\nprint(multiprocessing.__file__.endswith('shadowed/multiprocessing.py'))\n"
+
+
+@pytest.mark.parametrize("method", ["default", "fork", "spawn", "forkserver"])
+def test_a_programs_own_multiprocessing_module_is_the_one_it_imports(tmp_path, method):
+    """A reader's `python FILE` imports the program's own `multiprocessing.py` beside it; so does every
+    column: the hook sets the start method when multiprocessing is first imported (the standard
+    library's only), not before the program runs."""
+    from harness.runner import Run, execute
+
+    folder = tmp_path / "shadowed"
+    folder.mkdir()
+    (folder / "multiprocessing.py").write_text(SHADOWS, encoding="utf-8")
+    (folder / "prog.py").write_text(IMPORTS_IT, encoding="utf-8")
+    done = execute(Run("prog", method, sys.executable, script=folder / "prog.py", timeout=60))
+    assert (done.returncode, done.stdout, done.stderr) == (0, "the folder's own multiprocessing\nTrue\n", "")

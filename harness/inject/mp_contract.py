@@ -82,6 +82,7 @@ RECORD_FIELDS = {
 }
 WRITE_KEPT = 16 << 10  # bytes of a write's data kept in its record (a longer write: its head and its size)
 LOG_LIMIT = 8 << 20  # bytes of records a process may send; then one "overflow" record and no more
+SEND_WAIT = 60.0  # seconds a process waits for room in the supervisor's queue before its records end
 
 # --- what the supervisor sends the runner ------------------------------------------------------
 # On the pipe the runner gave it: frames `KIND PID SIZE\n` then SIZE bytes; PID is the kernel's

@@ -135,7 +135,7 @@ def _hello_channel():
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
         # A busy machine may keep the supervisor from the CPU for seconds: each send waits for room
         # in its queue rather than lose a record. A dead supervisor refuses at once.
-        sock.settimeout(60.0)
+        sock.settimeout(_c.SEND_WAIT)
         try:
             sock.connect("\0" + _address[1:] if _address.startswith("@") else _address)
         except OSError:
