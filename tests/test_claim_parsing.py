@@ -897,7 +897,7 @@ def test_each_message_is_its_senders_pid():
 def manager_run(changed_by: int | None = 3) -> Records:
     """A manager's server (pid 2) holds a dict; a child (pid 3) sets an item through its proxy; main reads it and prints it."""
     rec = run_with_children("SyncManager-1", "Process-2", manager="SyncManager-1")
-    key = "/tmp/m|7f00"
+    key = "listener-1|7f00"  # the manager's address and the object's id there
     if changed_by is not None:
         rec(changed_by, "proxy_call", object=key, method="__setitem__", msg=f"{changed_by}.1")
         rec(2, "served", object=key, method="__setitem__", msg=f"{changed_by}.1", reply="2.1", ok=True, value="None", text="None", changed=True)
