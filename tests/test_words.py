@@ -218,6 +218,14 @@ BROKEN_WORDS = [
         r"^line 13: main printed '\d+', which is no result of getpid that the pool delivered to main before it",
         "evidence",
     ),
+    # executor: main prints squares of its own making, equal to the executor's.
+    Copy(
+        "executor_squares-main-squares",
+        "executor_squares",
+        (('            print(f"{x} squared is {y}")', '            print(f"{x} squared is {x * x}")'),),
+        r"^with alter: line 1: main printed '0' for square\(0,\), but the pool delivered \d+ \(from \w+Process-\d+ \(pid \d+\)\)$",
+        "evidence",
+    ),
     # pool_timeout: the program raises the TimeoutError itself, and catches it.
     Copy(
         "docs_pool_workers-own-timeout",
@@ -317,13 +325,13 @@ EQUIVALENT = [
     ),
     Copy("docs_pipe-one-way", "docs_pipe", (("    parent_conn, child_conn = Pipe()", "    parent_conn, child_conn = Pipe(duplex=False)"),)),
     Copy(
-        "docs_process_pool_executor-submit",
-        "docs_process_pool_executor",
+        "executor_squares-submit",
+        "executor_squares",
         (
             (
-                "        for number, prime in zip(PRIMES, executor.map(is_prime, PRIMES)):",
-                "        futures = [executor.submit(is_prime, n) for n in PRIMES]\n"
-                "        for number, prime in zip(PRIMES, (f.result() for f in futures)):",
+                "        for x, y in zip(range(5), executor.map(square, range(5)), strict=True):",
+                "        futures = [executor.submit(square, x) for x in range(5)]\n"
+                "        for x, y in zip(range(5), (f.result() for f in futures), strict=True):",
             ),
         ),
     ),
@@ -387,6 +395,7 @@ def test_the_words_programs_have_claims():
         "printed_by",
         "pool",
         "from_queue",
+        "executor",
     }
 
 
