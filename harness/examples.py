@@ -20,7 +20,7 @@ from typing import Any
 
 from harness import bounded
 from harness.cells import START_METHODS
-from harness.vocabulary import PREDICATES, TEXT_CHECKS, ClaimBroken
+from harness.vocabulary import PREDICATES, TEXT_CHECKS, ClaimBroken, resolved, uses_cpu_count
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -28,11 +28,79 @@ else:  # pragma: no cover (3.10)
     import tomli as tomllib
 
 GENERAL = "the general claims: exit 0, a clean stderr, every child started by the start method asked for, nothing left running"
-KEYS = {"claim", "sha256", "sample", "slow", "timeout", "text", "processes", "start_methods", "fails"}
+INTERPRETER_OPTIONS = ("-B", "-O", "-OO", "-R", "-b", "-bb", "-u")  # none of them turns off -X dev's checks nor the start-up hook
+# Every key of a claims file but [text] and [processes] (harness/vocabulary.py), with what it says: the
+# README's vocabulary table is generated from these (harness/readme.py).
+KEYS = {
+    "claim": "the sentence a report shows",
+    "sample": "the output the article shows: it must hold the file's [text] claims",
+    "sha256": "the program, pinned byte for byte",
+    "slow": "its runs start first (ten seconds of sleeps, say)",
+    "timeout": "seconds a run may take",
+    "start_methods": "the columns it claims to hold in (default always): the others are n/a, the file named as the reason",
+    "chooses_start_method": "the program chooses this start method itself: every column runs it, and in each every child must be started "
+    "by that method (as the parent, the child and the kernel saw it), the program's own choice recorded",
+    "by_start_method": "values that follow the start method a run used: { module = { fork = '__main__', spawn = '__mp_main__', "
+    "forkserver = '__mp_main__' } }, each {module} of the [text] and [processes] claims then that run's value (a regular expression "
+    "where a pattern is expected); {cpu_count}, and a count written cpu_count (times, plus or minus a number), are os.cpu_count() as "
+    "the main process saw it",
+    "stdin": "text the main process reads on its standard input (else nothing: /dev/null)",
+    "arguments": "the program's command-line arguments (a list of strings)",
+    "interpreter_options": "the interpreter's options after -X dev, among " + ", ".join(INTERPRETER_OPTIONS),
+    "text": "[text]: one check of the text a reader sees (below)",
+    "processes": "[processes]: the claims on what the processes did (below)",
+    "fails": "[fails]: where it must fail, by start method: spawn = 'the line it fails with' (on stderr), or a table (below); the cell "
+    "then passes as fails as claimed",
+}
+# [fails.METHOD] as a table: its keys, with what each says.
+FAILS = {
+    "stderr": "the line it fails with, on stderr (its exit status may be anything); a message over several lines as one line, "
+    "each run of spaces and line ends one space",
+    "hangs": "true: it never ends, and is stopped at its timeout (the claims file's timeout, short)",
+    "python": "only on these Pythons: '>=3.12', '<3.14', both with a comma; elsewhere every claim must hold",
+    "implementation": "only on this implementation: cpython or pypy",
+    "platforms": "only on these platforms (sys.platform): ['linux', 'darwin']",
+    "keeps_claims": "true: the file's [text] and [processes] claims still hold of what it did before it failed",
+}
 
 
 class ClaimsFileError(Exception):
     """A claims file that cannot be used; the message names it and says why, in one line."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failure a claims file claims, under one start method (its [fails] table)."""
+
+    stderr: str = ""  # the line it fails with
+    hangs: bool = False  # it never ends: stopped at its timeout
+    python: str = ""  # only on these Pythons: ">=3.12", "<3.14", ">=3.12,<3.14"
+    implementation: str = ""  # only on this implementation: cpython, pypy
+    platforms: tuple[str, ...] = ()  # only on these platforms (sys.platform)
+    keeps_claims: bool = False  # the file's other claims still hold of what it did
+
+    def __str__(self) -> str:
+        return "it hangs" if self.hangs else self.stderr
+
+    def applies(self, interpreter: str, platform: str) -> bool:
+        """Whether it is claimed on this interpreter ("CPython 3.12.1") and platform (sys.platform)."""
+        name, _, version = interpreter.partition(" ")
+        if self.implementation and name.lower() != self.implementation:
+            return False
+        if self.platforms and platform not in self.platforms:
+            return False
+        found = re.match(r"(\d+)\.(\d+)", version)
+        if self.python and found:
+            have = (int(found[1]), int(found[2]))
+            for operator, major, minor in VERSION_BOUND.findall(self.python):
+                wanted = (int(major), int(minor))
+                if not {">=": have >= wanted, "<": have < wanted, "<=": have <= wanted, ">": have > wanted, "==": have == wanted}[operator]:
+                    return False
+        return True
+
+
+VERSION_BOUND = re.compile(r"\s*(>=|<=|==|<|>)\s*(\d+)\.(\d+)\s*")
+VERSIONS = re.compile(rf"{VERSION_BOUND.pattern}(,{VERSION_BOUND.pattern})*")
 
 
 @dataclass(frozen=True)
@@ -44,7 +112,12 @@ class Example:
     text: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)  # how stdout is checked (TEXT_CHECKS)
     processes: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)  # predicate -> its argument (PREDICATES)
     start_methods: tuple[str, ...] = START_METHODS  # the columns it claims to hold in (default always); the others are n/a
-    fails: dict[str, str] = field(default_factory=dict, hash=False, compare=False)  # start method -> the line it fails with there
+    fails: dict[str, Failure] = field(default_factory=dict, hash=False, compare=False)  # start method -> how it fails there
+    chooses_start_method: str = ""  # the start method the program chooses itself, checked in every column
+    by_start_method: dict[str, dict[str, str]] = field(default_factory=dict, hash=False, compare=False)  # name -> start method -> value
+    stdin: str = ""  # what the main process reads on stdin
+    arguments: tuple[str, ...] = ()  # the program's command-line arguments
+    interpreter_options: tuple[str, ...] = ()  # after -X dev
     slow: bool = False  # its runs start first, so that the matrix takes about as long as it does
     timeout: float | None = None  # seconds, instead of the session's
     sha256: str = ""  # the article's program, byte for byte (tests/test_pinned.py)
@@ -132,7 +205,7 @@ def load(program: Path) -> Example:
         return Example(program.stem, program)
     where = path.name
     data = read_claims(path)
-    unknown = sorted(set(data) - KEYS)
+    unknown = sorted(set(data) - set(KEYS))
     if unknown:
         raise ClaimsFileError(f"{where}: unknown key {unknown[0]!r} (the keys: {', '.join(sorted(KEYS))})")
     for key, kind, what in (("claim", str, "a string"), ("sample", str, "a string"), ("sha256", str, "a string"), ("slow", bool, "true or false")):
@@ -140,28 +213,45 @@ def load(program: Path) -> Example:
             raise ClaimsFileError(f"{where}: {key} must be {what}")
     text, processes = table(data, "text", where), table(data, "processes", where)
     for key, checks, what in ((text, TEXT_CHECKS, "[text]"), (processes, PREDICATES, "[processes]")):
-        for name, value in key.items():
+        for name in key:
             if name not in checks:
                 raise ClaimsFileError(f"{where}: {what} has no check {name!r} (the vocabulary: {', '.join(checks)})")
-            problem = checks[name].invalid(value, key)
-            if problem:
-                raise ClaimsFileError(f"{where}: {what} {name}: {problem}")
     listed = data.get("start_methods", list(START_METHODS))
     if not (isinstance(listed, list) and all(isinstance(method, str) for method in listed)):
         raise ClaimsFileError(f"{where}: start_methods must be a list of start methods ({', '.join(START_METHODS)})")
     # `default` is always a column: whatever the interpreter, or the program itself, chooses.
     methods = tuple(dict.fromkeys(["default", *listed]))
-    fails = table(data, "fails", where)
+    chooses = data.get("chooses_start_method", "")
+    if chooses and chooses not in START_METHODS[1:]:
+        raise ClaimsFileError(f"{where}: chooses_start_method must be one of {', '.join(START_METHODS[1:])}")
+    fails = failures(table(data, "fails", where), where)
     for method in (*methods, *fails):
         if method not in START_METHODS:
             raise ClaimsFileError(f"{where}: unknown start method {method!r} (the start methods: {', '.join(START_METHODS)})")
-    if "default" in fails:  # the default column is judged as the method it resolves to: [fails] names that one
-        raise ClaimsFileError(f"{where}: [fails] default: name the start method it fails under (fork, spawn, forkserver), not default")
-    if not all(isinstance(line, str) and line for line in fails.values()):
-        raise ClaimsFileError(f"{where}: [fails] maps a start method to the line the program fails with")
+    by_method = by_start_method(table(data, "by_start_method", where), [chooses] if chooses else [m for m in methods if m != "default"], where)
+    for method in [chooses] if chooses else [m for m in methods if m != "default"] or ["fork"]:
+        # The claims as a run under that start method reads them, with a machine of 4 CPUs.
+        names = {name: values[method] for name, values in by_method.items() if method in values}
+        for key, checks, what in ((text, TEXT_CHECKS, "[text]"), (processes, PREDICATES, "[processes]")):
+            filled = resolved(key, names, 4)
+            for name, value in filled.items():
+                problem = checks[name].invalid(value, filled)
+                if problem:
+                    raise ClaimsFileError(f"{where}: {what} {name}: {problem}")
+    if data.get("sample") and uses_cpu_count(text):
+        raise ClaimsFileError(
+            f"{where}: a sample cannot be checked against [text] claims that follow cpu_count (the sample's machine is not this one)"
+        )
     timeout = data.get("timeout")
     if timeout is not None and not (is_number(timeout) and 0 < timeout < float("inf")):
         raise ClaimsFileError(f"{where}: timeout must be a positive number of seconds")
+    stdin, arguments, options = data.get("stdin", ""), data.get("arguments", []), data.get("interpreter_options", [])
+    if not isinstance(stdin, str):
+        raise ClaimsFileError(f"{where}: stdin must be a string")
+    if not (isinstance(arguments, list) and all(isinstance(a, str) for a in arguments)):
+        raise ClaimsFileError(f"{where}: arguments must be a list of strings")
+    if not (isinstance(options, list) and all(o in INTERPRETER_OPTIONS for o in options)):
+        raise ClaimsFileError(f"{where}: interpreter_options must be a list among {', '.join(INTERPRETER_OPTIONS)}")
     if data.get("sha256"):
         if not re.fullmatch(r"[0-9a-f]{64}", data["sha256"]):
             raise ClaimsFileError(f"{where}: sha256 must be 64 hexadecimal digits")
@@ -184,7 +274,61 @@ def load(program: Path) -> Example:
         timeout=float(timeout) if timeout is not None else None,
         sha256=data.get("sha256", ""),
         has_claims=True,
+        chooses_start_method=chooses,
+        by_start_method=by_method,
+        stdin=stdin,
+        arguments=tuple(arguments),
+        interpreter_options=tuple(options),
     )
+
+
+def failures(fails: dict, where: str) -> dict[str, Failure]:
+    """[fails]: a start method -> the line it fails with, or a table of FAILS."""
+    found = {}
+    for method, how in fails.items():
+        if method == "default":  # the default column is judged as the method it resolves to: [fails] names that one
+            raise ClaimsFileError(f"{where}: [fails] default: name the start method it fails under (fork, spawn, forkserver), not default")
+        if isinstance(how, str) and how:
+            found[method] = Failure(stderr=how)
+            continue
+        shape = f"{where}: [fails] {method}: the line it fails with, or a table of {', '.join(FAILS)}"
+        if not isinstance(how, dict) or not set(how) <= set(FAILS):
+            raise ClaimsFileError(shape)
+        failure = Failure(
+            stderr=how.get("stderr", ""),
+            hangs=how.get("hangs", False),
+            python=how.get("python", ""),
+            implementation=how.get("implementation", ""),
+            platforms=tuple(how.get("platforms", ())),
+            keeps_claims=how.get("keeps_claims", False),
+        )
+        kinds_ok = isinstance(failure.stderr, str) and isinstance(failure.hangs, bool) and isinstance(failure.keeps_claims, bool)
+        if not kinds_ok or bool(failure.stderr) == failure.hangs:
+            raise ClaimsFileError(f"{where}: [fails] {method}: stderr = 'the line it fails with', or hangs = true (one of them)")
+        if failure.hangs and failure.keeps_claims:
+            raise ClaimsFileError(f"{where}: [fails] {method}: a run that hangs is stopped at its timeout: keeps_claims would judge half a run")
+        if failure.python and not (isinstance(failure.python, str) and VERSIONS.fullmatch(failure.python)):
+            raise ClaimsFileError(f"{where}: [fails] {method}: python is a version bound: '>=3.12', '<3.14', '>=3.12,<3.14'")
+        if failure.implementation not in ("", "cpython", "pypy"):
+            raise ClaimsFileError(f"{where}: [fails] {method}: implementation is cpython or pypy")
+        if not all(p in ("linux", "darwin", "win32") for p in failure.platforms):
+            raise ClaimsFileError(f"{where}: [fails] {method}: platforms are among linux, darwin, win32")
+        found[method] = failure
+    return found
+
+
+def by_start_method(values: dict, methods: list[str], where: str) -> dict[str, dict[str, str]]:
+    """[by_start_method]: each name a table of a value per start method, for every method claimed."""
+    for name, per_method in values.items():
+        if not re.fullmatch(r"[A-Za-z_]\w*", name) or name == "cpu_count" or name in ("i",):
+            raise ClaimsFileError(f"{where}: [by_start_method] {name!r}: a name is a word, not cpu_count or i")
+        if not (isinstance(per_method, dict) and all(isinstance(v, str) for v in per_method.values())):
+            raise ClaimsFileError(f"{where}: [by_start_method] {name}: a table of a string per start method (fork, spawn, forkserver)")
+        unknown = sorted(set(per_method) - set(START_METHODS[1:]))
+        missing = [m for m in methods if m not in per_method]
+        if unknown or missing:
+            raise ClaimsFileError(f"{where}: [by_start_method] {name}: a value for each of {', '.join(methods)} and no other")
+    return values
 
 
 def sha256(program: Path) -> str:
@@ -196,14 +340,22 @@ def sha256(program: Path) -> str:
 
 
 def sample_problem(example: Example) -> str | None:
-    """Why a claims file's sample (the article's output) breaks its own [text] claims, or None.
+    """Why a claims file's sample (the article's output) breaks its own [text] claims, or None: it
+    holds them as a run under one of its start methods would read them (by_start_method).
     The patterns are the claims file's: the plugin calls it within a bound of time (harness/bounded.py)."""
-    for name, value in example.text.items():
+    methods = [example.chooses_start_method] if example.chooses_start_method else [m for m in example.start_methods if m != "default"] or ["fork"]
+    first = None
+    for method in methods:
+        names = {name: values[method] for name, values in example.by_start_method.items() if method in values}
+        text = resolved(example.text, names, None)
         try:
-            TEXT_CHECKS[name].check(example.sample, value, example.text)
+            for name, value in text.items():
+                TEXT_CHECKS[name].check(example.sample, value, text)
         except ClaimBroken as broken:
-            return f"its sample breaks its own [text] {name}: {broken}"
-    return None
+            first = first or f"its sample breaks its own [text] {name}: {broken}"
+            continue
+        return None
+    return first
 
 
 def table(data: dict, key: str, where: str) -> dict:

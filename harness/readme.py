@@ -65,6 +65,8 @@ def words(value) -> str:
 
 def says(check, value) -> str:
     """What one check of a claims file says, in words."""
+    if check.words is not None:
+        return check.words(value)
     filled = {"value": words(value), "raw": str(value)}
     if isinstance(value, dict):
         filled.update({f"value[{k}]": words(v) for k, v in value.items()})
@@ -87,12 +89,20 @@ def claims_table(found: dict[str, examples.Example]) -> str:
 
 def vocabulary() -> str:
     rows = ["| table | key | says | its twin run perturbs |", "| --- | --- | --- | --- |"]
+    rows += [f"| (top) | `{key}` | {md(says_)} | - |" for key, says_ in examples.KEYS.items()]
+    rows += [f"| `[fails.METHOD]` | `{key}` | {md(says_)} | - |" for key, says_ in examples.FAILS.items()]
     for table, checks in (("[text]", TEXT_CHECKS), ("[processes]", PREDICATES)):
         rows += [
-            f"| `{table}` | `{key}` | {PLACEHOLDER.sub('VALUE', check.says)} | {', '.join(check.interventions) or '-'} |"
+            f"| `{table}` | `{key}` | {md(PLACEHOLDER.sub('VALUE', check.says) + (' ' + check.doc if check.doc else ''))} | "
+            f"{', '.join(check.interventions) or '-'} |"
             for key, check in checks.items()
         ]
     return "\n".join(rows)
+
+
+def md(text: str) -> str:
+    """A cell of a Markdown table: its pipes escaped."""
+    return text.replace("|", "\\|")
 
 
 def general() -> str:

@@ -15,6 +15,7 @@ process of the run, stands in for it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import ntpath
@@ -201,7 +202,7 @@ def execute(run: Run, under_way: UnderWay | None = None) -> Outcome:
     token = uuid.uuid4().hex
     env = emulated_env()
     env[RUN_MARKER] = token
-    for name in (contract.START_METHOD, contract.INTERVENE, contract.RECORDS, contract.EVIDENCE):
+    for name in (contract.START_METHOD, contract.INTERVENE, contract.RECORDS, contract.EVIDENCE, contract.MAIN):
         env.pop(name, None)
     env.pop("PYTHONUNBUFFERED", None)  # a reader's terminal line-buffers stdout; unbuffered, lines could split
     if run.method != "default":
@@ -215,7 +216,9 @@ def execute(run: Run, under_way: UnderWay | None = None) -> Outcome:
         if script is None:
             script = Path(tmp, run.example + ".py")
             script.write_text(run.source, encoding="utf-8")
-        command, env = main_command(info, script.resolve(), env)
+        spec = run.spec
+        options, arguments = getattr(spec, "interpreter_options", ()), getattr(spec, "arguments", ())
+        command, env = main_command(info, script.resolve(), env, options=options, arguments=arguments)
         # The job object needs Windows itself: under emulate-windows the subreaper stands in for it.
         seen = (in_a_job if sys.platform == "win32" else supervised)(run, command, env, script.parent, Path(tmp), token, under_way)
     report = seen.report
@@ -297,8 +300,9 @@ def stderr_tail(path: Path, lines: int = STDERR_TAIL) -> str:
     return "\n".join(kept[-lines:])
 
 
-def main_command(info: dict, script: Path, env: dict, platform: str = PLATFORM) -> tuple[list[str], dict]:
-    """The main process's command line, `python -X dev EXAMPLE.py`, and its environment. On Windows
+def main_command(info: dict, script: Path, env: dict, platform: str = PLATFORM, options=(), arguments=()) -> tuple[list[str], dict]:
+    """The main process's command line, `python -X dev [OPTIONS] EXAMPLE.py [ARGUMENTS]` (the claims
+    file's interpreter options and arguments), and its environment. On Windows
     a CPython venv's python.exe is a launcher that starts the base interpreter as a process of its
     own, out of the runner's sight: the run starts the base interpreter itself, told which venv it
     is, as multiprocessing's spawn does there (popen_spawn_win32: sys._base_executable,
@@ -307,8 +311,8 @@ def main_command(info: dict, script: Path, env: dict, platform: str = PLATFORM) 
     python, base = info["executable"], info["base_executable"]
     cpython = info["name"].startswith("CPython ")
     if platform == "win32" and cpython and ntpath.normcase(python) != ntpath.normcase(base):
-        return [base, "-X", "dev", str(script)], {**env, "__PYVENV_LAUNCHER__": python}
-    return [python, "-X", "dev", str(script)], env
+        return [base, "-X", "dev", *options, str(script), *arguments], {**env, "__PYVENV_LAUNCHER__": python}
+    return [python, "-X", "dev", *options, str(script), *arguments], env
 
 
 def supervisor_command(**options: object) -> list[str]:
@@ -338,12 +342,13 @@ def supervised(run: Run, command, env, cwd, tmp: Path, token: str, under_way: Un
     )
     errors = tmp / "supervisor.stderr"  # the supervisor's own failures, never the run's
     try:
-        with open(errors, "wb") as err:
+        with open(errors, "wb") as err, stdin_of(run, tmp) as stdin:
             # A session of its own: the run has no controlling terminal (it can neither read the
             # session's /dev/tty nor get its Ctrl-C, which the session passes on as SIGTERM when it stops).
+            # The main process inherits the supervisor's stdin.
             supervisor = subprocess.Popen(
                 [*args, "--", *command],
-                stdin=subprocess.DEVNULL,
+                stdin=stdin,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
                 cwd=cwd,
@@ -368,6 +373,19 @@ def supervised(run: Run, command, env, cwd, tmp: Path, token: str, under_way: Un
     if evidence:
         seen.records = read_folder(evidence)
     return seen
+
+
+@contextlib.contextmanager
+def stdin_of(run: Run, tmp: Path):
+    """What the main process reads on stdin: its claims file's `stdin`, from a file, else nothing."""
+    text = getattr(run.spec, "stdin", "")
+    if not text:
+        yield subprocess.DEVNULL
+        return
+    path = tmp / "stdin"
+    path.write_bytes(text.encode("utf-8"))
+    with open(path, "rb") as stdin:
+        yield stdin
 
 
 def await_supervisor(run: Run, supervisor: subprocess.Popen, token: str, reading: int, under_way: UnderWay) -> bytes:
@@ -508,7 +526,8 @@ def in_a_job(run: Run, command, env, cwd, tmp: Path, token: str, under_way: Unde
     with open(out_path, "ab") as out, open(err_path, "ab") as err:
         stdout_file = os.fstat(out.fileno())
         try:
-            report = contained_windows(run, command, env, out, err, cwd, tmp / "report", token, under_way=under_way)
+            with stdin_of(run, tmp) as stdin:
+                report = contained_windows(run, command, env, out, err, cwd, tmp / "report", token, under_way=under_way, stdin=stdin)
         except RunError as exc:
             exc.stderr = stderr_tail(err_path)
             raise
@@ -521,7 +540,9 @@ def in_a_job(run: Run, command, env, cwd, tmp: Path, token: str, under_way: Unde
     return Seen(report=report, records=read_folder(evidence), stdout=stdout, stdout_chunks=None, stderr=stderr)
 
 
-def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, token: str, job=None, under_way: UnderWay | None = None) -> dict:
+def contained_windows(
+    run: Run, command, env, out, err, cwd, _report: Path, token: str, job=None, under_way: UnderWay | None = None, stdin=subprocess.DEVNULL
+) -> dict:
     """Windows: the run in a job object (kill on close: the runner's death ends it too); leftovers
     are the job's processes still alive once the main process has exited. `job`: a winjob.Job on
     a fake of the Win32 calls (tests/test_winjob.py), or a new one on the real calls."""
@@ -534,7 +555,7 @@ def contained_windows(run: Run, command, env, out, err, cwd, _report: Path, toke
     flags = winjob.BELOW_NORMAL_PRIORITY_CLASS if run.nice > 0 else 0
     records = Path(env[contract.EVIDENCE]) if env and contract.EVIDENCE in env else None
     with job or winjob.Job() as job:
-        main = job.start(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env, creationflags=flags)
+        main = job.start(command, stdin=stdin, stdout=out, stderr=err, cwd=cwd, env=env, creationflags=flags)
         under_way.active[token] = (run, main, main.kill)  # the job is killed once its wait below returns
         try:
             returncode = main.wait(timeout=run.timeout)

@@ -172,6 +172,48 @@ BAD_CLAIMS = {
         "x.toml: [fails] default: name the start method it fails under (fork, spawn, forkserver), not default",
     ),
     "pin-of-another-program": (f'sha256 = "{"0" * 64}"\n', "x.toml: x.py is not the program its sha256 pins (sha256 "),
+    # Issue 24's words: each form refused with what it takes.
+    "printed-by-nobody": (
+        "[processes]\nprinted_by = { 'x' = 'thread' }\n",
+        "x.toml: [processes] printed_by: one of main, child, pool worker, manager",
+    ),
+    "shows-writer-shows-nothing": ("[processes]\nshows_writer = 'x'\n", "x.toml: [processes] shows_writer: 'x' shows nothing of its writer"),
+    "from-queue-no-lines": ("[processes]\nfrom_queue = { each_is = 'pid' }\n", "x.toml: [processes] from_queue: true, or { lines = "),
+    "pool-inputs-and-count": (
+        "[processes]\npool = [{ function = 'f', lines = 'x', inputs = [1], count = 1 }]\n",
+        "x.toml: [processes] pool: inputs or count, not both",
+    ),
+    "pool-values-and-pid": (
+        "[processes]\npool = [{ function = 'f', lines = '(?P<values>.*) (?P<pid>\\\\d+)' }]\n",
+        "x.toml: [processes] pool: a line of `values` (a printed list of results) shows no other value, pid or name",
+    ),
+    "children-a-bad-count": (
+        "[processes]\nchildren = 'cpu_count x 2'\n",
+        "x.toml: [processes] children: a number (or cpu_count, times, plus or minus",
+    ),
+    "back-reference-to-nothing": (
+        "[text]\nlines = ['(?P=n)']\n",
+        "x.toml: [text] lines: (?P=n) refers to a group of no earlier line, nor of its own",
+    ),
+    "chooses-thread": ('chooses_start_method = "thread"\n', "x.toml: chooses_start_method must be one of fork, spawn, forkserver"),
+    "by-start-method-missing-one": (
+        "[by_start_method]\nm = { fork = 'a' }\n",
+        "x.toml: [by_start_method] m: a value for each of fork, spawn, forkserver and no other",
+    ),
+    "fails-both": (
+        "[fails.fork]\nstderr = 'x'\nhangs = true\n",
+        "x.toml: [fails] fork: stderr = 'the line it fails with', or hangs = true (one of them)",
+    ),
+    "fails-bad-python": ("[fails.fork]\nstderr = 'x'\npython = '3.12'\n", "x.toml: [fails] fork: python is a version bound: '>=3.12'"),
+    "fails-unknown-key": (
+        "[fails.fork]\nstderr = 'x'\nwhen = 'always'\n",
+        "x.toml: [fails] fork: the line it fails with, or a table of stderr, hangs",
+    ),
+    "options-that-turn-off-the-hook": ('interpreter_options = ["-I"]\n', "x.toml: interpreter_options must be a list among -B, -O"),
+    "sample-with-cpu-count": (
+        'sample = "x\\n"\n[text]\nlines = [{ repeat = "cpu_count", lines = ["x"] }]\n',
+        "x.toml: a sample cannot be checked against [text] claims that follow cpu_count",
+    ),
     "sample-breaking-its-text": (
         'sample = "y\\n"\n[text]\nexact = "x\\n"\n',
         "x.toml: its sample breaks its own [text] exact: stdout is 'y\\n', expected exactly 'x\\n'",

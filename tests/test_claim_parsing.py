@@ -5,6 +5,7 @@ holds of one lock at once with no stray release, a clock that says the workers n
 write that never reached stdout, a record in the name of a process that never existed)."""
 
 import json
+import re
 import signal
 
 import pytest
@@ -13,7 +14,7 @@ from harness import examples
 from harness.evidence import EVENTS_SHOWN, SEARCH_STEPS_PER_WRITE, Evidence, Facts, Unaccounted, parse
 from harness.plugin import SHIPPED_EXAMPLES
 from harness.verdict import check_child_exits, check_started, verdict
-from harness.vocabulary import PREDICATES, TEXT_CHECKS, ClaimBroken, carries
+from harness.vocabulary import PREDICATES, TEXT_CHECKS, ClaimBroken, carries, resolved
 
 SHIPPED = examples.discover(SHIPPED_EXAMPLES)
 ARTICLE = {name: example.sample for name, example in SHIPPED.items()}
@@ -101,7 +102,7 @@ class Records:
     def __init__(self):
         self.records, self.clock = [], 0
 
-    def __call__(self, pid: int, event: str, **fields) -> dict:
+    def __call__(self, pid: int, event: str, /, **fields) -> dict:
         self.clock += 1000
         self.records.append({"e": event, "pid": pid, "t": self.clock, **fields})
         return self.records[-1]
@@ -713,3 +714,370 @@ def test_the_claims_on_messages_and_locks_do_work_linear_in_the_run(monkeypatch)
     monkeypatch.setattr(Evidence, "holds_around", lambda self, pid, seq: looked.append(len(real(self, pid, seq))) or real(self, pid, seq))
     holds("under_one_lock", ev, rec.stdout(), {"lines": "Process", "per_hold": 1})
     assert len(looked) == n and sum(looked) == n
+
+
+# --- issue 24's words, on made-up input --------------------------------------------------------
+
+
+def lines_claim(stdout: str, spec: list) -> None:
+    TEXT_CHECKS["lines"].check(stdout, spec, {"lines": spec})
+
+
+def test_a_back_reference_within_a_line_matches_and_a_capture_reaches_later_lines():
+    lines_claim("Consumer-1: 3 * 3\n", [r"Consumer-1: (?P<n>\d) \* (?P=n)"])
+    with pytest.raises(ClaimBroken, match=r"^line 1: expected 'Consumer-1: <n> \* <n>', got 'Consumer-1: 3 \* 4'$"):
+        lines_claim("Consumer-1: 3 * 4\n", [r"Consumer-1: (?P<n>\d) \* (?P=n)"])
+    # a value captured on one line, outside any block, reaches every later line
+    spec = [r"process id: (?P<main>\d+)", "function f", r"parent process: (?P=main)"]
+    lines_claim("process id: 42\nfunction f\nparent process: 42\n", spec)
+    with pytest.raises(ClaimBroken, match=r"^line 3: expected 'parent process: 42', got 'parent process: 7'$"):
+        lines_claim("process id: 42\nfunction f\nparent process: 7\n", spec)
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ([r"a (?P=n)"], r"\(\?P=n\) refers to a group of no earlier line, nor of its own"),
+        ([r"(?P=n) then", r"(?P<n>\d)"], r"\(\?P=n\) refers to a group of no earlier line"),
+        ([{"any_order": [r"(?P<n>\d)", r"(?P=n)"]}], r"\(\?P=n\) refers to a group of no earlier line"),  # lines in any order: no order to refer by
+        ([{"any_order": []}], "a block in any order is"),
+        ([{"optional": 3}], "a block that may be absent is"),
+        ([{"repeat": 1, "lines": ["x"], "any_order": ["y"]}], "a block in any order is"),
+    ],
+)
+def test_a_lines_claim_that_cannot_hold_is_refused(spec, problem):
+    assert re.search(problem, TEXT_CHECKS["lines"].invalid(spec, {"lines": spec}) or "")
+
+
+def test_lines_in_any_order_and_optional_lines():
+    spec = [{"any_order": ["a: starting", "b: starting"]}, {"optional": ["maybe", "maybe too"]}, "end"]
+    for stdout in ("a: starting\nb: starting\nend\n", "b: starting\na: starting\nmaybe\nmaybe too\nend\n"):
+        lines_claim(stdout, spec)
+    with pytest.raises(ClaimBroken, match=r"^lines 1-2: expected, in any order, 'a: starting', 'b: starting'; got \['a: starting', 'a: starting'\]$"):
+        lines_claim("a: starting\na: starting\nend\n", spec)
+    with pytest.raises(ClaimBroken, match=r"^line 3: expected 'end', got 'maybe'$"):  # all of an optional block, or none of it
+        lines_claim("a: starting\nb: starting\nmaybe\nend\n", spec)
+    # a line two patterns match does not take the one another line needs
+    lines_claim("ab\na\n", [{"any_order": ["a.*", "ab"]}])
+
+
+def test_counts_and_placeholders_follow_the_machine_and_the_start_method():
+    names = {"module": "__mp_main__"}
+    spec = {"repeat": "cpu_count * 2", "lines": ["module name: {module} of {cpu_count + 1}, {i}, -{20}"]}
+    assert resolved(spec, names, 3) == {"repeat": 6, "lines": ["module name: __mp_main__ of 4, {i}, -{20}"]}
+    assert resolved({"children": "cpu_count - 1", "count": "cpu_count"}, {}, 3) == {"children": 2, "count": 3}
+    assert resolved({"lines": ["cpu_count"]}, {}, 3) == {"lines": ["cpu_count"]}  # a pattern is no count
+    lines_claim("a\n" * 6, [resolved({"repeat": "cpu_count * 2", "lines": ["a"]}, {}, 3)])
+
+
+def test_a_failure_is_claimed_only_where_its_table_says():
+    from harness.examples import Failure
+
+    failure = Failure(stderr="DeprecationWarning", python=">=3.12", implementation="cpython")
+    assert [failure.applies(name, "linux") for name in ("CPython 3.11.7", "CPython 3.12.1", "CPython 3.14.0t", "PyPy 3.11.13")] == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    posix = Failure(stderr="FileNotFoundError", platforms=("linux", "darwin"))
+    assert (posix.applies("CPython 3.12.1", "linux"), posix.applies("CPython 3.12.1", "win32")) == (True, False)
+    assert Failure(stderr="x", python=">=3.11,<3.14").applies("CPython 3.14.0", "linux") is False
+
+
+def run_with_children(*names: str, pool_worker: bool = False, manager: str = "") -> Records:
+    """Main (pid 1) and its children (pids 2, 3...); `manager`: the one a manager started (its server)."""
+    rec = Records()
+    rec(1, "start", ppid=0, argv=["python", "x.py"], cpu_count=2)
+    for k, name in enumerate(names, 2):
+        rec.child(1, k, name, pool_worker=pool_worker)
+        if name == manager:
+            rec.records[-2]["by"] = "manager"
+    return rec
+
+
+def test_printed_by_names_the_kind_of_process_of_each_line():
+    rec = run_with_children("Process-1", "SyncManager-1", manager="SyncManager-1")
+    rec.write(1, b"main says\n")
+    rec.write(2, b"child says\n")
+    rec.write(3, b"you called Foo.f()\n")
+    table = {"you called .*": "manager", "child .*": "child", ".*": "main"}
+    holds("printed_by", rec.evidence(), rec.stdout(), table)
+    with pytest.raises(ClaimBroken, match=r"^line 2 \('child says'\) printed by Process-1 \(pid 2\), not by a manager's server process$"):
+        holds("printed_by", rec.evidence(), rec.stdout(), {"child .*": "manager", ".*": "any"})
+    with pytest.raises(ClaimBroken, match=r"^line 1 \('main says'\) matches none of printed_by's patterns$"):
+        holds("printed_by", rec.evidence(), rec.stdout(), {"child .*": "child", "you .*": "manager"})
+    with pytest.raises(ClaimBroken, match=r"^no line matches 'nobody', printed by a child process the program started as the claims say$"):
+        holds("printed_by", rec.evidence(), rec.stdout(), {"nobody": "child", ".*": "any"})
+    with pytest.raises(ClaimBroken, match=r"^'main says' printed by the main process \(pid 1\), not by a child process the program started$"):
+        holds("printed_by", rec.evidence(), rec.stdout(), "child")
+
+
+def test_a_line_shows_its_writers_pid_parent_and_name():
+    rec = run_with_children("Process-1")
+    rec.records[-1]["ppid"] = 1
+    rec.write(2, b"Process-1: pid 2, parent 1\n")
+    shows = r"(?P<name>[\w-]+): pid (?P<pid>\d+), parent (?P<ppid>\d+)"
+    holds("shows_writer", rec.evidence(), rec.stdout(), shows)
+    rec.records[-1]["data"] = b"Process-1: pid 2, parent 7\n"
+    with pytest.raises(ClaimBroken, match=r"^line 1 shows parent's pid 7, but was printed by Process-1 \(pid 2\), whose parent's pid is 1$"):
+        holds("shows_writer", rec.evidence(), rec.stdout(), shows)
+    rec.records[-1]["data"] = b"Process-1: pid 2, parent 1\n"
+    with pytest.raises(ClaimBroken, match=r"^no line matches 'pid <pid>'$"):
+        holds("shows_writer", rec.evidence(), rec.stdout(), [shows, r"pid (?P<pid>\d+)"])
+
+
+def message_run(*, sender: int = 2, texts=("3 * 3 = 9", "4 * 4 = 16"), printed=("Result: 3 * 3 = 9", "Result: 4 * 4 = 16"), get_after=False):
+    rec = run_with_children("Process-1", "Process-2")
+    for k, text in enumerate(texts):
+        rec(sender, "put", queue="1.1", kind="Queue", msg=f"{sender}.{k}", value=repr(text), text=text)
+    for k, (text, line) in enumerate(zip(texts, printed, strict=True)):
+        get = {"queue": "1.1", "kind": "Queue", "msg": f"{sender}.{k}", "value": repr(text), "text": text, "whole": True}
+        if not get_after:
+            rec(1, "get", **get)
+        rec.write(1, f"{line}\n".encode())
+        if get_after:
+            rec(1, "get", **get)
+    return rec
+
+
+CARRIED = {"lines": r"Result: (?P<value>(?P<n>\d+) \* (?P=n) = .+)"}
+
+
+def test_a_message_inside_a_line():
+    holds("from_queue", message_run().evidence(), message_run().stdout(), CARRIED)
+    rec = message_run(printed=("Result: 3 * 3 = 9", "Result: 5 * 5 = 25"))
+    with pytest.raises(
+        ClaimBroken,
+        match=r"^line 2: main printed '5 \* 5 = 25', which is no message it got from a multiprocessing queue \(it got '3 \* 3 = 9', '4 \* 4 = 16'\)$",
+    ):
+        holds("from_queue", rec.evidence(), rec.stdout(), CARRIED)
+    rec = message_run(get_after=True)
+    with pytest.raises(ClaimBroken, match=r"^line 1: main began printing '3 \* 3 = 9' before it got that message from a multiprocessing queue$"):
+        holds("from_queue", rec.evidence(), rec.stdout(), CARRIED)
+    rec = message_run(sender=1)
+    with pytest.raises(ClaimBroken, match=r"^line 1: '3 \* 3 = 9' came from the main process \(pid 1\), not from a child process$"):
+        holds("from_queue", rec.evidence(), rec.stdout(), CARRIED)
+    rec = message_run(texts=("3 * 3 = 9", "3 * 3 = 9"), printed=("Result: 3 * 3 = 9", "Result: 3 * 3 = 9"))
+    holds("from_queue", rec.evidence(), rec.stdout(), CARRIED)  # got twice, printed twice
+    rec.records = [r for r in rec.records if not (r["e"] == "get" and r["msg"] == "2.1")]
+    with pytest.raises(ClaimBroken, match=r"^line 2: main printed '3 \* 3 = 9', which is no message it got"):  # got once, printed twice
+        holds("from_queue", rec.evidence(), rec.stdout(), CARRIED)
+    with pytest.raises(ClaimBroken, match=r"^no line main printed matches 'Answer: <value>'$"):
+        holds("from_queue", message_run().evidence(), message_run().stdout(), {"lines": "Answer: (?P<value>.*)"})
+
+
+def test_a_message_names_its_sender_and_each_senders_come_in_its_order():
+    rec = message_run(texts=("Process-1 says 9", "Process-1 says 16"), printed=("\t Process-1 says 9", "\t Process-1 says 16"))
+    named = {"lines": r"\t (?P<value>(?P<name>Process-\d) says .+)", "in_order": True}
+    holds("from_queue", rec.evidence(), rec.stdout(), named)
+    for r in rec.records:  # the messages name the other child
+        if r["e"] in ("put", "get"):
+            r["text"] = r["text"].replace("Process-1", "Process-2")
+    rec.records = [{**r, "data": r["data"].replace(b"Process-1", b"Process-2")} if r["e"] == "write" else r for r in rec.records]
+    with pytest.raises(ClaimBroken, match=r"^line 1 shows name Process-2, but the message came from Process-1 \(pid 2\), whose name is Process-1$"):
+        holds("from_queue", rec.evidence(), rec.stdout(), named)
+    rec = message_run(printed=("Result: 4 * 4 = 16", "Result: 3 * 3 = 9"), texts=("3 * 3 = 9", "4 * 4 = 16"))
+    gets = [r for r in rec.records if r["e"] == "get"]
+    gets[0]["msg"], gets[1]["msg"] = gets[1]["msg"], gets[0]["msg"]  # main got them in the other order
+    gets[0]["text"], gets[1]["text"] = gets[1]["text"], gets[0]["text"]
+    with pytest.raises(ClaimBroken, match=r"^line 2: '3 \* 3 = 9' was sent by Process-1 \(pid 2\) before the message main printed before it$"):
+        holds("from_queue", rec.evidence(), rec.stdout(), {**CARRIED, "in_order": True})
+    holds("from_queue", rec.evidence(), rec.stdout(), CARRIED)
+
+
+def test_each_message_is_its_senders_pid():
+    rec = message_run(texts=("2", "2"), printed=("pid 2", "pid 2"))
+    holds("from_queue", rec.evidence(), rec.stdout(), {"lines": r"pid (?P<value>\d+)", "each_is": "pid"})
+    rec = message_run(texts=("3", "3"), printed=("pid 3", "pid 3"))
+    with pytest.raises(ClaimBroken, match=r"^line 1: the message '3' is not the pid of Process-1 \(pid 2\), which put it there$"):
+        holds("from_queue", rec.evidence(), rec.stdout(), {"lines": r"pid (?P<value>\d+)", "each_is": "pid"})
+
+
+def manager_run(changed_by: int | None = 3) -> Records:
+    """A manager's server (pid 2) holds a dict; a child (pid 3) sets an item through its proxy; main reads it and prints it."""
+    rec = run_with_children("SyncManager-1", "Process-2", manager="SyncManager-1")
+    key = "listener-1|7f00"  # the manager's address and the object's id there
+    if changed_by is not None:
+        rec(changed_by, "proxy_call", object=key, method="__setitem__", msg=f"{changed_by}.1")
+        rec(2, "served", object=key, method="__setitem__", msg=f"{changed_by}.1", reply="2.1", ok=True, value="None", text="None", changed=True)
+    rec(1, "proxy_call", object=key, method="__repr__", msg="1.1")
+    rec(2, "served", object=key, method="__repr__", msg="1.1", reply="2.2", ok=True, value="\"{1: '1'}\"", text="{1: '1'}", changed=False)
+    rec(1, "proxy_result", object=key, method="__repr__", msg="2.2", ok=True, value="\"{1: '1'}\"", text="{1: '1'}", whole=True)
+    rec.write(1, b"{1: '1'}\n")
+    return rec
+
+
+def test_a_value_main_got_through_a_proxy_that_a_child_changed():
+    changed = {"lines": ".*", "changed_by": "child"}
+    holds("from_manager", manager_run().evidence(), manager_run().stdout(), changed)
+    for who in (None, 1):  # no one changed it; main changed it itself
+        rec = manager_run(changed_by=who)
+        holds("from_manager", rec.evidence(), rec.stdout(), True)
+        with pytest.raises(ClaimBroken, match=r"is the value of a managed object that no child process changed through a proxy before main got it$"):
+            holds("from_manager", rec.evidence(), rec.stdout(), changed)
+    rec = manager_run()
+    rec.records[1]["by"] = "program"  # the "server" is a child the program started itself
+    with pytest.raises(ClaimBroken, match=r"^line 1: \"\{1: '1'\}\" came from SyncManager-1 \(pid 2\), which is not a manager's server process$"):
+        holds("from_manager", rec.evidence(), rec.stdout(), True)
+
+
+def results_run(printed: bytes, results=((0, 0), (1, 1), (2, 4)), *, function="f", worker=2, chunk=False) -> tuple[Evidence, bytes]:
+    """Pool results, one apply_async each (or one chunk of map), main printing `printed`."""
+    rec = run_with_children("SpawnPoolWorker-1", pool_worker=True)
+    jobs = [(0, i, [x], [y]) for i, (x, y) in enumerate(results)] if chunk else [(k, 0, [x], [y]) for k, (x, y) in enumerate(results)]
+    for job, i, xs, ys in jobs:
+        rec(worker, "task", job=job, i=i, func=function, module="__main__", calls=[repr((x,)) for x in xs], chunk=chunk)
+        rec(worker, "task_done", job=job, i=i, result=repr(ys[0]))
+        rec(worker, "put", queue="1.2", kind="SimpleQueue", msg=f"{worker}.{job}.{i}", value="(...)", text="(...)")
+        rec(1, "pool_result", job=job, i=i, ok=True, msg=f"{worker}.{job}.{i}", value=repr(ys[0]), items=None)
+    rec.write(1, printed)
+    return rec.evidence(), printed
+
+
+def test_pool_results_one_per_line_in_any_order_or_counted():
+    spec = [{"function": "f", "inputs": [0, 1, 2], "lines": r"(?P<value>\d+)", "any_order": True}]
+    holds("pool", *results_run(b"4\n0\n1\n"), spec)
+    with pytest.raises(ClaimBroken, match=r"^line 1: main printed '4' for f\(0,\), but the pool delivered 0 \(from SpawnPoolWorker-1 \(pid 2\)\)$"):
+        holds("pool", *results_run(b"4\n0\n1\n"), [{**spec[0], "any_order": False}])
+    with pytest.raises(ClaimBroken, match=r"^line 3: main printed '9', which is no result of f of the program's inputs that the pool delivered"):
+        holds("pool", *results_run(b"4\n0\n9\n"), spec)
+    with pytest.raises(ClaimBroken, match=r"^main printed 2 results of f \(lines matching '<value>'\), not 3$"):
+        holds("pool", *results_run(b"4\n0\nnone\n"), spec)
+    counted = [{"function": "f", "count": 2, "lines": r"r=(?P<value>\d+)"}, {"function": "f", "count": 1, "lines": r"(?P<values>\[.*\])"}]
+    holds("pool", *results_run(b"r=4\nr=1\n[0]\n"), counted)
+    with pytest.raises(
+        ClaimBroken, match=r"^line 3: main printed '4', which is no result of f that the pool delivered to main before it \(or one printed twice\)$"
+    ):
+        holds("pool", *results_run(b"r=4\nr=1\n[4]\n"), counted)  # the same result printed twice
+
+
+def test_a_result_that_is_its_workers_pid():
+    spec = [{"function": "getpid", "count": 1, "lines": r"(?P<value>\d+)", "each_is": "pid"}]
+    holds("pool", *results_run(b"2\n", results=((None, 2),), function="getpid"), spec)
+    with pytest.raises(
+        ClaimBroken, match=r"^line 1: getpid\(None,\) gave 7, which is not the pid of SpawnPoolWorker-1 \(pid 2\), which computed it$"
+    ):
+        holds("pool", *results_run(b"7\n", results=((None, 7),), function="getpid"), spec)
+
+
+def event_run(*, set_by: int = 1, result: bool = True, set_first: bool = True) -> tuple[Evidence, bytes]:
+    rec = run_with_children("Process-1")
+    if set_first:
+        rec(set_by, "event_set", event="1.5")
+    rec(2, "event_wait", event="1.5", result=result)
+    if not set_first:
+        rec(set_by, "event_set", event="1.5")
+    rec.write(2, b"go\n")
+    return rec.evidence(), b"go\n"
+
+
+def test_a_line_printed_after_an_event_another_process_set():
+    holds("waited_for_event", *event_run(), {"set": "go"})
+    holds("waited_for_event", *event_run(result=False, set_first=False), {"timed_out": "go"})
+    with pytest.raises(ClaimBroken, match=r"^line 1: Process-1 \(pid 2\)'s wait on the Event returned before any other process set it$"):
+        holds("waited_for_event", *event_run(set_by=2), {"set": "go"})  # it set the event itself
+    with pytest.raises(ClaimBroken, match=r"returned before any other process set it$"):
+        holds("waited_for_event", *event_run(set_first=False), {"set": "go"})  # a clock would say otherwise: the order is the supervisor's
+    with pytest.raises(ClaimBroken, match=r"^line 1: Process-1 \(pid 2\)'s wait on the Event before it returned true: it did not time out$"):
+        holds("waited_for_event", *event_run(), {"timed_out": "go"})
+
+
+def joined_run(*, done_by: int = 2, dones: int = 2, got_by: int = 2) -> tuple[Evidence, bytes]:
+    rec = run_with_children("Process-1")
+    for k in range(2):
+        rec(1, "put", queue="1.3", kind="JoinableQueue", msg=f"1.{k}", value=repr(k), text=str(k))
+        rec(got_by, "get", queue="1.3", kind="JoinableQueue", msg=f"1.{k}", value=repr(k), text=str(k), whole=True)
+    for _ in range(dones):
+        rec(done_by, "queue_done", queue="1.3")
+    rec(1, "queue_joined", queue="1.3")
+    return rec.evidence(), b""
+
+
+def test_a_joinable_queue_joined_after_each_task_was_done_by_a_child():
+    holds("queue_joined", *joined_run(), True)
+    with pytest.raises(ClaimBroken, match=r"^main's join on the JoinableQueue returned after 1 task_done\(\) for its 2 messages$"):
+        holds("queue_joined", *joined_run(dones=1), True)
+    with pytest.raises(
+        ClaimBroken,
+        match=r"^the message 0 put on the JoinableQueue was got by the main process \(pid 1\) before main's join returned, not by a child$",
+    ):
+        holds("queue_joined", *joined_run(got_by=1), True)
+    with pytest.raises(ClaimBroken, match=r"^the main process never joined a JoinableQueue"):
+        holds("queue_joined", Records().evidence(), b"", True)
+
+
+def timeout_run(*, finished: bool = False, job_func: str = "sleep") -> tuple[Evidence, bytes]:
+    rec = run_with_children("ForkPoolWorker-1", pool_worker=True)
+    rec(1, "pool_job", job=3, func=job_func)
+    rec(2, "task", job=3, i=0, func=job_func, module="time", calls=["(10,)"], chunk=False)
+    if finished:
+        rec(2, "task_done", job=3, i=0, result="None")
+    rec(1, "pool_timeout", job=3, i=0)
+    rec.write(1, b"We lacked patience\n")
+    return rec.evidence(), b"We lacked patience\n"
+
+
+def test_a_wait_that_gave_up_on_a_task_still_running():
+    holds("pool_timeout", *timeout_run(), {"function": "sleep", "lines": "We lacked patience"})
+    holds("pool_timeout", *timeout_run(), True)
+    with pytest.raises(ClaimBroken, match=r"^main's wait for sleep's result timed out after the worker had finished it$"):
+        holds("pool_timeout", *timeout_run(finished=True), {"function": "sleep"})
+    with pytest.raises(ClaimBroken, match=r"^no wait of main for a result of sleep timed out"):
+        holds("pool_timeout", *timeout_run(job_func="f"), {"function": "sleep"})
+
+
+def test_children_the_program_terminated_and_children_bounds():
+    rec = run_with_children("Process-1", "Process-2")
+    rec(1, "terminate", child=2, kill=False, by="program")
+    rec(1, "returncode", child=2, code=-signal.SIGTERM)
+    rec.ended(1, 3)
+    holds("terminated", rec.evidence(), b"", 1)
+    check_child_exits(rec.evidence(), terminated=True)
+    with pytest.raises(ClaimBroken, match=rf"^Process-1 \(pid 2\) was killed by signal {signal.SIGTERM:d} \(terminated by the program\)$"):
+        check_child_exits(rec.evidence())  # not excused where the claims do not say so
+    with pytest.raises(
+        ClaimBroken, match=r"^1 child process\(es\) ended by the program's own terminate\(\) or kill\(\) \(Process-1 \(pid 2\)\); the claims say 2$"
+    ):
+        holds("terminated", rec.evidence(), b"", 2)
+    holds("children", rec.evidence(), b"", {"at_most": 2})
+    with pytest.raises(ClaimBroken, match=r"^2 child process\(es\) ran: Process-1 \(pid 2\), Process-2 \(pid 3\); the claims say at most 1$"):
+        holds("children", rec.evidence(), b"", {"at_most": 1})
+
+
+def test_the_new_words_do_work_linear_in_the_run(monkeypatch):
+    """15,000 lines each carrying a message (too long to keep whole: its head), or each a pool's
+    result: each line is looked up among the values of its own text (a dictionary), never compared
+    with every value; parsed values are read once each."""
+    import harness.vocabulary as vocabulary
+
+    compared = []
+
+    class Head(str):
+        """A message's head that counts each comparison made with it."""
+
+        __hash__ = str.__hash__
+
+        def __eq__(self, other):
+            compared.append(1)
+            return str.__eq__(self, other)
+
+        def startswith(self, *args):
+            compared.append(1)
+            return str.startswith(self, *args)
+
+    rec, n = run_with_children("Process-1"), 15_000
+    tail = "x" * 5000  # past what a record keeps of a message's text
+    for k in range(n):
+        head = Head((f"{k:08d}" + tail)[:4096])
+        rec(2, "put", queue="1.1", kind="Queue", msg=f"2.{k}", value="'...'", text=head)
+        rec(1, "get", queue="1.1", kind="Queue", msg=f"2.{k}", value="'...'", text=head, whole=False)
+        rec.write(1, f"got {k:08d}{tail}\n".encode())
+    holds("from_queue", rec.evidence(), rec.stdout(), {"lines": "got (?P<value>.+)"})
+    assert len(compared) <= 3 * n
+    read = []
+    monkeypatch.setattr(vocabulary, "literal", lambda text, real=vocabulary.literal: read.append(1) or real(text))
+    ev, stdout = results_run(b"".join(f"{k * k}\n".encode() for k in range(n)), results=[(k, k * k) for k in range(n)])
+    holds("pool", ev, stdout, [{"function": "f", "count": n, "lines": r"(?P<value>\d+)"}])
+    holds("pool", ev, stdout, [{"function": "f", "inputs": list(range(n)), "lines": r"(?P<value>\d+)", "any_order": True}])
+    assert len(read) <= 8 * n

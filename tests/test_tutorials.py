@@ -2,16 +2,16 @@
 
 Each program is its tutorial's, byte for byte (its claims file pins it), and the output its tutorial
 shows, where the claims file gives it as its sample, holds its claims on the text. Each cell of the
-matrix must have the verdict its claims file states: passed, fails as claimed, or n/a where the file
-claims other start methods only. A few cells cannot be stated by any claims file yet (issue 24);
-they are listed here with the reason, so that they show rather than hide: a failure of one start
-method on some Pythons only (FINDINGS), and a `default` column whose start method the claims file
-does not claim (`start_methods` names columns, and `default` is always one). The session's JUnit
+matrix must have the verdict its claims file states: passed, fails as claimed (by the start method
+the run used, the program's own choice if it makes one, on the Pythons and platforms its [fails]
+table names), or n/a where the file claims other start methods only; a `default` column whose
+start method the claims file does not claim fails (`default` is always a column). The session's JUnit
 file lands in results/tutorials/, where `tox -e report` reads it (`tox -e report -- results/tutorials`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import sys
@@ -24,7 +24,6 @@ from harness.platforms import PLATFORM
 from harness.plugin import ROOT
 from harness.pythons import interpreter_info
 from harness.report import build, find_files
-from harness.vocabulary import TEXT_CHECKS
 from sessions import Job, early, matrix_session
 
 CORPUS = ROOT / "tutorials"
@@ -33,17 +32,6 @@ INFO = interpreter_info(sys.executable)
 METHODS = ("default", "fork", "spawn", "forkserver")
 NAME = f"emulated-{PLATFORM}" if os.environ.get("HARNESS_EMULATE") else PLATFORM
 JUNIT = ROOT / "results" / "tutorials" / f"junit.{NAME}.xml"
-
-# The programs that choose spawn themselves: the start method of their `default` column.
-CHOOSES_SPAWN = {"docs_set_start_method", "docs_get_context", "docs_main_guard_spawn"}
-
-# (program, start method used, from which CPython): (claim, a piece of the diagnosis), for the
-# failures no claims file can state (a failure of some Python versions only: issue 24, item 8).
-FINDINGS = {
-    # main puts the tasks on the queue, which starts its feeder thread, before it forks the workers:
-    # from 3.12, -X dev shows os.fork()'s warning about forking a process with threads.
-    ("mp_workers", "fork", (3, 12)): ("stderr", "DeprecationWarning: This process (pid="),
-}
 
 RUN = Job(matrix_session("-q", f"--examples-dir={CORPUS}", f"--junitxml={JUNIT}"))
 early("tutorials_matrix", RUN)
@@ -69,29 +57,21 @@ def test_each_program_is_its_tutorials_and_has_claims(program):
 
 @pytest.mark.parametrize("program", [name for name, program in PROGRAMS.items() if program.sample])
 def test_the_output_its_tutorial_shows_holds_its_claims(program):
-    spec = PROGRAMS[program].text
-    for name, value in spec.items():
-        TEXT_CHECKS[name].check(PROGRAMS[program].sample.lstrip("\n"), value, spec)
+    example = PROGRAMS[program]
+    assert examples.sample_problem(dataclasses.replace(example, sample=example.sample.lstrip("\n"))) is None
 
 
 def expected(program: str, method: str) -> tuple[str, str, str]:
-    """(status, claim, a piece of the diagnosis or note) a cell must have."""
+    """(status, claim, a piece of the diagnosis or note) a cell must have: what its claims file states."""
     example = PROGRAMS[program]
     if method != "default" and method not in INFO["methods"]:
         return "not_available", "", f"start method {method} is not available on"
     if method not in example.start_methods:
         return "not_available", "", f"({program}.toml)"
-    used = "spawn" if program in CHOOSES_SPAWN else INFO["default"] if method == "default" else method
-    if program == "docs_lock" and used == "spawn" and sys.platform == "win32":
-        # Windows itself, not its emulation: a Lock is a handle the parent duplicates into the child
-        # as it starts it, not a named semaphore the parent unlinks at exit, so it works there (not
-        # seen here: the Windows CI job is its proof). [fails] cannot name a platform (item 8).
-        return "failed", "exit_status", f"ran cleanly, but the claims say it fails under {used} with"
-    if used in example.fails:  # [fails] is read by the start method the run used, in the default column too
-        return "passed", "", f"fails as claimed: {example.fails[used]}"
-    for (name, where, since), (claim, words) in FINDINGS.items():
-        if (name, where) == (program, used) and sys.implementation.name == "cpython" and sys.version_info >= since:
-            return "failed", claim, words
+    used = example.chooses_start_method or (INFO["default"] if method == "default" else method)
+    failure = example.fails.get(used)  # [fails] is read by the start method the run used, in the default column too
+    if failure is not None and failure.applies(INFO["name"], sys.platform):
+        return "passed", "", f"fails as claimed: {failure}"
     if used not in example.start_methods:  # a default column whose method the claims file does not claim
         return "failed", "", ""
     return "passed", "", ""
@@ -108,6 +88,6 @@ def test_each_cell_has_the_verdict_its_claims_file_states(tutorials_matrix, prog
         said = cell.note if status == "passed" else cell.diagnosis
         if cell.status != status or (claim and cell.claim != claim) or words not in said:
             wrong.append(f"{method}: {cell.status} {cell.claim} {cell.diagnosis or cell.note!r}; expected {status} {claim} {words!r}")
-        if status == "passed" and method == "default" and program in CHOOSES_SPAWN:
-            assert cell.observed_start_method == "spawn", cell
+        if status == "passed" and method == "default" and PROGRAMS[program].chooses_start_method:
+            assert cell.observed_start_method == PROGRAMS[program].chooses_start_method, cell
     assert not wrong, f"{program}:\n" + "\n".join(wrong)

@@ -21,9 +21,10 @@ RECORDS = "HARNESS_RECORDS"  # the supervisor's datagram socket, where records g
 EVIDENCE = "HARNESS_EVIDENCE"  # else a folder, one file of records per process (macOS's tree mode, Windows)
 INTERVENE = "HARNESS_INTERVENE"  # the interventions of this run, comma-separated (INTERVENTIONS)
 EMULATE = "HARNESS_EMULATE"  # another platform's branches (harness/platforms.py)
+MAIN = "HARNESS_MAIN_PID"  # set by the run's main process for its descendants: which process of the run is main
 
 # --- interventions: what the harness perturbs from outside the program --------------------------
-ALTER = "alter"  # a value carried by a queue or a pool is altered in transit, with a marker made at random
+ALTER = "alter"  # what main gets from a queue, a pipe, a pool, an executor or a proxy is altered in transit, with a marker made at random
 STRETCH = "stretch"  # every hold of a lock the program made is stretched
 SLOW = "slow"  # each child's writes to stdout are slowed, in turn
 INTERVENTIONS = (ALTER, STRETCH, SLOW)
@@ -35,14 +36,14 @@ SLOW_SECONDS = 0.2  # added before a slowed write
 # sender), n (its number among the process's records, from 0: a gap is a lost record), t (the
 # process's clock, ns). Each kind has these fields too (more are allowed):
 RECORD_FIELDS = {
-    "start": ("ppid", "argv"),  # a process began (a fresh interpreter)
+    "start": ("ppid", "argv"),  # a process began (a fresh interpreter); cpu_count: os.cpu_count() as it saw it
     "forked": ("ppid",),  # a process began as a fork of its parent
     "role": ("role",),  # forkserver, resource_tracker
-    "started": ("child", "name", "method", "target", "pool_worker", "by"),  # the parent started a Process; by: program, pool, manager
+    "started": ("child", "name", "method", "target", "pool_worker", "by"),  # the parent started a Process; by: program, pool, manager, executor
     "bootstrap": ("name", "identity", "how", "ppid", "target"),  # the child runs its Process
     "exit": ("code",),  # the child's Process returned this exit code
     "returncode": ("child", "code"),  # the parent saw its child exit with this code
-    "terminate": ("child", "kill", "by"),  # the parent terminated or killed a child; by: program, pool, exit, manager
+    "terminate": ("child", "kill", "by"),  # the parent terminated or killed a child; by: program, pool, exit, manager, executor
     "write": ("data", "size", "dest"),  # about to write `size` bytes to fd 1 (data: at most WRITE_KEPT of them)
     "wrote": ("count",),  # the write before wrote only `count` bytes
     "write_failed": (),
@@ -61,11 +62,22 @@ RECORD_FIELDS = {
     "shared": ("value_of", "typecode"),  # a shared value became known to this process
     "shared_get": ("value_of", "value"),
     "shared_set": ("value_of", "value"),
-    "task": ("job", "i", "func", "calls", "chunk"),  # a pool worker is about to run a task
+    "task": ("job", "i", "func", "calls", "chunk"),  # a pool's or an executor's worker is about to run a task (via: "executor" for the latter)
     "task_done": ("job", "i"),  # with result or error
-    "pool_result": ("job", "i", "ok", "value", "items", "msg"),  # main received a task's result from the pool
+    "pool_result": ("job", "i", "ok", "value", "items", "msg"),  # main received a task's result from the pool (or the executor: via)
     "altered": ("msg", "was", "now"),  # an intervention altered a value in transit
     "chose": ("method", "via", "force", "where"),  # the program chose a start method itself
+    "send": ("msg", "value", "text"),  # the program sent an object on a Connection (a Pipe's end, a Client): msg travels inside it
+    "recv": ("msg", "value", "text", "whole"),  # the program received an object from a Connection (msg: the send it came from, or None)
+    "proxy_call": ("object", "method", "msg"),  # a proxy asks its manager's server to call a method of its referent (msg travels inside)
+    "served": ("object", "method", "msg", "reply", "ok", "value", "text", "changed"),  # the server called it (msg: the request's), replied
+    "proxy_result": ("object", "method", "msg", "ok", "value", "text", "whole"),  # the proxy got the reply (msg: the reply's)
+    "event_set": ("event",),  # about to set a multiprocessing Event
+    "event_wait": ("event", "result"),  # a wait on an Event returned this
+    "queue_done": ("queue",),  # task_done() on a JoinableQueue
+    "queue_joined": ("queue",),  # join() on a JoinableQueue returned
+    "pool_job": ("job", "func"),  # main gave a pool a job: apply_async, map, imap... of this function
+    "pool_timeout": ("job", "i"),  # a wait for a pool's result gave up (multiprocessing.TimeoutError); i: -1 for the whole job
     "overflow": (),  # the process did more than its records can hold: no more records
 }
 WRITE_KEPT = 16 << 10  # bytes of a write's data kept in its record (a longer write: its head and its size)

@@ -70,9 +70,16 @@ _role = ""  # "child" once this process runs a Process (for `slow`)
 _identity = 0
 _writes = 0
 _held_own = 0  # holds of the program's own locks this process is in (a hold inside another is not stretched)
+_main_pid = 0  # the run's main process (HARNESS_MAIN_PID, which the first process of the run sets for its descendants)
 
 
-def record(event, **fields):
+def _is_main():
+    """Whether this process is the run's main process: `alter` changes only what main gets (a child
+    may steer by what it gets, a sentinel say: altered, it would never stop)."""
+    return os.getpid() == _main_pid
+
+
+def record(event, /, **fields):
     if not _active:
         return
     fields["e"] = event
@@ -262,8 +269,8 @@ _STDLIB_PACKAGES = (os.path.join(_STDLIB, "multiprocessing") + os.sep, os.path.j
 
 
 def _in_library(frame):
-    """Whether a frame runs multiprocessing's or concurrent.futures' own code (not the program's)."""
-    return frame is not None and frame.f_code.co_filename.startswith(_STDLIB_PACKAGES)
+    """Whether a frame runs multiprocessing's or concurrent.futures' own code, or this hook's (not the program's)."""
+    return frame is not None and (frame.f_code.co_filename.startswith(_STDLIB_PACKAGES) or frame.f_code.co_filename == __file__)
 
 
 def _how_started():
@@ -339,7 +346,7 @@ def _patch_process(m):
         start(self)
         popen = self._popen
         _watch_popen(type(popen))
-        pool = sys.modules.get("multiprocessing.pool")
+        pool, executor = sys.modules.get("multiprocessing.pool"), sys.modules.get("concurrent.futures.process")
         makers = _makers()
         frame = _caller(_codes(_start), depth=2)
         while frame is not None and frame.f_code not in makers and _in_library(frame):
@@ -351,7 +358,8 @@ def _patch_process(m):
             method=getattr(popen, "method", None),
             daemon=bool(self.daemon),
             target=_qualified(target),
-            pool_worker=pool is not None and target is getattr(pool, "worker", None),
+            pool_worker=(pool is not None and target is getattr(pool, "worker", None))
+            or (executor is not None and target is getattr(executor, "_process_worker", None)),
             by=makers.get(frame.f_code, "program") if frame is not None else "program",
         )
 
@@ -376,6 +384,9 @@ def _makers():
         found.update(dict.fromkeys(_codes(getattr(pool.Pool, "_repopulate_pool_static", None), pool.Pool._repopulate_pool), "pool"))
     if managers is not None:
         found.update(dict.fromkeys(_codes(managers.BaseManager.start), "manager"))
+    executor = getattr(sys.modules.get("concurrent.futures.process"), "ProcessPoolExecutor", None)
+    if executor is not None:
+        found.update(dict.fromkeys(_codes(getattr(executor, "_spawn_process", None), executor._adjust_process_count), "executor"))
     return found
 
 
@@ -391,6 +402,9 @@ def _enders():
         own.update(dict.fromkeys(_codes(util._exit_function), "exit"))
     if managers is not None:
         own.update(dict.fromkeys(_codes(managers.BaseManager._finalize_manager), "manager"))
+    thread = getattr(sys.modules.get("concurrent.futures.process"), "_ExecutorManagerThread", None)
+    if thread is not None:
+        own.update(dict.fromkeys(_codes(getattr(thread, "terminate_broken", None)), "executor"))
     passing = _codes(process.BaseProcess.terminate, process.BaseProcess.kill) if process else set()
     return own, passing
 
@@ -514,6 +528,24 @@ def _patch_synchronize(m):
     semlock.__init__, semlock._make_methods = _init, _make_methods
     semlock.__getstate__, semlock.__setstate__ = _getstate, _setstate
 
+    # Events: each set (recorded before it is made: the waits it ends come after it) and what each
+    # wait returned, on the id of the Event's flag (a semaphore, whose id survives pickling).
+    event_set, event_wait = m.Event.set, m.Event.wait
+
+    def event_id(event):
+        return (getattr(event._flag, "_evidence", None) or ("?",))[0]
+
+    def _set(self):
+        record("event_set", event=event_id(self))
+        return event_set(self)
+
+    def _wait(self, timeout=None):
+        result = event_wait(self, timeout)
+        record("event_wait", event=event_id(self), result=bool(result))
+        return result
+
+    m.Event.set, m.Event.wait = _set, _wait
+
 
 def _context_codes():
     context = sys.modules.get("multiprocessing.context")
@@ -582,19 +614,47 @@ def _patch_queues(m):
                 _take_received()
                 obj = _original(self, *args, **kwargs)
                 msg = _take_received()
-                if _c.ALTER in _intervene and msg is not None and _program_called(sys._getframe(1)):
+                if _c.ALTER in _intervene and msg is not None and _is_main() and _program_called(sys._getframe(1)):
                     obj = _altered(obj, msg)
                 note("get", self, obj, msg)
                 return obj
 
             cls.get = get
 
+    def queue_id(queue):
+        return (getattr(queue._rlock, "_evidence", None) or ("?",))[0]
 
-def _program_called(frame):
-    """Whether the program asked for it: the first caller outside queues.py (get_nowait, say) is the program's."""
-    while frame is not None and _in_library(frame) and os.path.basename(frame.f_code.co_filename) == "queues.py":
+    task_done, join = m.JoinableQueue.task_done, m.JoinableQueue.join
+
+    def _task_done(self):
+        record("queue_done", queue=queue_id(self))  # before: the join it lets return may be recorded at once
+        return task_done(self)
+
+    def _join(self):
+        result = join(self)
+        record("queue_joined", queue=queue_id(self))
+        return result
+
+    m.JoinableQueue.task_done, m.JoinableQueue.join = _task_done, _join
+
+
+def _program_called(frame, module="queues.py"):
+    """Whether the program asked for it: the first caller outside `module` (get_nowait calling get,
+    say) is the program's, not multiprocessing's nor this hook's."""
+    while frame is not None and _in_library(frame) and os.path.basename(frame.f_code.co_filename) == module:
         frame = frame.f_back
     return frame is not None and not _in_library(frame)
+
+
+def _text_of(obj):
+    """str() of a value as a printed line would show it (its head, TEXT_KEPT characters), and
+    whether that is all of it. A proxy's own str() would ask its manager: its repr is local."""
+    proxy = getattr(sys.modules.get("multiprocessing.managers"), "BaseProxy", None)
+    try:
+        text = repr(obj) if proxy is not None and isinstance(obj, proxy) else str(obj)
+    except Exception as exc:  # a value whose str fails still went through
+        text = f"<str failed: {type(exc).__name__}>"
+    return text[:TEXT_KEPT], len(text) <= TEXT_KEPT
 
 
 def _snapshot():
@@ -624,6 +684,8 @@ def _patch_sharedctypes(m):
                 @property
                 def value(self):
                     got = descriptor.__get__(self)
+                    if _c.ALTER in _intervene and _active and _is_main() and _program_called(sys._getframe(1), "sharedctypes.py"):
+                        got = _altered(got, self._wrapper._evidence_id)  # what main reads of shared memory, as it reads it
                     record("shared_get", value_of=self._wrapper._evidence_id, value=_short(got))
                     return got
 
@@ -681,7 +743,9 @@ def _patch_pool(m):
             except BaseException as exc:
                 record("task_done", job=job, i=i, error=_short(exc))
                 raise
-            record("task_done", job=job, i=i, result=_short(result))
+            record(
+                "task_done", job=job, i=i, result=_short(result), items=[_short(v) for v in result] if chunk and isinstance(result, list) else None
+            )
             return result
 
         return task
@@ -715,7 +779,7 @@ def _patch_pool(m):
             def _set(self, i, obj, _original=cls.__dict__["_set"]):
                 ok, value = obj
                 msg = _take_received()
-                if ok and _c.ALTER in _intervene and _active:
+                if ok and _c.ALTER in _intervene and _active and _is_main():
                     obj = (ok, _altered(value, msg))
                     value = obj[1]
                 items = [_short(v) for v in value] if ok and isinstance(value, list) else None  # a chunk's results, one by one
@@ -723,6 +787,41 @@ def _patch_pool(m):
                 return _original(self, i, obj)
 
             cls._set = _set
+
+    # A wait for a result that gave up (multiprocessing.TimeoutError): which job, and which task of it.
+    timeout_error, apply_get, imap_next = getattr(m, "TimeoutError", None), m.ApplyResult.get, m.IMapIterator.next
+
+    def _get(self, timeout=None):
+        try:
+            return apply_get(self, timeout)
+        except timeout_error:
+            record("pool_timeout", job=self._job, i=-1 if isinstance(self, m.MapResult) else 0)
+            raise
+
+    def _next(self, timeout=None):
+        try:
+            return imap_next(self, timeout)
+        except timeout_error:
+            record("pool_timeout", job=self._job, i=-1 if isinstance(self, m.IMapUnorderedIterator) else self._index)
+            raise
+
+    if timeout_error is not None:
+        m.ApplyResult.get, m.IMapIterator.next = _get, _next
+
+    # Each job given to a pool, with its function: what a wait that gave up was waiting for.
+    for name in ("apply_async", "_map_async", "imap", "imap_unordered"):
+        original = getattr(m.Pool, name, None)
+        if original is None:
+            continue
+
+        def submit(self, func, *args, _original=original, **kwargs):
+            result = _original(self, func, *args, **kwargs)
+            job = getattr(result, "_job", None)
+            if isinstance(job, int):
+                record("pool_job", job=job, func=getattr(func, "__qualname__", None) or repr(func))
+            return result
+
+        setattr(m.Pool, name, submit)
 
 
 def _patch_context(m):
@@ -761,6 +860,208 @@ def _patch_context(m):
     package = sys.modules.get("multiprocessing")
     if package is not None and hasattr(package, "get_context"):  # bound when the package was imported
         package.get_context, package.set_start_method = m._default_context.get_context, m._default_context.set_start_method
+
+
+def _patch_connection(m):
+    """Connections (a Pipe's ends, a Listener's and a Client's): each object the program sends, with
+    an id that travels inside it, and each it receives, with the id of the send it came from
+    (multiprocessing's own sends and receives are not the program's, and are left alone). In an
+    `alter` run what main receives is altered on the way."""
+    base = m._ConnectionBase
+    send, recv = base.send, base.recv
+
+    def _send(self, obj):
+        if sys.is_finalizing() or not _active or not _program_called(sys._getframe(1), "connection.py"):
+            return send(self, obj)
+        msg = _new_id()
+        text, _ = _text_of(obj)
+        record("send", msg=msg, value=_short(obj), text=text)
+        return send(self, _Tagged(msg, obj))
+
+    def _recv(self):
+        if not _active or not _program_called(sys._getframe(1), "connection.py"):
+            return recv(self)
+        _take_received()
+        obj = recv(self)
+        msg = _take_received()
+        if _c.ALTER in _intervene and msg is not None and _is_main():
+            obj = _altered(obj, msg)
+        text, whole = _text_of(obj)
+        record("recv", msg=msg, value=_short(obj), text=text, whole=whole)
+        return obj
+
+    base.send, base.recv = _send, _recv
+
+
+def _object_key(address, ident):
+    """A managed object, as its proxies and its server name it: the manager's address and its id there."""
+    return f"{_short(address, str)}|{ident}"
+
+
+def _state(obj):
+    """What a call may change of a managed dict, list, Namespace or Value, cheaply and without
+    running any of the program's code (the ids of what it holds); None for anything else."""
+    kind = type(obj)
+    if kind is dict and len(obj) <= 1000:
+        return [(id(k), id(v)) for k, v in obj.items()]
+    if kind is list and len(obj) <= 1000:
+        return [id(v) for v in obj]
+    if kind.__module__ == "multiprocessing.managers" and kind.__name__ in ("Namespace", "Value"):
+        return sorted((k, id(v)) for k, v in vars(obj).items())
+    return None
+
+
+def _patch_managers(m):
+    """Managers: each call a proxy makes (the method, with an id that travels inside the request),
+    the call as the manager's server made it (whether it changed the object, and its reply, with an
+    id that travels inside it), and the reply as the proxy got it. In an `alter` run what main gets
+    through a proxy is altered on the way."""
+    serve_client, callmethod = m.Server.serve_client, m.BaseProxy._callmethod
+
+    class Served:
+        """A proxy's connection as the server's thread serving it sees it: each request, then its reply."""
+
+        def __init__(self, server, conn):
+            self._server, self._conn, self._call = server, conn, None
+
+        def __getattr__(self, name):
+            return getattr(self._conn, name)
+
+        def recv(self):
+            _take_received()
+            request = self._conn.recv()
+            msg = _take_received()
+            self._call = None
+            if _active and isinstance(request, tuple) and len(request) == 4:
+                held = self._server.id_to_obj.get(request[0])
+                obj = held[0] if held else None
+                self._call = (request[0], request[1], msg, obj, _state(obj))
+            return request
+
+        def send(self, reply):
+            call, self._call = self._call, None
+            if call is None or not _active or not (isinstance(reply, tuple) and len(reply) == 2):
+                return self._conn.send(reply)
+            ident, method, msg, obj, before = call
+            kind, value = reply
+            answer = _new_id()
+            text, _ = _text_of(value)
+            changed = None if before is None else _state(obj) != before
+            key = _object_key(self._server.address, ident)
+            record("served", object=key, method=str(method), msg=msg, reply=answer, ok=kind in ("#RETURN", "#PROXY"), value=_short(value), text=text,
+                   changed=changed)  # fmt: skip
+            return self._conn.send((kind, _Tagged(answer, value)) if kind == "#RETURN" else reply)
+
+    def _serve_client(self, conn):
+        return serve_client(self, Served(self, conn))
+
+    def _callmethod(self, methodname, args=(), kwds={}):  # noqa: B006 (the signature it replaces)
+        if sys.is_finalizing() or not _active:
+            return callmethod(self, methodname, args, kwds)
+        key, msg = _object_key(self._token.address, self._token.id), _new_id()
+        record("proxy_call", object=key, method=str(methodname), msg=msg)
+        _take_received()
+        try:
+            result = callmethod(self, methodname, _Tagged(msg, args), kwds)
+        except BaseException as exc:
+            text, whole = _text_of(exc)
+            record("proxy_result", object=key, method=str(methodname), msg=_take_received(), ok=False, value=_short(exc), text=text, whole=whole)
+            raise
+        reply = _take_received()
+        if _c.ALTER in _intervene and reply is not None and _is_main() and _proxy_program_called(sys._getframe(1)):
+            result = _altered(result, reply)
+        text, whole = _text_of(result)
+        record("proxy_result", object=key, method=str(methodname), msg=reply, ok=True, value=_short(result), text=text, whole=whole)
+        return result
+
+    m.Server.serve_client, m.BaseProxy._callmethod = _serve_client, _callmethod
+
+
+def _proxy_program_called(frame):
+    """Whether the program asked a proxy for it: the first caller outside managers.py and the
+    methods it makes for each proxy type (MakeProxyType: code compiled from a string)."""
+    while frame is not None and (
+        frame.f_code.co_filename == "<string>" or (_in_library(frame) and os.path.basename(frame.f_code.co_filename) == "managers.py")
+    ):
+        frame = frame.f_back
+    return frame is not None and not _in_library(frame)
+
+
+def _patch_executor(m):
+    """ProcessPoolExecutor: the calls each worker ran (function, each call's arguments, recorded
+    before it runs, then its result), as a Pool's tasks (job: the work item's id), and the results
+    main received, each with the id of the message that carried it. In an `alter` run what main
+    receives is altered on the way."""
+    import functools
+
+    worker, chunked = m._process_worker, m._process_chunk
+
+    def recorded(work_id, fn, args, kwargs):
+        if isinstance(fn, functools.partial) and fn.func is chunked and fn.args and args:  # a chunk of map(): (function, items)
+            real, calls, chunk = fn.args[0], [tuple(call) for call in args[0]], True
+        else:
+            real, calls, chunk = fn, [tuple(args) + ((kwargs,) if kwargs else ())], False
+        name = getattr(real, "__qualname__", None) or repr(real)
+        record("task", job=work_id, i=0, func=name, module=getattr(real, "__module__", None), calls=[_short(c) for c in calls], chunk=chunk,
+               via="executor")  # fmt: skip
+
+        def task(*a, **k):
+            try:
+                result = fn(*a, **k)
+            except BaseException as exc:
+                record("task_done", job=work_id, i=0, error=_short(exc))
+                raise
+            record(
+                "task_done",
+                job=work_id,
+                i=0,
+                result=_short(result),
+                items=[_short(v) for v in result] if chunk and isinstance(result, list) else None,
+            )
+            return result
+
+        return task
+
+    class Calls:
+        """The executor's call queue as its worker sees it, each call wrapped to record it."""
+
+        def __init__(self, queue):
+            self._queue = queue
+
+        def __getattr__(self, name):
+            return getattr(self._queue, name)
+
+        def get(self, *args, **kwargs):
+            item = self._queue.get(*args, **kwargs)
+            if not hasattr(item, "work_id"):
+                return item  # None: stop
+            return type(item)(item.work_id, recorded(item.work_id, item.fn, item.args, item.kwargs), item.args, item.kwargs)
+
+    def _process_worker(call_queue, *args, **kwargs):
+        return worker(Calls(call_queue), *args, **kwargs)
+
+    # Pickled by reference (spawn), the name must lead back to this function in the child too.
+    _process_worker.__module__, _process_worker.__qualname__, _process_worker.__name__ = worker.__module__, worker.__qualname__, worker.__name__
+    m._process_worker = _process_worker
+
+    thread = getattr(m, "_ExecutorManagerThread", None)
+    if thread is None or "process_result_item" not in vars(thread):
+        return
+    process = thread.process_result_item
+
+    def process_result_item(self, result_item, *args, **kwargs):
+        msg = _take_received()
+        if _active and hasattr(result_item, "work_id"):
+            error = getattr(result_item, "exception", None)
+            value = getattr(result_item, "result", None)
+            if error is None and _c.ALTER in _intervene and _is_main():
+                value = result_item.result = _altered(value, msg)
+            items = [_short(v) for v in value] if error is None and isinstance(value, list) else None
+            shown = _short(value if error is None else error)
+            record("pool_result", job=result_item.work_id, i=0, ok=error is None, value=shown, items=items, msg=msg, via="executor")
+        return process(self, result_item, *args, **kwargs)
+
+    thread.process_result_item = process_result_item
 
 
 def _role_of(role):
@@ -812,6 +1113,9 @@ _PATCHES = {
     "multiprocessing.queues": _patch_queues,
     "multiprocessing.sharedctypes": _patch_sharedctypes,
     "multiprocessing.pool": _patch_pool,
+    "multiprocessing.connection": _patch_connection,
+    "multiprocessing.managers": _patch_managers,
+    "concurrent.futures.process": _patch_executor,
     "multiprocessing.forkserver": _role_of("forkserver"),
     "multiprocessing.resource_tracker": _role_of("resource_tracker"),
 }
@@ -844,6 +1148,11 @@ class _PatchOnImport:
 def install():
     """Set the start method on multiprocessing's import, and record this process where the run
     asks for records (then True): the start-up hook calls it before any code of the program."""
+    global _main_pid
+    try:  # the first process of the run is main; its descendants inherit its word
+        _main_pid = int(os.environ.setdefault(_c.MAIN, str(os.getpid())))
+    except ValueError:
+        _main_pid = 0
     sys.meta_path.insert(0, _PatchOnImport)
     for name in _PATCHES:
         if name in sys.modules:  # imported before us (by site, say): patch it now
@@ -851,7 +1160,13 @@ def install():
     _hello_channel()
     if not _active:
         return False
-    record("start", ppid=os.getppid(), argv=list(getattr(sys, "orig_argv", sys.argv)), implementation=sys.implementation.name)
+    record(
+        "start",
+        ppid=os.getppid(),
+        argv=list(getattr(sys, "orig_argv", sys.argv)),
+        implementation=sys.implementation.name,
+        cpu_count=os.cpu_count(),
+    )
     if hasattr(os, "register_at_fork"):
         # The record lock is held across the fork (a thread sending a record then cannot leave it
         # taken in the child); looked up at each fork, as a child has a lock of its own.
