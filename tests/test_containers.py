@@ -275,6 +275,13 @@ def fault(images, tmp_path):
         docker("compose", "-p", project, "down", "--remove-orphans", "-t", "1")
 
 
+def shown(done: subprocess.CompletedProcess) -> str:
+    """Compose's account, then the logs of the service that failed (why it did)."""
+    service = re.search(r'service "([^"]+)" didn', done.stderr)
+    logs = [line for line in done.stdout.splitlines() if service and line.startswith(f"{service.group(1)}-")]
+    return done.stderr + "\n".join(logs[-40:])
+
+
 def failed_line(done: subprocess.CompletedProcess) -> str:
     return next((line for line in done.stderr.splitlines() if "didn't complete successfully" in line), "")
 
@@ -283,7 +290,7 @@ def test_broken_example_fails_the_matrix(fault):
     target = list(TARGETS)[-1]
     done = fault({target: {"command": ["--examples-dir", "/variants/broken", "--start-method", "default"]}})
     assert done.returncode != 0
-    assert failed_line(done) == f'service "{target}" didn\'t complete successfully: exit 1', done.stderr
+    assert failed_line(done) == f'service "{target}" didn\'t complete successfully: exit 1', shown(done)
     # The target's own log says which claim broke, as on the host.
     assert re.search(rf"^{re.escape(target)}-1 +\| .*02_queue under default .*Hello, wrld!", done.stdout, re.M), done.stdout[-3000:]
 
@@ -292,7 +299,7 @@ def test_missing_interpreter_is_one_line_reason(fault):
     target = next(iter(TARGETS))
     done = fault({target: {"environment": {"TARGET_PYTHON": "python3.99"}}})
     assert done.returncode != 0
-    assert failed_line(done) == f'service "{target}" didn\'t complete successfully: exit 3', done.stderr
+    assert failed_line(done) == f'service "{target}" didn\'t complete successfully: exit 3', shown(done)
     assert f"{target}: interpreter python3.99 is not in this image" in done.stdout + done.stderr, done.stdout
 
 
@@ -313,7 +320,7 @@ def test_killed_container_fails_the_matrix(fault):
     slow = {"command": ["--start-method", "default", "-k", "01_processes"]}
     done = fault({target: slow}, during=kill_when_running)
     assert done.returncode != 0
-    assert failed_line(done) == f'service "{target}" didn\'t complete successfully: exit 137', done.stderr
+    assert failed_line(done) == f'service "{target}" didn\'t complete successfully: exit 137', shown(done)
 
 
 def test_missing_base_image_is_one_line_reason(images, tmp_path):
