@@ -552,6 +552,11 @@ probe.textContent = JSON.stringify({
   resources: performance.getEntriesByType('resource').length,
   timelines: document.querySelectorAll('svg.timeline').length,
   bad_cells: document.querySelectorAll('td.failed, td.timed_out').length,
+  bad_cells_linked: [...document.querySelectorAll('td.failed, td.timed_out')].filter(td => td.querySelector('a[href^="#timeline-"]')).length,
+  links: [...document.querySelectorAll('td a[href^="#timeline-"]')].map(a => {
+    const heading = document.querySelector(a.getAttribute('href'));
+    return !!(heading && heading.nextElementSibling && heading.nextElementSibling.matches('svg.timeline'));
+  }),
   timeline_lanes: document.querySelector('svg.timeline') ? document.querySelector('svg.timeline').querySelectorAll('rect.process').length : 0,
 });
 document.body.append(probe);
@@ -605,7 +610,9 @@ def test_html_page_renders_in_chromium(results, tmp_path, chromium):
     assert seen["not_run_background"] != seen["failed_background"]
     assert seen["rows"] == 3 * len(START_METHODS)  # 02_queue, 03_lock, 04_pool
     assert seen["headers"][:2] == ["example", "method"] and seen["headers"][2].split("\n")[:2] == [INFO["name"], PLATFORM]
-    assert seen["timelines"] == seen["bad_cells"] and seen["timeline_lanes"] >= 2
+    # Every failed cell links to its timeline (and its twin's, when it had one), each link to a drawing.
+    assert seen["bad_cells_linked"] == seen["bad_cells"] > 0 and all(seen["links"])
+    assert seen["timelines"] == len(seen["links"]) > seen["bad_cells"] and seen["timeline_lanes"] >= 2
     assert seen["failure_outputs"] == (3 if has_forkserver() else 2)
     assert 0 < seen["table_width"] <= 1400
     assert seen["resources"] == 0, "the page loaded something"
