@@ -849,6 +849,29 @@ BROKEN = [
         "evidence",
     ),
     Copy(
+        # A wait with a timeout whose answer is ignored: with holds as short as these it always gets
+        # the lock, until the twin stretches every hold past the timeout (the workers meet at a
+        # barrier first, so they wait for each other whatever the machine's speed).
+        "03-acquire-with-a-timeout-ignored",
+        "03_lock",
+        (
+            ("import Process, Lock, Value", "import Process, Lock, Value, Barrier"),
+            ("def worker(lock, shared_counter):", "def worker(lock, shared_counter, barrier):"),
+            ("    time.sleep(random.uniform(0.1, 0.5))\n", "    barrier.wait()\n"),
+            ("    with lock:\n", "    got = lock.acquire(timeout=0.05)\n    try:\n"),
+            ("        time.sleep(0.1)  # Simulate time-consuming operation (amplifying race condition)\n", ""),
+            (
+                '        print(f"{process_name} modified counter: {current_value} -> {shared_counter.value}")\n',
+                '        print(f"{process_name} modified counter: {current_value} -> {shared_counter.value}")\n'
+                "    finally:\n        if got:\n            lock.release()\n",
+            ),
+            ("    processes = []\n", "    processes = []\n    barrier = Barrier(5)\n"),
+            ("args=(process_lock, counter)", "args=(process_lock, counter, barrier)"),
+        ),
+        # the output's order or the evidence's holds, whichever the verdict reads first
+        r"^(with stretch: )?line \d+(: expected '.*', got '.*'| was printed by .* while it held no multiprocessing lock)$",
+    ),
+    Copy(
         "02-line-begun-before-the-get",  # main prints the text before the queue exists, and only the line's end after the get
         "02_queue",
         (
