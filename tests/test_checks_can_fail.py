@@ -868,8 +868,13 @@ BROKEN = [
             ("    processes = []\n", "    processes = []\n    barrier = Barrier(5)\n"),
             ("args=(process_lock, counter)", "args=(process_lock, counter, barrier)"),
         ),
-        # the output's order or the evidence's holds, whichever the verdict reads first
-        r"^(with stretch: )?line \d+(: expected '.*', got '.*'| was printed by .* while it held no multiprocessing lock)$",
+        # Whether a wait timed out in the plain run or only in the stretched one is the machine's
+        # doing: any check that says the lock did not guard the section is the right reason.
+        r"^(with stretch: )?(line \d+(: expected '.*', got '.*'| was printed by .* while it held no multiprocessing lock)"
+        r"|no multiprocessing lock was held by every worker as it printed: .*"
+        r"|.* acquired the lock while .* held it: the lock excluded nobody"
+        r"|.* the shared value \(\d+\) outside any hold of a lock"
+        r"|no one lock was held around every worker's access to the shared value: .*)$",
     ),
     Copy(
         "02-line-begun-before-the-get",  # main prints the text before the queue exists, and only the line's end after the get
@@ -1104,9 +1109,9 @@ PRINTS_THEN_HANGS = Copy(
         ("    process1.start()\n", "    print('started')\n    process1.start()\n"),
         ("for i in range(10):", "for i in __import__('itertools').count():"),
     ),
-    r"timed out after 10 s",
+    r"timed out after 30 s",
     "timeout",
-    timeout=10.0,
+    timeout=30.0,  # room for 'started' to come first on a loaded machine (its run is at nice 15): it then hangs
 )
 CONTAINED = Copy(
     "02-escapee-left",
