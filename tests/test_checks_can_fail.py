@@ -870,7 +870,7 @@ BROKEN = [
         ),
         # Whether a wait timed out in the plain run or only in the stretched one is the machine's
         # doing: any check that says the lock did not guard the section is the right reason.
-        r"^(with stretch: )?(line \d+(: expected '.*', got '.*'| was printed by .* while it held no multiprocessing lock)"
+        r"^(line \d+(: expected '.*', got '.*'| was printed by .* while it held no multiprocessing lock)"
         r"|no multiprocessing lock was held by every worker as it printed: .*"
         r"|.* acquired the lock while .* held it: the lock excluded nobody"
         r"|.* the shared value \(\d+\) outside any hold of a lock"
@@ -1155,13 +1155,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(("run", "copy"), params(metafunc.config, *copies))
 
 
+def found_reason(judged, copy) -> str:
+    """The reason to compare with the copy's: a race that a loaded machine hid in the plain run shows
+    in its twin (the same run with the mechanism perturbed) for the same reason, so the twin's "with
+    ...: " prefix is dropped unless the copy's own reason names the twin."""
+    if judged.intervened and not copy.diagnosis.startswith(("^with ", "^(with ")):
+        return re.sub(r"^with [\w+]+: ", "", judged.diagnosis)
+    return judged.diagnosis
+
+
 def test_broken_copy_is_rejected_for_the_right_reason(outcome, judged, copy, request):
     request.node.user_properties.append(("verdict", f"{judged.claim}: {judged.diagnosis}"))  # the JUnit file shows it
     if copy.needs_facts and not outcome.evidence.facts.attested:
         assert judged.status == "passed", f"{copy.id}: the README says this forgery passes without the kernel's word on senders: {judged.diagnosis}"
         return
     assert judged.status != "passed", f"{copy.id} passed every check\n{evidence(outcome)}"
-    assert re.search(copy.diagnosis, judged.diagnosis), f"{copy.id}: wrong diagnosis: {judged.diagnosis}\n{evidence(outcome)}"
+    assert re.search(copy.diagnosis, found_reason(judged, copy)), f"{copy.id}: wrong diagnosis: {judged.diagnosis}\n{evidence(outcome)}"
     if copy.claim:
         assert judged.claim == copy.claim, f"{copy.id}: broke {judged.claim}, expected {copy.claim}: {judged.diagnosis}"
     assert not members(outcome.marker), f"{copy.id}: processes of the run survived it"
