@@ -787,8 +787,9 @@ BROKEN = [
     Copy(
         "01-main-exits-before-its-workers",
         "01_processes",
-        (*FAST_01, ("    process2.start()\n", "    process2.start()\n    __import__('os')._exit(0)\n")),
-        r"^2 process\(es\) still running after the main process exited: pid \d+: ",
+        # The article's 1 s sleeps: the workers must still be running when main's exit is seen, even on a loaded machine.
+        (("    process2.start()\n", "    process2.start()\n    __import__('os')._exit(0)\n"),),
+        r"^[12] process\(es\) still running after the main process exited: pid \d+: ",
         "leftovers",
     ),
     Copy(
