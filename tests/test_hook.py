@@ -30,3 +30,27 @@ def test_a_record_made_while_one_is_being_made_waits_its_turn(tmp_path):
     (log,) = tmp_path.glob("*.log")
     numbers = [json.loads(line)["n"] for line in log.read_text(encoding="ascii").splitlines()]
     assert numbers == list(range(len(numbers))) and len(numbers) > 600
+
+
+# A send that finds the supervisor's queue full although the poll before it saw room: PyPy's timed
+# send raises BlockingIOError then (CPython polls again), and the process's records must go on.
+CROWDED = """import mp_evidence
+class Crowded:
+    sent = []
+    refusals = 3
+    def send(self, line):
+        if Crowded.refusals:
+            Crowded.refusals -= 1
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        Crowded.sent.append(line)
+mp_evidence._sock = Crowded()
+for i in range(5):
+    mp_evidence.record("role", role=str(i))
+print(len(Crowded.sent), mp_evidence._active)
+"""
+
+
+def test_a_full_queue_delays_a_record_and_loses_none(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "harness" / "inject"), contract.EVIDENCE: str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", CROWDED], env=env, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr, done.stdout) == (0, "", "5 True\n")

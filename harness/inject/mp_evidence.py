@@ -119,7 +119,16 @@ def _emit(line):
     global _active
     try:
         if _sock is not None:
-            _sock.send(line)
+            deadline = _clock() + int(_c.SEND_WAIT * 1e9)
+            while True:
+                try:
+                    _sock.send(line)
+                    break
+                except BlockingIOError:
+                    # PyPy's timed send polls once for room, then gives up with EAGAIN when another process
+                    # filled the queue first (CPython polls again): wait for room again, within the same bound.
+                    if _clock() >= deadline:
+                        raise
         else:
             os.write(_fd, line + b"\n")
     except OSError:
