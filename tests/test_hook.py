@@ -34,14 +34,14 @@ def test_a_record_made_while_one_is_being_made_waits_its_turn(tmp_path):
 
 # A send that finds the supervisor's queue full although the poll before it saw room: PyPy's timed
 # send raises BlockingIOError then (CPython polls again), and the process's records must go on.
-CROWDED = """import mp_evidence
+CROWDED = """import errno, os, mp_evidence
 class Crowded:
     sent = []
     refusals = 3
     def send(self, line):
         if Crowded.refusals:
             Crowded.refusals -= 1
-            raise BlockingIOError(11, "Resource temporarily unavailable")
+            raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
         Crowded.sent.append(line)
 mp_evidence._sock = Crowded()
 for i in range(5):
