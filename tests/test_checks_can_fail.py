@@ -244,7 +244,7 @@ HIDDEN_GRANDCHILD = """    import ctypes, os, time
             fields = f.read().rsplit(b')', 1)[1].split()
         start, end = int(fields[45]), int(fields[46])
         ctypes.memset(start, 0, end - start)
-        time.sleep(5)
+        time.sleep(30)  # outlives main however loaded the machine (the harness kills it then)
         os._exit(0)
 """
 MAIN_PRINTS_01 = """if __name__ == '__main__':
