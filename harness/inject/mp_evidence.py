@@ -119,20 +119,26 @@ def _emit(line):
     global _active
     try:
         if _sock is not None:
-            deadline = _clock() + int(_c.SEND_WAIT * 1e9)
-            while True:
-                try:
-                    _sock.send(line)
-                    break
-                except BlockingIOError:
-                    # PyPy's timed send polls once for room, then gives up with EAGAIN when another process
-                    # filled the queue first (CPython polls again): wait for room again, within the same bound.
-                    if _clock() >= deadline:
-                        raise
+            try:
+                _sock.send(line)
+            except BlockingIOError:
+                _send_when_room(line)
         else:
             os.write(_fd, line + b"\n")
     except OSError:
         _active = False  # the supervisor is gone (the run is over), or the channel failed: no silent gap after this
+
+
+def _send_when_room(line):
+    """PyPy's timed send polls once for room, then gives up with EAGAIN when another process filled
+    the queue first (CPython polls again): wait for room again, within the same bound."""
+    deadline = _clock() + int(_c.SEND_WAIT * 1e9)
+    while True:
+        try:
+            return _sock.send(line)
+        except BlockingIOError:
+            if _clock() >= deadline:
+                raise
 
 
 def _hello_channel():
